@@ -1,0 +1,61 @@
+// bt_bench: the benchmark driver's shared pieces. Each group (ntt, ckks, bootstrap, vit,
+// train-step) lives in its own file and registers itself with BT_BENCH_GROUP.
+// Output: a human-readable table, or with --json one JSON object per line with the names
+// fixed in shared/DESIGN.md ("bench", identifying parameters, "ns", "reps", ...).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace btbench {
+
+struct Options {
+    bool json = false;
+    double min_seconds = 0.3;  // per case: repeat until this much time or max_reps
+    int max_reps = 200;
+    int min_reps = 5;
+    bool quick = false;        // --quick: few repetitions (smoke test)
+    int threads = 1;           // --threads N (groups that support threads)
+};
+
+// One output row: ordered key/value pairs. Numbers keep their type in JSON.
+class Row {
+public:
+    explicit Row(std::string bench);
+    Row& set(const std::string& key, const std::string& value);
+    Row& set(const std::string& key, const char* value);
+    Row& set(const std::string& key, double value);
+    Row& set(const std::string& key, std::int64_t value);
+    Row& set(const std::string& key, int value) { return set(key, static_cast<std::int64_t>(value)); }
+    Row& set(const std::string& key, std::size_t value) { return set(key, static_cast<std::int64_t>(value)); }
+    void print(const Options& opt) const;  // one line, table or JSON
+
+private:
+    struct Field {
+        std::string key, text;
+        bool quoted;
+    };
+    std::string bench_;
+    std::vector<Field> fields_;
+};
+
+struct Timing {
+    double median_ns = 0;
+    int reps = 0;
+};
+
+// Runs `fn` repeatedly (after one warm-up) and returns the median time per call.
+Timing measure(const Options& opt, const std::function<void()>& fn);
+
+using GroupFn = void (*)(const Options&);
+struct Registrar {
+    Registrar(const char* name, const char* what, GroupFn fn);
+};
+
+}  // namespace btbench
+
+#define BT_BENCH_GROUP(NAME, WHAT, FN) static ::btbench::Registrar bt_bench_reg_##FN(NAME, WHAT, FN)
