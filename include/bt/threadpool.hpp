@@ -1,0 +1,63 @@
+// One fixed-size pool of worker threads for the whole process (DESIGN.md: "one fixed-size
+// pool; parallelism over RNS limbs or independent ciphertexts; each worker owns its
+// scratch memory").
+//
+// parallel_for(count, fn) runs fn(index, worker) for every index in [0, count) and returns
+// when all are done; the calling thread works too, so a pool of size 1 runs everything
+// inline. `worker` in [0, size()) identifies the thread, for per-worker scratch. A
+// parallel_for issued from inside a worker runs inline (no nested parallelism, no
+// deadlock). The first exception thrown by fn is rethrown to the caller after all
+// indices have finished or been abandoned.
+//
+// Size: BT_THREADS if set, else the number of hardware threads; set_global_threads()
+// (the --threads flag) overrides before first use or resizes later.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bt {
+
+class ThreadPool {
+public:
+    using Task = std::function<void(std::size_t index, unsigned worker)>;
+
+    explicit ThreadPool(unsigned threads);
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+    void parallel_for(std::size_t count, const Task& fn);
+
+    // The process-wide pool.
+    static ThreadPool& global();
+    // Resizes the process-wide pool (n >= 1). Not to be called while it is in use.
+    static void set_global_threads(unsigned n);
+    // Threads from BT_THREADS (validated), else std::thread::hardware_concurrency().
+    static unsigned default_threads();
+
+private:
+    struct Job;
+    void worker_loop(unsigned id);
+    void run_indices(Job& job, unsigned worker);
+
+    std::vector<std::thread> workers_;
+    std::mutex mu_;
+    std::condition_variable wake_, done_;
+    std::shared_ptr<Job> job_;
+    unsigned long long generation_ = 0;
+    bool stop_ = false;
+};
+
+// Convenience: ThreadPool::global().parallel_for(count, fn).
+inline void parallel_for(std::size_t count, const ThreadPool::Task& fn) {
+    ThreadPool::global().parallel_for(count, fn);
+}
+
+}  // namespace bt

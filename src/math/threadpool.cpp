@@ -1,0 +1,135 @@
+// The fixed-size thread pool (see bt/threadpool.hpp).
+#include "bt/threadpool.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+namespace bt {
+
+namespace {
+thread_local bool t_inside_pool = false;
+std::unique_ptr<ThreadPool>& global_slot() {
+    static std::unique_ptr<ThreadPool> p;
+    return p;
+}
+std::mutex& global_mu() {
+    static std::mutex m;
+    return m;
+}
+}  // namespace
+
+struct ThreadPool::Job {
+    const Task* fn = nullptr;
+    std::size_t count = 0;
+    std::atomic<std::size_t> next{0};
+    std::atomic<unsigned> active{0};  // workers that have not yet finished this job
+    std::mutex err_mu;
+    std::exception_ptr error;
+};
+
+ThreadPool::ThreadPool(unsigned threads) {
+    if (threads == 0) threads = 1;
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_indices(Job& job, unsigned worker) {
+    const bool was_inside = t_inside_pool;
+    t_inside_pool = true;
+    for (;;) {
+        const std::size_t i = job.next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= job.count) break;
+        try {
+            (*job.fn)(i, worker);
+        } catch (...) {
+            std::lock_guard<std::mutex> lk(job.err_mu);
+            if (!job.error) job.error = std::current_exception();
+            job.next.store(job.count, std::memory_order_relaxed);  // abandon the rest
+        }
+    }
+    t_inside_pool = was_inside;
+}
+
+void ThreadPool::worker_loop(unsigned id) {
+    unsigned long long seen = 0;
+    for (;;) {
+        std::shared_ptr<Job> job;
+        {
+            std::unique_lock<std::mutex> lk(mu_);
+            wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+            if (stop_) return;
+            seen = generation_;
+            job = job_;
+        }
+        run_indices(*job, id);
+        if (job->active.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard<std::mutex> lk(mu_);
+            done_.notify_all();
+        }
+    }
+}
+
+void ThreadPool::parallel_for(std::size_t count, const Task& fn) {
+    if (count == 0) return;
+    if (workers_.empty() || count == 1 || t_inside_pool) {
+        for (std::size_t i = 0; i < count; ++i) fn(i, 0);
+        return;
+    }
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->count = count;
+    job->active.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        job_ = job;
+        ++generation_;
+    }
+    wake_.notify_all();
+    run_indices(*job, 0);
+    {
+        std::unique_lock<std::mutex> lk(mu_);
+        done_.wait(lk, [&] { return job->active.load(std::memory_order_acquire) == 0; });
+        job_.reset();
+    }
+    if (job->error) std::rethrow_exception(job->error);
+}
+
+unsigned ThreadPool::default_threads() {
+    if (const char* env = std::getenv("BT_THREADS")) {
+        char* end = nullptr;
+        const long v = std::strtol(env, &end, 10);
+        if (end == env || *end != '\0' || v < 1 || v > 1024) {
+            std::fprintf(stderr, "BlindTuner: BT_THREADS='%s' is not a thread count in [1, 1024]; "
+                                 "unset it or give a number.\n", env);
+            std::exit(2);
+        }
+        return static_cast<unsigned>(v);
+    }
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : hw;
+}
+
+ThreadPool& ThreadPool::global() {
+    std::lock_guard<std::mutex> lk(global_mu());
+    auto& slot = global_slot();
+    if (!slot) slot = std::make_unique<ThreadPool>(default_threads());
+    return *slot;
+}
+
+void ThreadPool::set_global_threads(unsigned n) {
+    std::lock_guard<std::mutex> lk(global_mu());
+    global_slot() = std::make_unique<ThreadPool>(n == 0 ? 1 : n);
+}
+
+}  // namespace bt
