@@ -27,8 +27,8 @@ ifneq (,$(findstring x86_64,$(TARGET)))
   X86 := 1
 endif
 
-AVX2_FLAGS   := -mavx2 -mbmi2
-AVX512_FLAGS := -mavx2 -mbmi2 -mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512ifma
+AVX2_FLAGS   := -mavx2 -mbmi2 -mfma
+AVX512_FLAGS := -mavx2 -mbmi2 -mfma -mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512ifma
 
 # ---------------------------------------------------------------- sources
 SIMD_PAT    := %_avx2.cpp %_avx512.cpp
