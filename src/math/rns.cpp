@@ -1,0 +1,180 @@
+// RNS basis, CRT, fast base conversion, ModDown and rescaling (see bt/rns.hpp).
+#include "bt/rns.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace bt {
+
+// ================================================================ basis
+
+RNSBasis::RNSBasis(const std::vector<u64>& moduli) {
+    if (moduli.empty()) throw std::invalid_argument("RNSBasis: no moduli");
+    for (u64 q : moduli) mods_.emplace_back(q);
+    for (std::size_t i = 0; i < moduli.size(); ++i)
+        for (std::size_t j = i + 1; j < moduli.size(); ++j) {
+            u64 a = moduli[i], b = moduli[j];
+            while (b) {
+                const u64 t = a % b;
+                a = b;
+                b = t;
+            }
+            if (a != 1)
+                throw std::invalid_argument("RNSBasis: moduli " + std::to_string(moduli[i]) + " and " +
+                                            std::to_string(moduli[j]) + " are not coprime");
+        }
+    product_ = BigUInt(1);
+    for (u64 q : moduli) product_.mul_word(q);
+    half_product_ = product_;
+    half_product_.shift_right(1);
+    for (std::size_t i = 0; i < moduli.size(); ++i) {
+        BigUInt qh = product_;
+        qh.divmod_word(moduli[i]);
+        qhat_.push_back(qh);
+        const u64 inv = inv_mod(qh.mod_word(moduli[i]), moduli[i]);
+        qhat_inv_.push_back(inv);
+        qhat_inv_shoup_.push_back(shoup_precompute(inv, moduli[i]));
+    }
+}
+
+std::vector<u64> RNSBasis::values() const {
+    std::vector<u64> v;
+    for (const Modulus& m : mods_) v.push_back(m.value);
+    return v;
+}
+
+RNSBasis RNSBasis::slice(std::size_t first, std::size_t count) const {
+    if (first + count > mods_.size() || count == 0)
+        throw std::invalid_argument("RNSBasis::slice: [" + std::to_string(first) + ", " +
+                                    std::to_string(first + count) + ") outside a basis of " +
+                                    std::to_string(mods_.size()));
+    const std::vector<u64> v = values();
+    return RNSBasis(std::vector<u64>(v.begin() + static_cast<long>(first),
+                                     v.begin() + static_cast<long>(first + count)));
+}
+
+RNSBasis RNSBasis::concat(const RNSBasis& other) const {
+    std::vector<u64> v = values();
+    for (const Modulus& m : other.mods_) v.push_back(m.value);
+    return RNSBasis(v);
+}
+
+BigUInt RNSBasis::reconstruct(const u64* residues, std::size_t stride) const {
+    // x = Σ [x_i · (Q/q_i)^{-1}]_{q_i} · (Q/q_i)  mod Q
+    BigUInt x;
+    for (std::size_t i = 0; i < mods_.size(); ++i) {
+        const u64 r = residues[i * stride];
+        if (r >= mods_[i].value)
+            throw std::invalid_argument("RNSBasis::reconstruct: residue " + std::to_string(r) +
+                                        " not below its modulus " + std::to_string(mods_[i].value));
+        BigUInt term = qhat_[i];
+        term.mul_word(mul_mod(r, qhat_inv_[i], mods_[i]));
+        x += term;
+    }
+    BigUInt quot, rem;
+    x.divmod(product_, quot, rem);
+    return rem;
+}
+
+void RNSBasis::decompose(const BigUInt& x, u64* residues, std::size_t stride) const {
+    for (std::size_t i = 0; i < mods_.size(); ++i) residues[i * stride] = x.mod_word(mods_[i].value);
+}
+
+long double RNSBasis::reconstruct_centered(const u64* residues, std::size_t stride) const {
+    const BigUInt x = reconstruct(residues, stride);
+    if (half_product_ < x) return -(product_ - x).to_long_double();
+    return x.to_long_double();
+}
+
+// ================================================================ base conversion
+
+BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(from), to_(to) {
+    const std::size_t na = from.size(), nb = to.size();
+    qhat_mod_b_.resize(na * nb);
+    for (std::size_t i = 0; i < na; ++i) {
+        BigUInt qh = from.product();
+        qh.divmod_word(from[i].value);
+        for (std::size_t j = 0; j < nb; ++j) qhat_mod_b_[j * na + i] = qh.mod_word(to[j].value);
+    }
+}
+
+void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const {
+    const std::size_t na = from_.size(), nb = to_.size();
+    // y_i = x_i · (A/a_i)^{-1} mod a_i, in [0, a_i)
+    std::vector<u64> y(na * n);
+    for (std::size_t i = 0; i < na; ++i) {
+        const u64 a = from_[i].value, w = from_.qhat_inv(i), ws = from_.qhat_inv_shoup(i);
+        for (std::size_t k = 0; k < n; ++k) y[i * n + k] = mul_shoup(in[i * n + k], w, ws, a);
+    }
+    // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j, accumulated in 128 bits in blocks of
+    // coefficients; each product is < 2^124, so 16 of them fit before a reduction.
+    constexpr std::size_t kBlock = 256;
+    u128 acc[kBlock];
+    for (std::size_t j = 0; j < nb; ++j) {
+        const Modulus& b = to_[j];
+        const u64* c = &qhat_mod_b_[j * na];
+        for (std::size_t k0 = 0; k0 < n; k0 += kBlock) {
+            const std::size_t len = n - k0 < kBlock ? n - k0 : kBlock;
+            for (std::size_t k = 0; k < len; ++k) acc[k] = 0;
+            for (std::size_t i = 0; i < na; ++i) {
+                const u64* yi = &y[i * n + k0];
+                const u64 ci = c[i];
+                for (std::size_t k = 0; k < len; ++k) acc[k] += static_cast<u128>(yi[k]) * ci;
+                if ((i & 15) == 15)
+                    for (std::size_t k = 0; k < len; ++k) acc[k] = barrett_reduce_128(acc[k], b);
+            }
+            u64* o = out + j * n + k0;
+            for (std::size_t k = 0; k < len; ++k) o[k] = barrett_reduce_128(acc[k], b);
+        }
+    }
+}
+
+// ================================================================ ModDown
+
+ModDown::ModDown(const RNSBasis& Q, const RNSBasis& P) : conv_(P, Q) {
+    for (std::size_t i = 0; i < Q.size(); ++i) {
+        const u64 q = Q[i].value;
+        const u64 inv = inv_mod(P.product().mod_word(q), q);
+        p_inv_.push_back(inv);
+        p_inv_shoup_.push_back(shoup_precompute(inv, q));
+    }
+}
+
+void ModDown::apply(u64* x_q, const u64* x_p, std::size_t n) const {
+    const RNSBasis& Q = conv_.to();
+    std::vector<u64> t(Q.size() * n);
+    conv_.convert(x_p, t.data(), n);
+    for (std::size_t i = 0; i < Q.size(); ++i) {
+        const u64 q = Q[i].value, w = p_inv_[i], ws = p_inv_shoup_[i];
+        u64* x = x_q + i * n;
+        const u64* ti = t.data() + i * n;
+        for (std::size_t k = 0; k < n; ++k) x[k] = mul_shoup(sub_mod(x[k], ti[k], q), w, ws, q);
+    }
+}
+
+// ================================================================ rescale
+
+void divide_round_by_last(u64* data, std::size_t n, const RNSBasis& basis) {
+    const std::size_t l = basis.size() - 1;
+    if (l == 0) throw std::invalid_argument("divide_round_by_last: a basis of one modulus cannot be rescaled");
+    const Modulus& ql = basis[l];
+    const u64 half = ql.value >> 1;
+    u64* last = data + l * n;
+    // r = (x + floor(q_l/2)) mod q_l
+    for (std::size_t k = 0; k < n; ++k) last[k] = add_mod(last[k], half, ql.value);
+    for (std::size_t i = 0; i < l; ++i) {
+        const Modulus& qi = basis[i];
+        const u64 q = qi.value;
+        const u64 half_i = barrett_reduce_64(half, qi);
+        const u64 inv = inv_mod(barrett_reduce_64(ql.value, qi), q), inv_s = shoup_precompute(inv, q);
+        u64* x = data + i * n;
+        for (std::size_t k = 0; k < n; ++k) {
+            // ((x + h) - r) / q_l  mod q_i, where (x + h) - r is divisible by q_l
+            const u64 r = barrett_reduce_64(last[k], qi);
+            const u64 v = sub_mod(add_mod(x[k], half_i, q), r, q);
+            x[k] = mul_shoup(v, inv, inv_s, q);
+        }
+    }
+}
+
+}  // namespace bt

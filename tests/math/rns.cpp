@@ -1,0 +1,187 @@
+// Tests for src/math/bigint.cpp and src/math/rns.cpp against exact big-integer
+// arithmetic: CRT round trips, fast base conversion (x + u·A with one u for all target
+// moduli), ModDown (floor(x/P) - u), and rescaling (floor((x + floor(q_l/2)) / q_l)).
+#include "doctest/doctest.h"
+
+#include "bt/primes.hpp"
+#include "bt/rns.hpp"
+
+#include <random>
+
+using namespace bt;
+
+namespace {
+
+BigUInt random_below(const BigUInt& bound, std::mt19937_64& rng) {
+    BigUInt x;
+    for (std::size_t i = 0; i < bound.words().size() + 1; ++i) {
+        x.shift_left(64);
+        x += BigUInt(rng());
+    }
+    BigUInt q, r;
+    x.divmod(bound, q, r);
+    return r;
+}
+
+// Residues of x (n coefficients) in limb-major layout.
+std::vector<u64> to_rns(const std::vector<BigUInt>& xs, const RNSBasis& b) {
+    const std::size_t n = xs.size();
+    std::vector<u64> v(b.size() * n);
+    for (std::size_t k = 0; k < n; ++k) b.decompose(xs[k], &v[k], n);
+    return v;
+}
+
+}  // namespace
+
+TEST_SUITE("math") {
+
+TEST_CASE("bigint: arithmetic identities") {
+    std::mt19937_64 rng(3);
+    BigUInt a = BigUInt(rng()) * BigUInt(rng()) * BigUInt(rng());
+    BigUInt b = BigUInt(rng()) * BigUInt(rng());
+    BigUInt q, r;
+    a.divmod(b, q, r);
+    CHECK(q * b + r == a);
+    CHECK(r < b);
+    CHECK((a + b) - b == a);
+    BigUInt c = a;
+    c.shift_left(77).shift_right(77);
+    CHECK(c == a);
+    CHECK(BigUInt(12345678901234567890ull).to_string() == "12345678901234567890");
+    BigUInt d = BigUInt(1000);
+    CHECK(d.divmod_word(7) == 6);
+    CHECK(d == BigUInt(142));
+    CHECK_THROWS_AS(BigUInt(1) -= BigUInt(2), std::logic_error);
+}
+
+TEST_CASE("rns: CRT reconstruct/decompose round trip and centred values") {
+    const auto primes = generate_ntt_primes(55, 6, 1024);
+    const RNSBasis B(primes);
+    std::mt19937_64 rng(9);
+    for (int t = 0; t < 50; ++t) {
+        const BigUInt x = random_below(B.product(), rng);
+        std::vector<u64> res(B.size());
+        B.decompose(x, res.data());
+        CHECK(B.reconstruct(res.data()) == x);
+    }
+    // -5 mod Q reconstructs to -5 as a centred value.
+    std::vector<u64> m5(B.size());
+    for (std::size_t i = 0; i < B.size(); ++i) m5[i] = primes[i] - 5;
+    CHECK(B.reconstruct_centered(m5.data()) == -5.0L);
+    CHECK_THROWS_AS(RNSBasis({primes[0], primes[0]}), std::invalid_argument);
+}
+
+TEST_CASE("rns: fast base conversion gives x + u*A with one u in [0, |A|) per coefficient") {
+    const auto pa = generate_ntt_primes(50, 5, 64);
+    const auto pb = generate_ntt_primes(60, 4, 64);
+    for (std::size_t na : {1u, 3u, 5u}) {
+        const RNSBasis A = RNSBasis(pa).slice(0, na), B(pb);
+        const BaseConverter conv(A, B);
+        std::mt19937_64 rng(na);
+        const std::size_t n = 300;  // not a multiple of the internal block
+        std::vector<BigUInt> xs;
+        for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(A.product(), rng));
+        const auto in = to_rns(xs, A);
+        std::vector<u64> out(B.size() * n);
+        conv.convert(in.data(), out.data(), n);
+        int bad = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            bool found = false;
+            for (u64 u = 0; u < na && !found; ++u) {
+                BigUInt ua = A.product();
+                ua.mul_word(u);
+                const BigUInt v = xs[k] + ua;
+                bool all = true;
+                for (std::size_t j = 0; j < B.size(); ++j) all = all && out[j * n + k] == v.mod_word(pb[j]);
+                found = all;
+            }
+            if (!found) ++bad;
+        }
+        CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("rns: conversion with many source moduli (> 16, exercises the lazy reduction)") {
+    const auto pa = generate_ntt_primes(61, 40, 16);
+    const auto pb = generate_ntt_primes(59, 2, 16);
+    const RNSBasis A(pa), B(pb);
+    const BaseConverter conv(A, B);
+    std::mt19937_64 rng(5);
+    const std::size_t n = 20;
+    std::vector<BigUInt> xs;
+    for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(A.product(), rng));
+    const auto in = to_rns(xs, A);
+    std::vector<u64> out(B.size() * n);
+    conv.convert(in.data(), out.data(), n);
+    // Recompute Σ y_i (A/a_i) exactly and compare: the definition, not just the bound.
+    for (std::size_t k = 0; k < n; ++k) {
+        BigUInt s;
+        for (std::size_t i = 0; i < A.size(); ++i) {
+            BigUInt qh = A.product();
+            qh.divmod_word(pa[i]);
+            qh.mul_word(mul_mod(in[i * n + k], A.qhat_inv(i), A[i]));
+            s += qh;
+        }
+        for (std::size_t j = 0; j < B.size(); ++j) CHECK(out[j * n + k] == s.mod_word(pb[j]));
+    }
+}
+
+TEST_CASE("rns: ModDown gives floor(x/P) - u, u in [0, |P|)") {
+    const auto pq = generate_ntt_primes(50, 4, 64);
+    const auto pp = generate_ntt_primes(60, 2, 64);
+    const RNSBasis Q(pq), P(pp);
+    const RNSBasis QP = Q.concat(P);
+    const ModDown md(Q, P);
+    std::mt19937_64 rng(2);
+    const std::size_t n = 64;
+    std::vector<BigUInt> xs;
+    for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(QP.product(), rng));
+    auto xq = to_rns(xs, Q);
+    const auto xp = to_rns(xs, P);
+    md.apply(xq.data(), xp.data(), n);
+    int bad = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        BigUInt fl, rem;
+        xs[k].divmod(P.product(), fl, rem);
+        bool ok = false;
+        for (u64 u = 0; u < P.size() && !ok; ++u) {
+            // floor(x/P) - u mod Q, computed as floor(x/P) + (Q - u)
+            BigUInt v = fl + Q.product();
+            v -= BigUInt(u);
+            bool all = true;
+            for (std::size_t i = 0; i < Q.size(); ++i) all = all && xq[i * n + k] == v.mod_word(pq[i]);
+            ok = all;
+        }
+        if (!ok) ++bad;
+    }
+    CHECK(bad == 0);
+}
+
+TEST_CASE("rns: divide_round_by_last is exact rounding division") {
+    const auto primes = generate_ntt_primes(50, 5, 64);
+    const RNSBasis B(primes);
+    const RNSBasis Bl = B.slice(0, 4);
+    std::mt19937_64 rng(8);
+    const std::size_t n = 100;
+    std::vector<BigUInt> xs;
+    for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(B.product(), rng));
+    // Edge cases: 0, Q-1, exact multiples of q_l and halfway points.
+    xs[0] = BigUInt(0);
+    xs[1] = B.product() - BigUInt(1);
+    xs[2] = BigUInt(primes[4]);
+    xs[3] = BigUInt(primes[4] / 2);
+    xs[4] = BigUInt(primes[4] / 2 + 1);
+    auto data = to_rns(xs, B);
+    divide_round_by_last(data.data(), n, B);
+    for (std::size_t k = 0; k < n; ++k) {
+        BigUInt num = xs[k] + BigUInt(primes[4] / 2), quo, rem;
+        num.divmod(BigUInt(primes[4]), quo, rem);
+        BigUInt qm, expect;
+        quo.divmod(Bl.product(), qm, expect);  // mod Q/q_l
+        std::vector<u64> got(4);
+        for (std::size_t i = 0; i < 4; ++i) got[i] = data[i * n + k];
+        CHECK(Bl.reconstruct(got.data()) == expect);
+    }
+}
+
+}  // TEST_SUITE
