@@ -42,12 +42,19 @@ public:
     void decompose(const BigUInt& x, u64* residues, std::size_t stride = 1) const;
     // Centred value of the residues, x - Q if x > Q/2, as long double (decoding).
     long double reconstruct_centered(const u64* residues, std::size_t stride = 1) const;
+    // The same value by Garner's mixed-radix conversion with balanced digits in
+    // (-q_i/2, q_i/2] (which, for odd moduli, represent exactly the centred residues),
+    // in word arithmetic: O(size²) modular products, no big integers. Equal to
+    // reconstruct_centered up to long double rounding. The decoder's path.
+    long double compose_centered(const u64* residues, std::size_t stride = 1) const;
 
 private:
     std::vector<Modulus> mods_;
     BigUInt product_, half_product_;
     std::vector<BigUInt> qhat_;  // Q / q_i
     std::vector<u64> qhat_inv_, qhat_inv_shoup_;
+    std::vector<u64> garner_inv_;        // [i · size + j] = q_j^{-1} mod q_i, j < i
+    std::vector<long double> radix_;     // Π_{j<i} q_j as long double
 };
 
 // Fast (approximate) base conversion from basis A to basis B:

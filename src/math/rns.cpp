@@ -35,6 +35,15 @@ RNSBasis::RNSBasis(const std::vector<u64>& moduli) {
         qhat_inv_.push_back(inv);
         qhat_inv_shoup_.push_back(shoup_precompute(inv, moduli[i]));
     }
+    const std::size_t k = moduli.size();
+    garner_inv_.assign(k * k, 0);
+    for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < i; ++j) garner_inv_[i * k + j] = inv_mod(moduli[j] % moduli[i], moduli[i]);
+    long double r = 1;
+    for (std::size_t i = 0; i < k; ++i) {
+        radix_.push_back(r);
+        r *= static_cast<long double>(moduli[i]);
+    }
 }
 
 std::vector<u64> RNSBasis::values() const {
@@ -84,6 +93,26 @@ long double RNSBasis::reconstruct_centered(const u64* residues, std::size_t stri
     const BigUInt x = reconstruct(residues, stride);
     if (half_product_ < x) return -(product_ - x).to_long_double();
     return x.to_long_double();
+}
+
+long double RNSBasis::compose_centered(const u64* residues, std::size_t stride) const {
+    // x = v_0 + v_1 q_0 + v_2 q_0 q_1 + ..., v_i balanced. v_i is found mod q_i by
+    // peeling the lower digits: t = (...((x_i - v_0) q_0^{-1} - v_1) q_1^{-1} ...).
+    const std::size_t k = mods_.size();
+    i64 digits[64];
+    if (k > 64) throw std::invalid_argument("compose_centered: more than 64 moduli");
+    for (std::size_t i = 0; i < k; ++i) {
+        const Modulus& m = mods_[i];
+        u64 t = residues[i * stride];
+        for (std::size_t j = 0; j < i; ++j) {
+            const u64 vj = from_signed(digits[j] % static_cast<i64>(m.value), m.value);
+            t = mul_mod(sub_mod(t, vj, m.value), garner_inv_[i * k + j], m);
+        }
+        digits[i] = to_centered(t, m.value);
+    }
+    long double x = 0;
+    for (std::size_t i = k; i-- > 0;) x += static_cast<long double>(digits[i]) * radix_[i];
+    return x;
 }
 
 // ================================================================ base conversion

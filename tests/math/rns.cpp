@@ -6,6 +6,7 @@
 #include "bt/primes.hpp"
 #include "bt/rns.hpp"
 
+#include <cmath>
 #include <random>
 
 using namespace bt;
@@ -68,6 +69,22 @@ TEST_CASE("rns: CRT reconstruct/decompose round trip and centred values") {
     std::vector<u64> m5(B.size());
     for (std::size_t i = 0; i < B.size(); ++i) m5[i] = primes[i] - 5;
     CHECK(B.reconstruct_centered(m5.data()) == -5.0L);
+    CHECK(B.compose_centered(m5.data()) == -5.0L);
+    // Garner with balanced digits equals the big-integer centred value: small values
+    // exactly, large ones to long double precision.
+    for (int t = 0; t < 200; ++t) {
+        BigUInt x = t < 100 ? BigUInt(rng() >> (t % 60)) : random_below(B.product(), rng);
+        std::vector<u64> res(B.size());
+        B.decompose(x, res.data());
+        if (t % 2) {  // negate: Q - x
+            for (std::size_t i = 0; i < B.size(); ++i) res[i] = neg_mod(res[i], primes[i]);
+        }
+        const long double big = B.reconstruct_centered(res.data()), fast = B.compose_centered(res.data());
+        if (t < 100)
+            CHECK(big == fast);
+        else
+            CHECK(std::fabs(static_cast<double>((big - fast) / big)) < 1e-18);
+    }
     CHECK_THROWS_AS(RNSBasis({primes[0], primes[0]}), std::invalid_argument);
 }
 
