@@ -67,15 +67,24 @@ public:
     const RNSBasis& to() const { return to_; }
     // in: |A| limbs of n coefficients in [0, a_i); out: |B| limbs in [0, b_j). No aliasing.
     void convert(const u64* in, u64* out, std::size_t n) const;
+    // Exact conversion of the centred representative x_c in [-A/2, A/2) (A odd):
+    // subtracts round(Σ_i y_i / a_i)·A, the overflow computed in double precision
+    // (Halevi–Polyakov–Shoup 2019). Exact unless x mod A lies within about 2^-45·A of
+    // A/2, where the result may be off by ±A (a ±1 in ModDown, for example).
+    void convert_centered(const u64* in, u64* out, std::size_t n) const;
 
 private:
+    void convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const;
     RNSBasis from_, to_;
     std::vector<u64> qhat_mod_b_;  // [j · |A| + i] = (A/a_i) mod b_j
+    std::vector<u64> a_mod_b_;     // A mod b_j
+    std::vector<double> inv_a_;    // 1 / a_i
 };
 
 // ModDown for hybrid key switching: given x in basis Q ∪ P as x_Q (|Q| limbs) and x_P
-// (|P| limbs), overwrite x_Q with (x - conv_{P→Q}(x_P)) · P^{-1} mod Q, which equals
-// floor(x / P) - u for some u in [0, |P|). Coefficient domain.
+// (|P| limbs), overwrite x_Q with (x - [x]_P,centred) · P^{-1} mod Q = round(x / P).
+// Unbiased rounding matters: a constant bias in every coefficient of a ciphertext
+// concentrates in a few slots of the canonical embedding. Coefficient domain.
 class ModDown {
 public:
     ModDown(const RNSBasis& Q, const RNSBasis& P);

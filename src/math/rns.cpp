@@ -1,6 +1,7 @@
 // RNS basis, CRT, fast base conversion, ModDown and rescaling (see bt/rns.hpp).
 #include "bt/rns.hpp"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -119,6 +120,8 @@ long double RNSBasis::compose_centered(const u64* residues, std::size_t stride) 
 
 BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(from), to_(to) {
     const std::size_t na = from.size(), nb = to.size();
+    for (std::size_t j = 0; j < nb; ++j) a_mod_b_.push_back(from.product().mod_word(to[j].value));
+    for (std::size_t i = 0; i < na; ++i) inv_a_.push_back(1.0 / static_cast<double>(from[i].value));
     qhat_mod_b_.resize(na * nb);
     for (std::size_t i = 0; i < na; ++i) {
         BigUInt qh = from.product();
@@ -127,13 +130,27 @@ BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(f
     }
 }
 
-void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const {
+void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const { convert_impl(in, out, n, false); }
+
+void BaseConverter::convert_centered(const u64* in, u64* out, std::size_t n) const { convert_impl(in, out, n, true); }
+
+void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const {
     const std::size_t na = from_.size(), nb = to_.size();
     // y_i = x_i · (A/a_i)^{-1} mod a_i, in [0, a_i)
     std::vector<u64> y(na * n);
     for (std::size_t i = 0; i < na; ++i) {
         const u64 a = from_[i].value, w = from_.qhat_inv(i), ws = from_.qhat_inv_shoup(i);
         for (std::size_t k = 0; k < n; ++k) y[i * n + k] = mul_shoup(in[i * n + k], w, ws, a);
+    }
+    // Centred: v = round(Σ_i y_i / a_i) is how many times A the sum exceeds x_c.
+    std::vector<u64> v;
+    if (centered) {
+        v.assign(n, 0);
+        for (std::size_t k = 0; k < n; ++k) {
+            double f = 0;
+            for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * n + k]) * inv_a_[i];
+            v[k] = static_cast<u64>(std::llround(f));
+        }
     }
     // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j, accumulated in 128 bits in blocks of
     // coefficients; each product is < 2^124, so 16 of them fit before a reduction.
@@ -153,7 +170,13 @@ void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const {
                     for (std::size_t k = 0; k < len; ++k) acc[k] = barrett_reduce_128(acc[k], b);
             }
             u64* o = out + j * n + k0;
-            for (std::size_t k = 0; k < len; ++k) o[k] = barrett_reduce_128(acc[k], b);
+            if (centered) {
+                const u64 am = a_mod_b_[j];
+                for (std::size_t k = 0; k < len; ++k)
+                    o[k] = sub_mod(barrett_reduce_128(acc[k], b), mul_mod(v[k0 + k] % b.value, am, b), b.value);
+            } else {
+                for (std::size_t k = 0; k < len; ++k) o[k] = barrett_reduce_128(acc[k], b);
+            }
         }
     }
 }
@@ -172,7 +195,7 @@ ModDown::ModDown(const RNSBasis& Q, const RNSBasis& P) : conv_(P, Q) {
 void ModDown::apply(u64* x_q, const u64* x_p, std::size_t n) const {
     const RNSBasis& Q = conv_.to();
     std::vector<u64> t(Q.size() * n);
-    conv_.convert(x_p, t.data(), n);
+    conv_.convert_centered(x_p, t.data(), n);
     for (std::size_t i = 0; i < Q.size(); ++i) {
         const u64 q = Q[i].value, w = p_inv_[i], ws = p_inv_shoup_[i];
         u64* x = x_q + i * n;

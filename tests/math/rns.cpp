@@ -143,33 +143,44 @@ TEST_CASE("rns: conversion with many source moduli (> 16, exercises the lazy red
     }
 }
 
-TEST_CASE("rns: ModDown gives floor(x/P) - u, u in [0, |P|)") {
+TEST_CASE("rns: centred conversion and ModDown are exact rounding") {
     const auto pq = generate_ntt_primes(50, 4, 64);
-    const auto pp = generate_ntt_primes(60, 2, 64);
+    const auto pp = generate_ntt_primes(60, 3, 64);
     const RNSBasis Q(pq), P(pp);
     const RNSBasis QP = Q.concat(P);
     const ModDown md(Q, P);
     std::mt19937_64 rng(2);
-    const std::size_t n = 64;
+    const std::size_t n = 256;
     std::vector<BigUInt> xs;
     for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(QP.product(), rng));
+    xs[0] = BigUInt(0);
+    xs[1] = QP.product() - BigUInt(1);
     auto xq = to_rns(xs, Q);
     const auto xp = to_rns(xs, P);
-    md.apply(xq.data(), xp.data(), n);
+    // Centred conversion P -> Q: x mod P taken in [-P/2, P/2).
+    std::vector<u64> conv(Q.size() * n);
+    BaseConverter(P, Q).convert_centered(xp.data(), conv.data(), n);
+    BigUInt halfP = P.product();
+    halfP.shift_right(1);
     int bad = 0;
     for (std::size_t k = 0; k < n; ++k) {
-        BigUInt fl, rem;
-        xs[k].divmod(P.product(), fl, rem);
-        bool ok = false;
-        for (u64 u = 0; u < P.size() && !ok; ++u) {
-            // floor(x/P) - u mod Q, computed as floor(x/P) + (Q - u)
-            BigUInt v = fl + Q.product();
-            v -= BigUInt(u);
-            bool all = true;
-            for (std::size_t i = 0; i < Q.size(); ++i) all = all && xq[i * n + k] == v.mod_word(pq[i]);
-            ok = all;
+        BigUInt quo, r;
+        xs[k].divmod(P.product(), quo, r);  // r = x mod P in [0, P)
+        const bool neg = halfP < r;           // centred value r - P
+        for (std::size_t i = 0; i < Q.size(); ++i) {
+            const u64 rm = r.mod_word(pq[i]);
+            const u64 expect = neg ? sub_mod(rm, P.product().mod_word(pq[i]), pq[i]) : rm;
+            bad += conv[i * n + k] != expect;
         }
-        if (!ok) ++bad;
+    }
+    CHECK(bad == 0);
+    // ModDown = round(x / P) = floor((x + (P-1)/2) / P) for odd P.
+    md.apply(xq.data(), xp.data(), n);
+    bad = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        BigUInt num = xs[k] + halfP, quo, rem;
+        num.divmod(P.product(), quo, rem);
+        for (std::size_t i = 0; i < Q.size(); ++i) bad += xq[i * n + k] != quo.mod_word(pq[i]);
     }
     CHECK(bad == 0);
 }

@@ -25,10 +25,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace bt::ckks {
+
+struct KeySwitchLevel;  // bt/ckks/keyswitch.hpp
 
 enum class SecretDist : int { Ternary = 0, SparseTernary = 1 };
 
@@ -90,6 +93,9 @@ public:
     std::uint64_t fingerprint() const { return fingerprint_; }
     // Multi-line human-readable summary (chain, log QP vs bound, scale, dnum, levels).
     std::string summary() const;
+    // Precomputed tables for hybrid key switching at a level (built on first use,
+    // thread-safe, immutable afterwards).
+    const KeySwitchLevel& keyswitch_level(std::size_t level) const;
 
 private:
     Params() = default;
@@ -105,6 +111,8 @@ private:
     double log_q_ = 0, log_p_ = 0;
     bool secure_ = false;
     std::uint64_t fingerprint_ = 0;
+    mutable std::mutex ks_mu_;
+    mutable std::vector<std::shared_ptr<const KeySwitchLevel>> ks_;
 };
 
 using ParamsPtr = std::shared_ptr<const Params>;
