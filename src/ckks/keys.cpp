@@ -116,10 +116,9 @@ PublicKey KeyGenerator::public_key(const SecretKey& sk) {
     const std::size_t N = P.N();
     PublicKey pk;
     pk.fingerprint = P.fingerprint();
-    Seed seed;
-    prng_.fill(seed.data(), seed.size());
+    prng_.fill(pk.seed.data(), pk.seed.size());
     const std::size_t limbs = P.q_count() + P.p_count();
-    expand_uniform_poly(P, seed, 0, pk.a);
+    expand_uniform_poly(P, pk.seed, 0, pk.a);
     sample_error_ntt(pk.b, P.q_count(), true);
     for_each_limb(limbs, N, [&](std::size_t i) {
         const Modulus& m = P.modulus(i);

@@ -35,6 +35,7 @@ struct SecretKey {
 
 struct PublicKey {
     std::uint64_t fingerprint = 0;
+    Seed seed{};  // a expands from (seed, stream 0)
     Poly b, a;  // q_count + p_count limbs (Q ∪ P), NTT
 };
 
