@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -141,8 +143,13 @@ std::shared_ptr<const Params> Params::create(const ParamsLiteral& lit) {
     if (!P->secure_) {
         if (!lit.insecure)
             bad(why + ". (Tests may opt in to insecure parameters with ParamsLiteral::insecure = true.)");
-        std::fprintf(stderr, "WARNING: insecure CKKS parameters%s%s: %s. For tests only.\n",
-                     lit.name.empty() ? "" : " ", lit.name.c_str(), why.c_str());
+        // Once per distinct reason per process: tests create the same test ring often.
+        static std::mutex mu;
+        static std::set<std::string> warned;
+        std::lock_guard<std::mutex> lk(mu);
+        if (warned.insert(why).second)
+            std::fprintf(stderr, "WARNING: insecure CKKS parameters%s%s: %s. For tests only.\n",
+                         lit.name.empty() ? "" : " ", lit.name.c_str(), why.c_str());
     }
 
     for (u64 x : q) P->ntt_.emplace_back(N, x);

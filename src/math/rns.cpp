@@ -1,6 +1,9 @@
 // RNS basis, CRT, fast base conversion, ModDown and rescaling (see bt/rns.hpp).
 #include "bt/rns.hpp"
 
+#include "bt/threadpool.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -120,6 +123,7 @@ long double RNSBasis::compose_centered(const u64* residues, std::size_t stride) 
 
 BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(from), to_(to) {
     const std::size_t na = from.size(), nb = to.size();
+    if (na > 64) throw std::invalid_argument("BaseConverter: more than 64 source moduli");
     for (std::size_t j = 0; j < nb; ++j) a_mod_b_.push_back(from.product().mod_word(to[j].value));
     for (std::size_t i = 0; i < na; ++i) inv_a_.push_back(1.0 / static_cast<double>(from[i].value));
     qhat_mod_b_.resize(na * nb);
@@ -136,34 +140,38 @@ void BaseConverter::convert_centered(const u64* in, u64* out, std::size_t n) con
 
 void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const {
     const std::size_t na = from_.size(), nb = to_.size();
-    // y_i = x_i · (A/a_i)^{-1} mod a_i, in [0, a_i)
-    std::vector<u64> y(na * n);
-    for (std::size_t i = 0; i < na; ++i) {
-        const u64 a = from_[i].value, w = from_.qhat_inv(i), ws = from_.qhat_inv_shoup(i);
-        for (std::size_t k = 0; k < n; ++k) y[i * n + k] = mul_shoup(in[i * n + k], w, ws, a);
-    }
-    // Centred: v = round(Σ_i y_i / a_i) is how many times A the sum exceeds x_c.
-    std::vector<u64> v;
-    if (centered) {
-        v.assign(n, 0);
-        for (std::size_t k = 0; k < n; ++k) {
-            double f = 0;
-            for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * n + k]) * inv_a_[i];
-            v[k] = static_cast<u64>(std::llround(f));
-        }
-    }
-    // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j, accumulated in 128 bits in blocks of
-    // coefficients; each product is < 2^124, so 16 of them fit before a reduction.
     constexpr std::size_t kBlock = 256;
-    u128 acc[kBlock];
-    for (std::size_t j = 0; j < nb; ++j) {
-        const Modulus& b = to_[j];
-        const u64* c = &qhat_mod_b_[j * na];
-        for (std::size_t k0 = 0; k0 < n; k0 += kBlock) {
-            const std::size_t len = n - k0 < kBlock ? n - k0 : kBlock;
+    const std::size_t blocks = (n + kBlock - 1) / kBlock;
+    // Blocks of coefficients are independent: each computes its y_i and every output
+    // limb while they are in L1, and blocks run on the thread pool for large n.
+    auto block = [&](std::size_t b_idx, unsigned) {
+        const std::size_t k0 = b_idx * kBlock, len = std::min(kBlock, n - k0);
+        u64 y[64 * kBlock];  // na <= 64 (checked in the constructor)
+        // y_i = x_i · (A/a_i)^{-1} mod a_i, in [0, a_i)
+        for (std::size_t i = 0; i < na; ++i) {
+            const u64 a = from_[i].value, w = from_.qhat_inv(i), ws = from_.qhat_inv_shoup(i);
+            const u64* xi = in + i * n + k0;
+            u64* yi = y + i * kBlock;
+            for (std::size_t k = 0; k < len; ++k) yi[k] = mul_shoup(xi[k], w, ws, a);
+        }
+        // Centred: v = round(Σ_i y_i / a_i) is how many times A the sum exceeds x_c.
+        u64 v[kBlock];
+        if (centered) {
+            for (std::size_t k = 0; k < len; ++k) {
+                double f = 0;
+                for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * kBlock + k]) * inv_a_[i];
+                v[k] = static_cast<u64>(std::llround(f));
+            }
+        }
+        // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j, accumulated in 128 bits; each
+        // product is < 2^124, so 16 of them fit before a reduction.
+        u128 acc[kBlock];
+        for (std::size_t j = 0; j < nb; ++j) {
+            const Modulus& b = to_[j];
+            const u64* c = &qhat_mod_b_[j * na];
             for (std::size_t k = 0; k < len; ++k) acc[k] = 0;
             for (std::size_t i = 0; i < na; ++i) {
-                const u64* yi = &y[i * n + k0];
+                const u64* yi = y + i * kBlock;
                 const u64 ci = c[i];
                 for (std::size_t k = 0; k < len; ++k) acc[k] += static_cast<u128>(yi[k]) * ci;
                 if ((i & 15) == 15)
@@ -173,12 +181,16 @@ void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool ce
             if (centered) {
                 const u64 am = a_mod_b_[j];
                 for (std::size_t k = 0; k < len; ++k)
-                    o[k] = sub_mod(barrett_reduce_128(acc[k], b), mul_mod(v[k0 + k] % b.value, am, b), b.value);
+                    o[k] = sub_mod(barrett_reduce_128(acc[k], b), mul_mod(v[k] % b.value, am, b), b.value);
             } else {
                 for (std::size_t k = 0; k < len; ++k) o[k] = barrett_reduce_128(acc[k], b);
             }
         }
-    }
+    };
+    if (n >= 4096)
+        parallel_for(blocks, block);
+    else
+        for (std::size_t b = 0; b < blocks; ++b) block(b, 0);
 }
 
 // ================================================================ ModDown
