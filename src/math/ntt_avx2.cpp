@@ -21,13 +21,18 @@ namespace bt::detail {
 
 namespace {
 
+// Wide = false: Harvey's ranges, forward values in [0, 4q), inverse in [0, 2q).
+// Wide = true (q < 2^61, so 8q fits a word and 4q < 2^63 keeps the sign test exact):
+// every range doubles, forward [0, 8q), inverse [0, 4q), and the multiplication skips
+// its final correction.
+template <bool Wide>
 struct K2 {
     using V = __m256i;
     static constexpr std::size_t W = 4;
 
     struct Consts {
-        V q, qh, q2;
-        explicit Consts(u64 m) : q(bcast(m)), qh(bcast(m >> 32)), q2(bcast(2 * m)) {}
+        V q, qh, q2, lz;  // lz = L, the bound of a lazy product: 2q, or 4q when Wide
+        explicit Consts(u64 m) : q(bcast(m)), qh(bcast(m >> 32)), q2(bcast(2 * m)), lz(bcast((Wide ? 4 : 2) * m)) {}
     };
     struct Root {
         V w, wh, wp, wph;  // root and Shoup factor floor(w·2^64/q), with their high halves
@@ -46,13 +51,20 @@ struct K2 {
         return _mm256_castpd_si256(
             _mm256_blendv_pd(_mm256_castsi256_pd(t), _mm256_castsi256_pd(x), _mm256_castsi256_pd(t)));
     }
-    // x in [0, factor·q) -> [0, q), factor in {2, 4}
-    static V reduce(V x, const Consts& c, unsigned factor) {
-        if (factor == 4) x = sub_if_ge(x, c.q2);
-        return sub_if_ge(x, c.q);
+    // Forward outputs [0, 2L) -> [0, 4q), or [0, q) when Reduce.
+    template <bool Reduce>
+    static V fwd_finish(V x, const Consts& c) {
+        if (Wide) x = sub_if_ge(x, c.lz);
+        if (Reduce) x = sub_if_ge(sub_if_ge(x, c.q2), c.q);
+        return x;
+    }
+    // Inverse outputs [0, L) -> [0, 2q), or [0, q) when out_factor is 1.
+    static V inv_finish(V x, const Consts& c, unsigned out_factor) {
+        if (Wide) x = sub_if_ge(x, c.q2);
+        return out_factor == 1 ? sub_if_ge(x, c.q) : x;
     }
 
-    // y any 64-bit value -> y·w mod q in [0, 2q)
+    // y any 64-bit value -> y·w mod q in [0, L)
     static V mul_lazy(V y, const Root& r, const Consts& c) {
         const V yh = _mm256_srli_epi64(y, 32);
         const V lh = _mm256_mul_epu32(y, r.wph);
@@ -65,25 +77,25 @@ struct K2 {
         V mid = _mm256_add_epi64(_mm256_mul_epu32(yh, r.w), _mm256_mul_epu32(y, r.wh));
         mid = _mm256_sub_epi64(mid, _mm256_add_epi64(_mm256_mul_epu32(qth, c.q), _mm256_mul_epu32(qt, c.qh)));
         const V v = _mm256_add_epi64(lo, _mm256_slli_epi64(mid, 32));  // [0, 4q)
-        return sub_if_ge(v, c.q2);
+        return Wide ? v : sub_if_ge(v, c.q2);
     }
 
-    // x, y in [0, 4q) -> x + wy, x - wy in [0, 4q)
+    // x, y in [0, 2L) -> x + wy, x - wy in [0, 2L)
     static void fwd_bf(V& x, V& y, const Root& r, const Consts& c) {
-        const V u = sub_if_ge(x, c.q2);
+        const V u = sub_if_ge(x, c.lz);
         const V v = mul_lazy(y, r, c);
         x = _mm256_add_epi64(u, v);
-        y = _mm256_sub_epi64(_mm256_add_epi64(u, c.q2), v);
+        y = _mm256_sub_epi64(_mm256_add_epi64(u, c.lz), v);
     }
-    // x, y in [0, 2q) -> x + y, w(x - y) in [0, 2q)
+    // x, y in [0, L) -> x + y, w(x - y) in [0, L)
     static void inv_bf(V& x, V& y, const Root& r, const Consts& c) {
-        const V d = _mm256_sub_epi64(_mm256_add_epi64(x, c.q2), y);
-        x = sub_if_ge(_mm256_add_epi64(x, y), c.q2);
+        const V d = _mm256_sub_epi64(_mm256_add_epi64(x, c.lz), y);
+        x = sub_if_ge(_mm256_add_epi64(x, y), c.lz);
         y = mul_lazy(d, r, c);
     }
-    // x, y in [0, 2q) -> n^{-1}(x + y), n^{-1}w(x - y) in [0, 2q)
+    // x, y in [0, L) -> n^{-1}(x + y), n^{-1}w(x - y) in [0, L)
     static void inv_bf_scaled(V& x, V& y, const Root& rn, const Root& r, const Consts& c) {
-        const V d = _mm256_sub_epi64(_mm256_add_epi64(x, c.q2), y);
+        const V d = _mm256_sub_epi64(_mm256_add_epi64(x, c.lz), y);
         x = mul_lazy(_mm256_add_epi64(x, y), rn, c);
         y = mul_lazy(d, r, c);
     }
@@ -106,10 +118,8 @@ struct K2 {
         // span 1: X = a[0,2,4,6], Y = a[1,3,5,7]
         V x1 = _mm256_unpacklo_epi64(x, y), y1 = _mm256_unpackhi_epi64(x, y);
         fwd_bf(x1, y1, make_root(load(w + n / 2 + 4 * k), load(wp + n / 2 + 4 * k)), c);
-        if (Reduce) {
-            x1 = reduce(x1, c, 4);
-            y1 = reduce(y1, c, 4);
-        }
+        x1 = fwd_finish<Reduce>(x1, c);
+        y1 = fwd_finish<Reduce>(y1, c);
         const V lo = _mm256_unpacklo_epi64(x1, y1), hi = _mm256_unpackhi_epi64(x1, y1);  // a[0,1,4,5], a[2,3,6,7]
         store(a, _mm256_permute2x128_si256(lo, hi, 0x20));
         store(a + 4, _mm256_permute2x128_si256(lo, hi, 0x31));
@@ -133,16 +143,20 @@ struct K2 {
     }
 };
 
-using Ntt2 = NttDriver<K2>;
+using Ntt2 = NttDriver<K2<false>>;
+using Ntt2Wide = NttDriver<K2<true>>;
+constexpr u64 kWideLimit = u64{1} << 61;
 
 }  // namespace
 
 // N >= 16 = 4·W always holds (NTTTables), which both schedules need.
 void ntt_forward_avx2(u64* a, const NTTTables& t, unsigned /*in_factor*/, unsigned out_factor) {
+    if (t.q() < kWideLimit) return Ntt2Wide::forward(a, t, out_factor, t.fwd(), t.fwd_shoup());
     Ntt2::forward(a, t, out_factor, t.fwd(), t.fwd_shoup());
 }
 
 void ntt_inverse_avx2(u64* a, const NTTTables& t, unsigned /*in_factor*/, unsigned out_factor) {
+    if (t.q() < kWideLimit) return Ntt2Wide::inverse(a, t, out_factor, t.inv(), t.inv_shoup(), t.inv_n_shoup());
     Ntt2::inverse(a, t, out_factor, t.inv(), t.inv_shoup(), t.inv_n_shoup());
 }
 

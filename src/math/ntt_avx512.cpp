@@ -33,20 +33,28 @@ using V = __m512i;
 inline V bcast(u64 x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
 inline V idx8(int a, int b, int c, int d, int e, int f, int g, int h) { return _mm512_setr_epi64(a, b, c, d, e, f, g, h); }
 
+// Broadcast constants for one modulus (the IFMA ones are unused by Mul64).
+struct Consts {
+    V q, q2, q4, negq, mask, zero;
+    explicit Consts(u64 m)
+        : q(bcast(m)), q2(bcast(2 * m)), q4(bcast(4 * m)), negq(bcast((u64{1} << 52) - m)),
+          mask(bcast((u64{1} << 52) - 1)), zero(_mm512_setzero_si512()) {}
+};
+
+// x in [0, 2m) -> [0, m)
+inline V sub_if_ge(V x, V m) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, m)); }
+
 // ---------------------------------------------------------------- arithmetic flavours
 
 struct Mul64 {
-    struct Consts {
-        V q, q2;
-        explicit Consts(u64 m) : q(bcast(m)), q2(bcast(2 * m)) {}
-    };
     struct Root {
         V w, wp, wph;  // root, Shoup factor floor(w·2^64/q), its high half
     };
     static Root make_root(V w, V wp) { return {w, wp, _mm512_srli_epi64(wp, 32)}; }
     static u64 shoup_factor(u64 w, u64 q) { return static_cast<u64>((static_cast<unsigned __int128>(w) << 64) / q); }
 
-    // y any 64-bit value -> y·w mod q in [0, 2q)
+    // y any 64-bit value -> y·w mod q in [0, 2q) (Exact) or [0, 4q)
+    template <bool Exact>
     static V mul_lazy(V y, const Root& r, const Consts& c) {
         const V yh = _mm512_srli_epi64(y, 32);
         const V lh = _mm512_mul_epu32(y, r.wph);
@@ -54,18 +62,12 @@ struct Mul64 {
         const V hh = _mm512_mul_epu32(yh, r.wph);
         V qt = _mm512_add_epi64(hh, _mm512_srli_epi64(lh, 32));
         qt = _mm512_add_epi64(qt, _mm512_srli_epi64(hl, 32));  // floor(y·w'/2^64) - {0,1,2}
-        V v = _mm512_sub_epi64(_mm512_mullo_epi64(y, r.w), _mm512_mullo_epi64(qt, c.q));  // [0, 4q)
-        return _mm512_min_epu64(v, _mm512_sub_epi64(v, c.q2));
+        const V v = _mm512_sub_epi64(_mm512_mullo_epi64(y, r.w), _mm512_mullo_epi64(qt, c.q));  // [0, 4q)
+        return Exact ? sub_if_ge(v, c.q2) : v;
     }
 };
 
 struct Ifma {
-    struct Consts {
-        V q, q2, negq, mask, zero;
-        explicit Consts(u64 m)
-            : q(bcast(m)), q2(bcast(2 * m)), negq(bcast((u64{1} << 52) - m)), mask(bcast((u64{1} << 52) - 1)),
-              zero(_mm512_setzero_si512()) {}
-    };
     struct Root {
         V w, wp;  // root, Shoup factor floor(w·2^52/q)
     };
@@ -73,6 +75,7 @@ struct Ifma {
     static u64 shoup_factor(u64 w, u64 q) { return static_cast<u64>((static_cast<unsigned __int128>(w) << 52) / q); }
 
     // y in [0, 2^52) -> y·w mod q in [0, 2q)
+    template <bool /*Exact: always*/>
     static V mul_lazy(V y, const Root& r, const Consts& c) {
         const V qt = _mm512_madd52hi_epu64(c.zero, y, r.wp);
         V v = _mm512_madd52lo_epu64(c.zero, y, r.w);
@@ -83,10 +86,13 @@ struct Ifma {
 
 // ---------------------------------------------------------------- the kernel class
 
-template <class A>
+// Wide = false: Harvey's ranges, forward values in [0, 4q), inverse in [0, 2q).
+// Wide = true (Mul64 with q < 2^61, so 8q fits a word): every range doubles, forward
+// [0, 8q), inverse [0, 4q), and the multiplication skips its final correction.
+template <class A, bool Wide>
 struct K512 {
     using V = __m512i;
-    using Consts = typename A::Consts;
+    using Consts = bt::detail::Consts;
     using Root = typename A::Root;
     static constexpr std::size_t W = 8;
 
@@ -94,33 +100,38 @@ struct K512 {
     static void store(u64* p, V v) { _mm512_storeu_si512(p, v); }
     static Root root(const u64* w, const u64* wp, std::size_t i) { return A::make_root(bcast(w[i]), bcast(wp[i])); }
     static u64 shoup_factor(u64 w, u64 q) { return A::shoup_factor(w, q); }
+    static const V& lazy(const Consts& c) { return Wide ? c.q4 : c.q2; }  // L: product bound
 
-    // x in [0, 2m) -> [0, m) for m = q or 2q
-    static V sub_if_ge(V x, V m) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, m)); }
-    // x in [0, factor·q) -> [0, q), factor in {2, 4}
-    static V reduce(V x, const Consts& c, unsigned factor) {
-        if (factor == 4) x = sub_if_ge(x, c.q2);
-        return sub_if_ge(x, c.q);
-    }
-
-    // x, y in [0, 4q) -> x + wy, x - wy in [0, 4q)
+    // x, y in [0, 2L) -> x + wy, x - wy in [0, 2L)
     static void fwd_bf(V& x, V& y, const Root& r, const Consts& c) {
-        const V u = sub_if_ge(x, c.q2);
-        const V v = A::mul_lazy(y, r, c);
+        const V u = sub_if_ge(x, lazy(c));
+        const V v = A::template mul_lazy<!Wide>(y, r, c);
         x = _mm512_add_epi64(u, v);
-        y = _mm512_sub_epi64(_mm512_add_epi64(u, c.q2), v);
+        y = _mm512_sub_epi64(_mm512_add_epi64(u, lazy(c)), v);
     }
-    // x, y in [0, 2q) -> x + y, w(x - y) in [0, 2q)
+    // x, y in [0, L) -> x + y, w(x - y) in [0, L)
     static void inv_bf(V& x, V& y, const Root& r, const Consts& c) {
-        const V d = _mm512_sub_epi64(_mm512_add_epi64(x, c.q2), y);
-        x = sub_if_ge(_mm512_add_epi64(x, y), c.q2);
-        y = A::mul_lazy(d, r, c);
+        const V d = _mm512_sub_epi64(_mm512_add_epi64(x, lazy(c)), y);
+        x = sub_if_ge(_mm512_add_epi64(x, y), lazy(c));
+        y = A::template mul_lazy<!Wide>(d, r, c);
     }
-    // x, y in [0, 2q) -> n^{-1}(x + y), n^{-1}w(x - y) in [0, 2q)
+    // x, y in [0, L) -> n^{-1}(x + y), n^{-1}w(x - y) in [0, L)
     static void inv_bf_scaled(V& x, V& y, const Root& rn, const Root& r, const Consts& c) {
-        const V d = _mm512_sub_epi64(_mm512_add_epi64(x, c.q2), y);
-        x = A::mul_lazy(_mm512_add_epi64(x, y), rn, c);
-        y = A::mul_lazy(d, r, c);
+        const V d = _mm512_sub_epi64(_mm512_add_epi64(x, lazy(c)), y);
+        x = A::template mul_lazy<!Wide>(_mm512_add_epi64(x, y), rn, c);
+        y = A::template mul_lazy<!Wide>(d, r, c);
+    }
+    // Forward outputs [0, 2L) -> [0, 4q), or [0, q) when Reduce.
+    template <bool Reduce>
+    static V fwd_finish(V x, const Consts& c) {
+        if (Wide) x = sub_if_ge(x, c.q4);
+        if (Reduce) x = sub_if_ge(sub_if_ge(x, c.q2), c.q);
+        return x;
+    }
+    // Inverse outputs [0, L) -> [0, 2q), or [0, q) when out_factor is 1.
+    static V inv_finish(V x, const Consts& c, unsigned out_factor) {
+        if (Wide) x = sub_if_ge(x, c.q2);
+        return out_factor == 1 ? sub_if_ge(x, c.q) : x;
     }
 
     // Lane roots: entries base + idx[lane] of the tables, idx over the first `count` entries.
@@ -146,10 +157,8 @@ struct K512 {
         V x3 = _mm512_permutex2var_epi64(x2, idx8(0, 8, 4, 12, 2, 10, 6, 14), y2);
         V y3 = _mm512_permutex2var_epi64(x2, idx8(1, 9, 5, 13, 3, 11, 7, 15), y2);
         fwd_bf(x3, y3, A::make_root(load(w + n / 2 + 8 * k), load(wp + n / 2 + 8 * k)), c);
-        if (Reduce) {
-            x3 = reduce(x3, c, 4);
-            y3 = reduce(y3, c, 4);
-        }
+        x3 = fwd_finish<Reduce>(x3, c);
+        y3 = fwd_finish<Reduce>(y3, c);
         store(a, _mm512_permutex2var_epi64(x3, idx8(0, 8, 1, 9, 2, 10, 3, 11), y3));
         store(a + 8, _mm512_permutex2var_epi64(x3, idx8(4, 12, 5, 13, 6, 14, 7, 15), y3));
     }
@@ -176,8 +185,10 @@ struct K512 {
     }
 };
 
-using Ntt64 = NttDriver<K512<Mul64>>;
-using NttIfma = NttDriver<K512<Ifma>>;
+using Ntt64 = NttDriver<K512<Mul64, false>>;
+using Ntt64Wide = NttDriver<K512<Mul64, true>>;
+using NttIfma = NttDriver<K512<Ifma, false>>;
+constexpr u64 kWideLimit = u64{1} << 61;
 
 }  // namespace
 
@@ -186,11 +197,13 @@ using NttIfma = NttDriver<K512<Ifma>>;
 // (tail plus the scaled last stage), so N = 16 goes to the scalar kernel.
 
 void ntt_forward_avx512(u64* a, const NTTTables& t, unsigned /*in_factor*/, unsigned out_factor) {
+    if (t.q() < kWideLimit) return Ntt64Wide::forward(a, t, out_factor, t.fwd(), t.fwd_shoup());
     Ntt64::forward(a, t, out_factor, t.fwd(), t.fwd_shoup());
 }
 
 void ntt_inverse_avx512(u64* a, const NTTTables& t, unsigned in_factor, unsigned out_factor) {
     if (t.N() < 32) return ntt_inverse_scalar(a, t, in_factor, out_factor);
+    if (t.q() < kWideLimit) return Ntt64Wide::inverse(a, t, out_factor, t.inv(), t.inv_shoup(), t.inv_n_shoup());
     Ntt64::inverse(a, t, out_factor, t.inv(), t.inv_shoup(), t.inv_n_shoup());
 }
 

@@ -8,18 +8,22 @@
 //   Consts(q)                 broadcast constants for one modulus
 //   Root root(w, wp, i)       broadcast of table entry i (root and its Shoup factor)
 //   load(p), store(p, v)
-//   fwd_bf(x, y, r, c)        Harvey's lazy Cooley–Tukey butterfly:
-//                             x, y in [0, 4q) -> x + wy, x - wy in [0, 4q)
+//   fwd_bf(x, y, r, c)        Harvey's lazy Cooley–Tukey butterfly, with L = 2q (Harvey's
+//                             bound) or 4q (kernels that keep 8q below 2^64):
+//                             x, y in [0, 2L) -> x + wy, x - wy in [0, 2L)
 //   inv_bf(x, y, r, c)        Harvey's lazy Gentleman–Sande butterfly:
-//                             x, y in [0, 2q) -> x + y, w(x - y) in [0, 2q)
+//                             x, y in [0, L) -> x + y, w(x - y) in [0, L)
 //   inv_bf_scaled(x, y, rn, r, c)  the last inverse stage with N^{-1} folded in:
-//                             x, y in [0, 2q) -> n^{-1}(x + y), (n^{-1}w)(x - y) in [0, 2q)
-//   reduce(x, c, factor)      [0, factor·q) -> [0, q), factor in {2, 4}
-//   mul_root(x, r, c)         x in [0, 4q) -> x·w in [0, 2q)
+//                             x, y in [0, L) -> n^{-1}(x + y), (n^{-1}w)(x - y) in [0, L)
+//   fwd_finish<Reduce>(x, c)  [0, 2L) -> [0, 4q), or [0, q) when Reduce
+//   inv_finish(x, c, out)     [0, L) -> [0, 2q), or [0, q) when out is 1
 //   fwd_tail<Reduce>(a, w, wp, k, n, c)  the last log2(W)+1 forward stages (spans W … 1)
-//                             on the 2W words a[0, 2W), chunk k = offset / 2W; outputs
-//                             [0, 4q), or [0, q) when Reduce
-//   inv_tail(a, w, wp, k, n, c)  the first log2(W)+1 inverse stages (spans 1 … W), [0, 2q)
+//                             on the 2W words a[0, 2W), chunk k = offset / 2W, finished
+//                             with fwd_finish<Reduce>
+//   inv_tail(a, w, wp, k, n, c)  the first log2(W)+1 inverse stages (spans 1 … W), [0, L)
+//
+// Contracts as bt/ntt.hpp: forward [0, 4q) -> [0, 4q) or [0, q); inverse [0, 2q) ->
+// [0, 2q) or [0, q). Both fit the kernels' wider internal ranges.
 //
 // Schedule (Harvey 2014 butterflies; the blocking follows the usual depth-first order):
 // stages whose butterflies span more than a block of kBlock words run as whole-array
@@ -43,7 +47,7 @@ struct NttDriver {
 
     // ------------------------------------------------------------ forward
     // One stage of span s >= W on a[begin, end) (multiples of 2s); root table index
-    // n/(2s) + offset/(2s). Values [0, 4q) -> [0, 4q).
+    // n/(2s) + offset/(2s). Values [0, 2L) -> [0, 2L).
     static void fwd_r2(u64* a, std::size_t begin, std::size_t end, std::size_t s, std::size_t n,
                        const u64* w, const u64* wp, const C& c) {
         const std::size_t groups = n / (2 * s);
@@ -122,7 +126,7 @@ struct NttDriver {
     }
 
     // ------------------------------------------------------------ inverse
-    // One stage of span s >= W on a[begin, end). Values [0, 2q) -> [0, 2q).
+    // One stage of span s >= W on a[begin, end). Values [0, L) -> [0, L).
     static void inv_r2(u64* a, std::size_t begin, std::size_t end, std::size_t s, std::size_t n,
                        const u64* w, const u64* wp, const C& c) {
         const std::size_t groups = n / (2 * s);
@@ -180,8 +184,9 @@ struct NttDriver {
     }
 
     // The last stage (span n/2 >= W) with N^{-1} folded into both outputs, reducing to
-    // [0, q) when out_factor is 1. [0, 2q) -> [0, 2q) or [0, q).
-    static void inv_last(u64* a, std::size_t n, const NTTTables& t, const u64* w, u64 ninv, u64 ninv_p, unsigned out_factor, const C& c) {
+    // [0, q) when out_factor is 1. [0, L) -> [0, 2q) or [0, q).
+    static void inv_last(u64* a, std::size_t n, const NTTTables& t, const u64* w, u64 ninv, u64 ninv_p,
+                         unsigned out_factor, const C& c) {
         const u64 q = t.q();
         // (n^{-1}·w) with its Shoup factor, in the same precision as the table's (wp).
         const u64 wn = mul_mod_u128(w[1], ninv, q);
@@ -193,10 +198,8 @@ struct NttDriver {
         for (std::size_t j = 0; j < s; j += W) {
             V X = K::load(a + j), Y = K::load(a + s + j);
             K::inv_bf_scaled(X, Y, rn, r, c);
-            if (out_factor == 1) {
-                X = K::reduce(X, c, 2);
-                Y = K::reduce(Y, c, 2);
-            }
+            X = K::inv_finish(X, c, out_factor);
+            Y = K::inv_finish(Y, c, out_factor);
             K::store(a + j, X);
             K::store(a + s + j, Y);
         }
