@@ -107,39 +107,66 @@ struct K2 {
         return make_root(_mm256_permute4x64_epi64(a, 0x50), _mm256_permute4x64_epi64(b, 0x50));
     }
 
-    // Forward spans 4, 2, 1 on a[0, 8), chunk k of n/8. [0, 4q) -> [0, 4q) or [0, q).
-    template <bool Reduce>
+    // The register tails below work on M chunks of 8 words at once, stage by stage, so
+    // that M independent dependency chains interleave (one chunk alone is latency-bound).
+
+    // Forward spans 4, 2, 1 on a[0, 8M), chunks k … k+M-1 of n/8. [0, 2L) -> fwd_finish.
+    template <bool Reduce, std::size_t M>
     static void fwd_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
-        V v0 = load(a), v1 = load(a + 4);
-        fwd_bf(v0, v1, root(w, wp, n / 8 + k), c);
-        // span 2: X = a[0,1,4,5], Y = a[2,3,6,7]
-        V x = _mm256_permute2x128_si256(v0, v1, 0x20), y = _mm256_permute2x128_si256(v0, v1, 0x31);
-        fwd_bf(x, y, pair_roots(w, wp, n / 4 + 2 * k), c);
-        // span 1: X = a[0,2,4,6], Y = a[1,3,5,7]
-        V x1 = _mm256_unpacklo_epi64(x, y), y1 = _mm256_unpackhi_epi64(x, y);
-        fwd_bf(x1, y1, make_root(load(w + n / 2 + 4 * k), load(wp + n / 2 + 4 * k)), c);
-        x1 = fwd_finish<Reduce>(x1, c);
-        y1 = fwd_finish<Reduce>(y1, c);
-        const V lo = _mm256_unpacklo_epi64(x1, y1), hi = _mm256_unpackhi_epi64(x1, y1);  // a[0,1,4,5], a[2,3,6,7]
-        store(a, _mm256_permute2x128_si256(lo, hi, 0x20));
-        store(a + 4, _mm256_permute2x128_si256(lo, hi, 0x31));
+        V x[M], y[M];
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            V v0 = load(a + 8 * i), v1 = load(a + 8 * i + 4);
+            fwd_bf(v0, v1, root(w, wp, n / 8 + k + i), c);
+            // span 2: X = a[0,1,4,5], Y = a[2,3,6,7]
+            x[i] = _mm256_permute2x128_si256(v0, v1, 0x20);
+            y[i] = _mm256_permute2x128_si256(v0, v1, 0x31);
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            fwd_bf(x[i], y[i], pair_roots(w, wp, n / 4 + 2 * (k + i)), c);
+            // span 1: X = a[0,2,4,6], Y = a[1,3,5,7]
+            const V u = _mm256_unpacklo_epi64(x[i], y[i]), v = _mm256_unpackhi_epi64(x[i], y[i]);
+            x[i] = u;
+            y[i] = v;
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const std::size_t j = n / 2 + 4 * (k + i);
+            fwd_bf(x[i], y[i], make_root(load(w + j), load(wp + j)), c);
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = fwd_finish<Reduce>(x[i], c), v = fwd_finish<Reduce>(y[i], c);
+            const V lo = _mm256_unpacklo_epi64(u, v), hi = _mm256_unpackhi_epi64(u, v);  // a[0,1,4,5], a[2,3,6,7]
+            store(a + 8 * i, _mm256_permute2x128_si256(lo, hi, 0x20));
+            store(a + 8 * i + 4, _mm256_permute2x128_si256(lo, hi, 0x31));
+        }
     }
 
-    // Inverse spans 1, 2, 4 on a[0, 8), chunk k of n/8. [0, 2q) -> [0, 2q).
+    // Inverse spans 1, 2, 4 on a[0, 8M), chunks k … k+M-1 of n/8. [0, L) -> [0, L).
+    template <std::size_t M>
     static void inv_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
-        const V v0 = load(a), v1 = load(a + 4);
-        const V lo = _mm256_permute2x128_si256(v0, v1, 0x20), hi = _mm256_permute2x128_si256(v0, v1, 0x31);
-        // span 1: X = a[0,2,4,6], Y = a[1,3,5,7]
-        V x1 = _mm256_unpacklo_epi64(lo, hi), y1 = _mm256_unpackhi_epi64(lo, hi);
-        inv_bf(x1, y1, make_root(load(w + n / 2 + 4 * k), load(wp + n / 2 + 4 * k)), c);
-        // span 2: X = a[0,1,4,5], Y = a[2,3,6,7]
-        V x = _mm256_unpacklo_epi64(x1, y1), y = _mm256_unpackhi_epi64(x1, y1);
-        inv_bf(x, y, pair_roots(w, wp, n / 4 + 2 * k), c);
-        // span 4: natural order
-        V u0 = _mm256_permute2x128_si256(x, y, 0x20), u1 = _mm256_permute2x128_si256(x, y, 0x31);
-        inv_bf(u0, u1, root(w, wp, n / 8 + k), c);
-        store(a, u0);
-        store(a + 4, u1);
+        V x[M], y[M];
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V v0 = load(a + 8 * i), v1 = load(a + 8 * i + 4);
+            const V lo = _mm256_permute2x128_si256(v0, v1, 0x20), hi = _mm256_permute2x128_si256(v0, v1, 0x31);
+            // span 1: X = a[0,2,4,6], Y = a[1,3,5,7]
+            x[i] = _mm256_unpacklo_epi64(lo, hi);
+            y[i] = _mm256_unpackhi_epi64(lo, hi);
+            const std::size_t j = n / 2 + 4 * (k + i);
+            inv_bf(x[i], y[i], make_root(load(w + j), load(wp + j)), c);
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            // span 2: X = a[0,1,4,5], Y = a[2,3,6,7]
+            const V u = _mm256_unpacklo_epi64(x[i], y[i]), v = _mm256_unpackhi_epi64(x[i], y[i]);
+            x[i] = u;
+            y[i] = v;
+            inv_bf(x[i], y[i], pair_roots(w, wp, n / 4 + 2 * (k + i)), c);
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            // span 4: natural order
+            V u0 = _mm256_permute2x128_si256(x[i], y[i], 0x20), u1 = _mm256_permute2x128_si256(x[i], y[i], 0x31);
+            inv_bf(u0, u1, root(w, wp, n / 8 + k + i), c);
+            store(a + 8 * i, u0);
+            store(a + 8 * i + 4, u1);
+        }
     }
 };
 

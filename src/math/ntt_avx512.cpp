@@ -142,46 +142,82 @@ struct K512 {
                             _mm512_permutexvar_epi64(idx, _mm512_maskz_loadu_epi64(m, wp + base)));
     }
 
-    // Forward spans 8, 4, 2, 1 on a[0, 16), chunk k of n/16. [0, 4q) -> [0, 4q) or [0, q).
-    template <bool Reduce>
+    // The register tails below work on M chunks of 16 words at once, stage by stage, so
+    // that M independent dependency chains interleave (one chunk alone is latency-bound).
+
+    // Forward spans 8, 4, 2, 1 on a[0, 16M), chunks k … k+M-1 of n/16. [0, 2L) -> fwd_finish.
+    template <bool Reduce, std::size_t M>
     static void fwd_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
-        V v0 = load(a), v1 = load(a + 8);
-        fwd_bf(v0, v1, root(w, wp, n / 16 + k), c);
+        V x[M], y[M];
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            x[i] = load(a + 16 * i);
+            y[i] = load(a + 16 * i + 8);
+            fwd_bf(x[i], y[i], root(w, wp, n / 16 + k + i), c);
+        }
         // span 4: X = a[0..3, 8..11], Y = a[4..7, 12..15]
-        V x = _mm512_shuffle_i64x2(v0, v1, 0x44), y = _mm512_shuffle_i64x2(v0, v1, 0xEE);
-        fwd_bf(x, y, lane_roots<2>(w, wp, n / 8 + 2 * k, idx8(0, 0, 0, 0, 1, 1, 1, 1)), c);
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = _mm512_shuffle_i64x2(x[i], y[i], 0x44), v = _mm512_shuffle_i64x2(x[i], y[i], 0xEE);
+            x[i] = u;
+            y[i] = v;
+            fwd_bf(x[i], y[i], lane_roots<2>(w, wp, n / 8 + 2 * (k + i), idx8(0, 0, 0, 0, 1, 1, 1, 1)), c);
+        }
         // span 2: X = a[0,1, 8,9, 4,5, 12,13], Y = a[2,3, 10,11, 6,7, 14,15]
-        V x2 = _mm512_shuffle_i64x2(x, y, 0x88), y2 = _mm512_shuffle_i64x2(x, y, 0xDD);
-        fwd_bf(x2, y2, lane_roots<4>(w, wp, n / 4 + 4 * k, idx8(0, 0, 2, 2, 1, 1, 3, 3)), c);
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = _mm512_shuffle_i64x2(x[i], y[i], 0x88), v = _mm512_shuffle_i64x2(x[i], y[i], 0xDD);
+            x[i] = u;
+            y[i] = v;
+            fwd_bf(x[i], y[i], lane_roots<4>(w, wp, n / 4 + 4 * (k + i), idx8(0, 0, 2, 2, 1, 1, 3, 3)), c);
+        }
         // span 1: X = even words, Y = odd words, in order
-        V x3 = _mm512_permutex2var_epi64(x2, idx8(0, 8, 4, 12, 2, 10, 6, 14), y2);
-        V y3 = _mm512_permutex2var_epi64(x2, idx8(1, 9, 5, 13, 3, 11, 7, 15), y2);
-        fwd_bf(x3, y3, A::make_root(load(w + n / 2 + 8 * k), load(wp + n / 2 + 8 * k)), c);
-        x3 = fwd_finish<Reduce>(x3, c);
-        y3 = fwd_finish<Reduce>(y3, c);
-        store(a, _mm512_permutex2var_epi64(x3, idx8(0, 8, 1, 9, 2, 10, 3, 11), y3));
-        store(a + 8, _mm512_permutex2var_epi64(x3, idx8(4, 12, 5, 13, 6, 14, 7, 15), y3));
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = _mm512_permutex2var_epi64(x[i], idx8(0, 8, 4, 12, 2, 10, 6, 14), y[i]);
+            const V v = _mm512_permutex2var_epi64(x[i], idx8(1, 9, 5, 13, 3, 11, 7, 15), y[i]);
+            x[i] = u;
+            y[i] = v;
+            const std::size_t j = n / 2 + 8 * (k + i);
+            fwd_bf(x[i], y[i], A::make_root(load(w + j), load(wp + j)), c);
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = fwd_finish<Reduce>(x[i], c), v = fwd_finish<Reduce>(y[i], c);
+            store(a + 16 * i, _mm512_permutex2var_epi64(u, idx8(0, 8, 1, 9, 2, 10, 3, 11), v));
+            store(a + 16 * i + 8, _mm512_permutex2var_epi64(u, idx8(4, 12, 5, 13, 6, 14, 7, 15), v));
+        }
     }
 
-    // Inverse spans 1, 2, 4, 8 on a[0, 16), chunk k of n/16. [0, 2q) -> [0, 2q).
+    // Inverse spans 1, 2, 4, 8 on a[0, 16M), chunks k … k+M-1 of n/16. [0, L) -> [0, L).
+    template <std::size_t M>
     static void inv_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
-        const V v0 = load(a), v1 = load(a + 8);
+        V x[M], y[M];
         // span 1: X = even words, Y = odd words
-        V x3 = _mm512_permutex2var_epi64(v0, idx8(0, 2, 4, 6, 8, 10, 12, 14), v1);
-        V y3 = _mm512_permutex2var_epi64(v0, idx8(1, 3, 5, 7, 9, 11, 13, 15), v1);
-        inv_bf(x3, y3, A::make_root(load(w + n / 2 + 8 * k), load(wp + n / 2 + 8 * k)), c);
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V v0 = load(a + 16 * i), v1 = load(a + 16 * i + 8);
+            x[i] = _mm512_permutex2var_epi64(v0, idx8(0, 2, 4, 6, 8, 10, 12, 14), v1);
+            y[i] = _mm512_permutex2var_epi64(v0, idx8(1, 3, 5, 7, 9, 11, 13, 15), v1);
+            const std::size_t j = n / 2 + 8 * (k + i);
+            inv_bf(x[i], y[i], A::make_root(load(w + j), load(wp + j)), c);
+        }
         // span 2: X = a[0,1, 8,9, 4,5, 12,13], Y = a[2,3, 10,11, 6,7, 14,15]
-        V x2 = _mm512_permutex2var_epi64(x3, idx8(0, 8, 4, 12, 2, 10, 6, 14), y3);
-        V y2 = _mm512_permutex2var_epi64(x3, idx8(1, 9, 5, 13, 3, 11, 7, 15), y3);
-        inv_bf(x2, y2, lane_roots<4>(w, wp, n / 4 + 4 * k, idx8(0, 0, 2, 2, 1, 1, 3, 3)), c);
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = _mm512_permutex2var_epi64(x[i], idx8(0, 8, 4, 12, 2, 10, 6, 14), y[i]);
+            const V v = _mm512_permutex2var_epi64(x[i], idx8(1, 9, 5, 13, 3, 11, 7, 15), y[i]);
+            x[i] = u;
+            y[i] = v;
+            inv_bf(x[i], y[i], lane_roots<4>(w, wp, n / 4 + 4 * (k + i), idx8(0, 0, 2, 2, 1, 1, 3, 3)), c);
+        }
         // span 4: X = a[0,1, 8,9, 2,3, 10,11], Y = a[4,5, 12,13, 6,7, 14,15]
-        V x = _mm512_shuffle_i64x2(x2, y2, 0x44), y = _mm512_shuffle_i64x2(x2, y2, 0xEE);
-        inv_bf(x, y, lane_roots<2>(w, wp, n / 8 + 2 * k, idx8(0, 0, 1, 1, 0, 0, 1, 1)), c);
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            const V u = _mm512_shuffle_i64x2(x[i], y[i], 0x44), v = _mm512_shuffle_i64x2(x[i], y[i], 0xEE);
+            x[i] = u;
+            y[i] = v;
+            inv_bf(x[i], y[i], lane_roots<2>(w, wp, n / 8 + 2 * (k + i), idx8(0, 0, 1, 1, 0, 0, 1, 1)), c);
+        }
         // span 8: back to natural order
-        V u0 = _mm512_shuffle_i64x2(x, y, 0x88), u1 = _mm512_shuffle_i64x2(x, y, 0xDD);
-        inv_bf(u0, u1, root(w, wp, n / 16 + k), c);
-        store(a, u0);
-        store(a + 8, u1);
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            V u = _mm512_shuffle_i64x2(x[i], y[i], 0x88), v = _mm512_shuffle_i64x2(x[i], y[i], 0xDD);
+            inv_bf(u, v, root(w, wp, n / 16 + k + i), c);
+            store(a + 16 * i, u);
+            store(a + 16 * i + 8, v);
+        }
     }
 };
 

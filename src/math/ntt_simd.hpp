@@ -17,10 +17,10 @@
 //                             x, y in [0, L) -> n^{-1}(x + y), (n^{-1}w)(x - y) in [0, L)
 //   fwd_finish<Reduce>(x, c)  [0, 2L) -> [0, 4q), or [0, q) when Reduce
 //   inv_finish(x, c, out)     [0, L) -> [0, 2q), or [0, q) when out is 1
-//   fwd_tail<Reduce>(a, w, wp, k, n, c)  the last log2(W)+1 forward stages (spans W … 1)
-//                             on the 2W words a[0, 2W), chunk k = offset / 2W, finished
-//                             with fwd_finish<Reduce>
-//   inv_tail(a, w, wp, k, n, c)  the first log2(W)+1 inverse stages (spans 1 … W), [0, L)
+//   fwd_tail<Reduce, M>(a, w, wp, k, n, c)  the last log2(W)+1 forward stages (spans
+//                             W … 1) on M chunks of 2W words, a[0, 2W·M), the first being
+//                             chunk k = offset / 2W; finished with fwd_finish<Reduce>
+//   inv_tail<M>(a, w, wp, k, n, c)  the first log2(W)+1 inverse stages (spans 1 … W), [0, L)
 //
 // Contracts as bt/ntt.hpp: forward [0, 4q) -> [0, 4q) or [0, q); inverse [0, 2q) ->
 // [0, 2q) or [0, q). Both fit the kernels' wider internal ranges.
@@ -35,6 +35,9 @@
 
 #include <cstddef>
 
+// Full unrolling of the short loops over the chunks of a register tail (GCC and Clang).
+#define BT_UNROLL _Pragma("GCC unroll 8")
+
 namespace bt::detail {
 
 template <class K>
@@ -44,6 +47,7 @@ struct NttDriver {
     using R = typename K::Root;
     static constexpr std::size_t W = K::W;
     static constexpr std::size_t kBlock = 2048;  // words; 16 KiB stays in L1 with the roots
+    static constexpr std::size_t kTailChunks = 4;// register tails interleaved per call
 
     // ------------------------------------------------------------ forward
     // One stage of span s >= W on a[begin, end) (multiples of 2s); root table index
@@ -104,10 +108,21 @@ struct NttDriver {
         }
     }
 
+    // The register tails over a[begin, end), kTailChunks chunks of 2W words at a time.
     template <bool Reduce>
     static void fwd_tails(u64* a, std::size_t begin, std::size_t end, std::size_t n, const u64* w,
                           const u64* wp, const C& c) {
-        for (std::size_t o = begin; o < end; o += 2 * W) K::template fwd_tail<Reduce>(a + o, w, wp, o / (2 * W), n, c);
+        constexpr std::size_t step = 2 * W * kTailChunks;
+        std::size_t o = begin;
+        for (; o + step <= end; o += step) K::template fwd_tail<Reduce, kTailChunks>(a + o, w, wp, o / (2 * W), n, c);
+        for (; o < end; o += 2 * W) K::template fwd_tail<Reduce, 1>(a + o, w, wp, o / (2 * W), n, c);
+    }
+    static void inv_tails(u64* a, std::size_t begin, std::size_t end, std::size_t n, const u64* w, const u64* wp,
+                          const C& c) {
+        constexpr std::size_t step = 2 * W * kTailChunks;
+        std::size_t o = begin;
+        for (; o + step <= end; o += step) K::template inv_tail<kTailChunks>(a + o, w, wp, o / (2 * W), n, c);
+        for (; o < end; o += 2 * W) K::template inv_tail<1>(a + o, w, wp, o / (2 * W), n, c);
     }
 
     // [0, 4q) -> [0, 4q) (out_factor 4) or [0, q) (out_factor 1). Requires n >= 2W.
@@ -214,7 +229,7 @@ struct NttDriver {
         // Inside blocks: spans 1 … min(block/2, n/4).
         const std::size_t s_block_hi = (block / 2 < n / 2) ? block / 2 : n / 4;
         for (std::size_t b = 0; b < n; b += block) {
-            for (std::size_t o = b; o < b + block; o += 2 * W) K::inv_tail(a + o, w, wp, o / (2 * W), n, c);
+            inv_tails(a, b, b + block, n, w, wp, c);
             if (s_block_hi >= 2 * W) inv_stages(a, b, b + block, 2 * W, s_block_hi, n, w, wp, c);
         }
         if (n / 4 >= 2 * s_block_hi) inv_stages(a, 0, n, 2 * s_block_hi, n / 4, n, w, wp, c);
