@@ -4,8 +4,8 @@
 // AVX2 has no 64-bit multiply and no unsigned 64-bit compare, so products are built from
 // 32×32-bit pieces (vpmuludq) and "x >= m ? x - m : x" is a subtraction plus a blend on
 // the sign bit of x - m (exact whenever |x - m| < 2^63, true for every use below).
-// Products are reduced with Barrett's algorithm as in Menezes et al., Handbook of Applied
-// Cryptography, Alg. 14.42 (see eltwise_avx512.cpp). Results equal eltwise_ref exactly.
+// Products are reduced with Barrett's algorithm (Menezes et al., Handbook of Applied
+// Cryptography, Alg. 14.42) with a word-sized constant, as in eltwise_avx512.cpp. Results equal eltwise_ref exactly.
 // Inputs in [0, q), outputs in [0, q); r may alias a or b. The last n mod 4 elements go
 // through the same vector code via masked loads/stores.
 #if defined(__x86_64__)
@@ -32,8 +32,8 @@ inline V sub_if_ge(V x, V m) {
 }
 
 struct Ctx {
-    V q, qh, q2, mu, lo32, sign;
-    __m128i sh_km1, sh_kp1, sh_up1, sh_up2;
+    V q, qh, q2, mu, muh, lo32, sign;  // mu = floor(2^(k+63)/q) (or 2^64-1), muh = mu >> 32
+    __m128i sh_down, sh_up;            // c1 = hi << (65 - k) | lo >> (k - 1)
     V w, wh, wp, wph;  // MulScalar: w, Shoup factor floor(w·2^64/q), their high halves
 };
 
@@ -44,13 +44,13 @@ Ctx make_ctx(const Modulus& m, u64 w) {
     c.q = bcast(q);
     c.qh = bcast(q >> 32);
     c.q2 = bcast(2 * q);
-    c.mu = bcast(static_cast<u64>((u128{1} << (2 * k)) / q));
+    const u128 mu = (u128{1} << (k + 63)) / q;  // < 2^64 except for q = 2^(k-1)
+    c.mu = bcast(mu >> 64 != 0 ? ~u64{0} : static_cast<u64>(mu));
+    c.muh = srli32(c.mu);
     c.lo32 = bcast(0xffffffffu);
     c.sign = bcast(u64{1} << 63);
-    c.sh_km1 = _mm_cvtsi32_si128(k - 1);
-    c.sh_kp1 = _mm_cvtsi32_si128(k + 1);
-    c.sh_up1 = _mm_cvtsi32_si128(65 - k);
-    c.sh_up2 = _mm_cvtsi32_si128(63 - k);
+    c.sh_down = _mm_cvtsi32_si128(k - 1);
+    c.sh_up = _mm_cvtsi32_si128(65 - k);
     w %= q;  // contract: w in [0, q); any w gives the reference's w mod q
     const u64 wp = static_cast<u64>((static_cast<u128>(w) << 64) / q);
     c.w = bcast(w);
@@ -60,9 +60,9 @@ Ctx make_ctx(const Modulus& m, u64 w) {
     return c;
 }
 
-// (hi, lo) = a·b, full 128 bits
-inline void mul_wide(V a, V b, V& hi, V& lo, const Ctx& c) {
-    const V ah = srli32(a), bh = srli32(b);
+// (hi, lo) = a·b, full 128 bits, given b's high half
+inline void mul_wide(V a, V b, V bh, V& hi, V& lo, const Ctx& c) {
+    const V ah = srli32(a);
     const V ll = _mm256_mul_epu32(a, b), lh = _mm256_mul_epu32(a, bh);
     const V hl = _mm256_mul_epu32(ah, b), hh = _mm256_mul_epu32(ah, bh);
     const V mid = add(hl, srli32(ll));  // no overflow
@@ -77,17 +77,12 @@ inline V mul_lo(V a, V ah, V b, V bh) {
     return add(_mm256_mul_epu32(a, b), _mm256_slli_epi64(cross, 32));
 }
 
-// floor((hi·2^64 + lo) / 2^s) for the counts prepared in Ctx (no overlapping bits)
-inline V shift_down(V hi, V lo, __m128i up, __m128i down) {
-    return _mm256_or_si256(_mm256_sll_epi64(hi, up), _mm256_srl_epi64(lo, down));
-}
-
 // z = hi·2^64 + lo < 2^(2k) -> z mod q in [0, q)
 inline V barrett(V hi, V lo, const Ctx& c) {
-    const V c1 = shift_down(hi, lo, c.sh_up1, c.sh_km1);  // < 2^(k+1)
-    V h2, l2;
-    mul_wide(c1, c.mu, h2, l2, c);
-    const V qhat = shift_down(h2, l2, c.sh_up2, c.sh_kp1);
+    // c1 = floor(z / 2^(k-1)) < 2^(k+1); the two parts have no bits in common
+    const V c1 = _mm256_or_si256(_mm256_sll_epi64(hi, c.sh_up), _mm256_srl_epi64(lo, c.sh_down));
+    V qhat, unused;
+    mul_wide(c1, c.mu, c.muh, qhat, unused, c);  // the low word is dead code
     const V r = sub(lo, mul_lo(qhat, srli32(qhat), c.q, c.qh));  // [0, 3q)
     return sub_if_ge(sub_if_ge(r, c.q), c.q);
 }
@@ -113,13 +108,13 @@ V apply(V x, V y, V acc, const Ctx& c) {
         case EltOp::Neg: return _mm256_andnot_si256(_mm256_cmpeq_epi64(x, _mm256_setzero_si256()), sub(c.q, x));
         case EltOp::Mul: {
             V hi, lo;
-            mul_wide(x, y, hi, lo, c);
+            mul_wide(x, y, srli32(y), hi, lo, c);
             return barrett(hi, lo, c);
         }
         case EltOp::MulScalar: return mul_scalar(x, c);
         case EltOp::MulAcc: {
             V hi, lo;
-            mul_wide(x, y, hi, lo, c);
+            mul_wide(x, y, srli32(y), hi, lo, c);
             lo = add(lo, acc);
             const V carry = _mm256_cmpgt_epi64(_mm256_xor_si256(acc, c.sign), _mm256_xor_si256(lo, c.sign));
             return barrett(sub(hi, carry), lo, c);  // carry is all ones (-1) where lo wrapped

@@ -2,9 +2,11 @@
 // multiply, multiply-accumulate), eight lanes, in two flavours:
 //  - 64-bit (AVX-512 F/DQ), any q < 2^62: 128-bit products from 32×32-bit pieces;
 //  - IFMA, q < 2^50: 104-bit products from vpmadd52luq/vpmadd52huq (Boemer et al. 2021).
-// Both reduce products with Barrett's algorithm in the form of Menezes et al., Handbook
-// of Applied Cryptography, Alg. 14.42: for a k-bit q and z < 2^(2k), mu = floor(2^(2k)/q),
-// qhat = floor(floor(z / 2^(k-1)) · mu / 2^(k+1)) is at most 2 below floor(z/q), so
+// Both reduce products with Barrett's algorithm (Menezes et al., Handbook of Applied
+// Cryptography, Alg. 14.42) with its constant scaled to a full machine word of B bits
+// (B = 64, or 52 for IFMA): for a k-bit q and z < 2^(2k), c1 = floor(z / 2^(k-1)) < 2^(k+1)
+// and mu = floor(2^(k+B-1) / q) < 2^B, the estimate qhat = hi_B(c1 · mu) is at most 2
+// below floor(z/q) (the two truncations cost less than 1 + 2^(k-B+1) <= 1.5), so
 // z - qhat·q lies in [0, 3q) and two conditional subtractions finish. Results equal
 // eltwise_ref exactly. Inputs in [0, q), outputs in [0, q); r may alias a or b.
 // The last n mod 8 elements go through the same vector code via masked loads/stores.
@@ -31,11 +33,11 @@ inline V bcast(u64 x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
 // x in [0, 2q) -> [0, q)
 inline V sub_if_ge(V x, V q) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, q)); }
 
-// Per-call constants: q, Barrett's mu = floor(2^(2k)/q) and the shift counts.
+// Per-call constants: q, Barrett's mu and the shift counts of c1.
 struct Ctx {
-    V q, negq, mu, mask52, zero;
-    __m128i sh_km1, sh_kp1, sh_up1, sh_up2;  // k-1, k+1, and the left shifts of the high words
-    V w, wp;                                 // MulScalar: w and its Shoup factor
+    V q, negq, mu, muh, mask52, zero;  // muh = mu >> 32
+    __m128i sh_down, sh_up;            // c1 = hi << (B - k + 1) | lo >> (k - 1)
+    V w, wp;                           // MulScalar: w and its Shoup factor
 };
 
 Ctx make_ctx(const Modulus& m, u64 w, unsigned word_bits) {
@@ -44,23 +46,24 @@ Ctx make_ctx(const Modulus& m, u64 w, unsigned word_bits) {
     Ctx c;
     c.q = bcast(q);
     c.negq = bcast((u64{1} << 52) - q);  // used by the IFMA flavour only (q < 2^50)
-    c.mu = bcast(static_cast<u64>((u128{1} << (2 * k)) / q));
+    // floor(2^(k+B-1) / q) < 2^B except for q = 2^(k-1), where 2^B - 1 serves as well.
+    const u128 mu = (u128{1} << (k + static_cast<int>(word_bits) - 1)) / q;
+    const u64 word_max = word_bits == 64 ? ~u64{0} : (u64{1} << word_bits) - 1;
+    c.mu = bcast(mu > word_max ? word_max : static_cast<u64>(mu));
+    c.muh = _mm512_srli_epi64(c.mu, 32);
     c.mask52 = bcast((u64{1} << 52) - 1);
     c.zero = _mm512_setzero_si512();
-    c.sh_km1 = _mm_cvtsi32_si128(k - 1);
-    c.sh_kp1 = _mm_cvtsi32_si128(k + 1);
-    // floor(z/2^(k-1)) = hi << (word_bits-k+1) | lo >> (k-1); same with k+1.
-    c.sh_up1 = _mm_cvtsi32_si128(static_cast<int>(word_bits) - k + 1);
-    c.sh_up2 = _mm_cvtsi32_si128(static_cast<int>(word_bits) - k - 1);
+    c.sh_down = _mm_cvtsi32_si128(k - 1);
+    c.sh_up = _mm_cvtsi32_si128(static_cast<int>(word_bits) - k + 1);
     w %= q;  // contract: w in [0, q); any w gives the reference's w mod q
     c.w = bcast(w);
     c.wp = bcast(static_cast<u64>((static_cast<u128>(w) << word_bits) / q));
     return c;
 }
 
-// floor((hi·2^B + lo) / 2^s) for the counts prepared in Ctx (no overlapping bits).
-inline V shift_down(V hi, V lo, __m128i up, __m128i down) {
-    return _mm512_or_si512(_mm512_sll_epi64(hi, up), _mm512_srl_epi64(lo, down));
+// c1 = floor((hi·2^B + lo) / 2^(k-1)) (the two parts have no bits in common)
+inline V barrett_c1(V hi, V lo, const Ctx& c) {
+    return _mm512_or_si512(_mm512_sll_epi64(hi, c.sh_up), _mm512_srl_epi64(lo, c.sh_down));
 }
 
 // ---------------------------------------------------------------- 64-bit flavour
@@ -77,12 +80,18 @@ struct Arith64 {
         hi = _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(mid, 32)), _mm512_srli_epi64(mid2, 32));
         lo = _mm512_mask_blend_epi32(0x5555, _mm512_slli_epi64(mid2, 32), ll);
     }
+    // hi64(a·mu), exact
+    static V mulhi_mu(V a, const Ctx& c) {
+        const V ah = _mm512_srli_epi64(a, 32);
+        const V ll = _mm512_mul_epu32(a, c.mu), lh = _mm512_mul_epu32(a, c.muh);
+        const V hl = _mm512_mul_epu32(ah, c.mu), hh = _mm512_mul_epu32(ah, c.muh);
+        const V mid = _mm512_add_epi64(hl, _mm512_srli_epi64(ll, 32));  // no overflow
+        const V mid2 = _mm512_add_epi64(lh, _mm512_and_si512(mid, bcast(0xffffffffu)));
+        return _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(mid, 32)), _mm512_srli_epi64(mid2, 32));
+    }
     // z = hi·2^64 + lo < 2^(2k) -> z mod q in [0, q)
     static V barrett(V hi, V lo, const Ctx& c) {
-        const V c1 = shift_down(hi, lo, c.sh_up1, c.sh_km1);  // < 2^(k+1)
-        V h2, l2;
-        mul_wide(c1, c.mu, h2, l2);
-        const V qhat = shift_down(h2, l2, c.sh_up2, c.sh_kp1);
+        const V qhat = mulhi_mu(barrett_c1(hi, lo, c), c);
         const V r = _mm512_sub_epi64(lo, _mm512_mullo_epi64(qhat, c.q));  // [0, 3q)
         return sub_if_ge(sub_if_ge(r, c.q), c.q);
     }
@@ -115,9 +124,7 @@ struct ArithIfma {
     static constexpr unsigned kWordBits = 52;
     // z = hi·2^52 + lo < 2^(2k), lo < 2^52 -> z mod q in [0, q)
     static V barrett(V hi, V lo, const Ctx& c) {
-        const V c1 = shift_down(hi, lo, c.sh_up1, c.sh_km1);  // < 2^(k+1) <= 2^51
-        const V l2 = _mm512_madd52lo_epu64(c.zero, c1, c.mu), h2 = _mm512_madd52hi_epu64(c.zero, c1, c.mu);
-        const V qhat = shift_down(h2, l2, c.sh_up2, c.sh_kp1);
+        const V qhat = _mm512_madd52hi_epu64(c.zero, barrett_c1(hi, lo, c), c.mu);  // c1 < 2^51
         const V r = _mm512_and_si512(_mm512_madd52lo_epu64(lo, qhat, c.negq), c.mask52);  // [0, 3q)
         return sub_if_ge(sub_if_ge(r, c.q), c.q);
     }
