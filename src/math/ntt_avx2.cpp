@@ -29,6 +29,7 @@ template <bool Wide>
 struct K2 {
     using V = __m256i;
     static constexpr std::size_t W = 4;
+    static constexpr std::size_t kTailChunks = 4;
 
     struct Consts {
         V q, qh, q2, lz;  // lz = L, the bound of a lazy product: 2q, or 4q when Wide

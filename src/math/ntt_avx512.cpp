@@ -95,6 +95,7 @@ struct K512 {
     using Consts = bt::detail::Consts;
     using Root = typename A::Root;
     static constexpr std::size_t W = 8;
+    static constexpr std::size_t kTailChunks = 8;
 
     static V load(const u64* p) { return _mm512_loadu_si512(p); }
     static void store(u64* p, V v) { _mm512_storeu_si512(p, v); }

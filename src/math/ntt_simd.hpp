@@ -5,6 +5,7 @@
 // has internal linkage and carries that unit's instruction set only). K provides:
 //
 //   V, W                      vector type and its number of 64-bit lanes
+//   kTailChunks               chunks of 2W words per register-tail call (register budget)
 //   Consts(q)                 broadcast constants for one modulus
 //   Root root(w, wp, i)       broadcast of table entry i (root and its Shoup factor)
 //   load(p), store(p, v)
@@ -47,7 +48,7 @@ struct NttDriver {
     using R = typename K::Root;
     static constexpr std::size_t W = K::W;
     static constexpr std::size_t kBlock = 2048;  // words; 16 KiB stays in L1 with the roots
-    static constexpr std::size_t kTailChunks = 4;// register tails interleaved per call
+    static constexpr std::size_t kTailChunks = K::kTailChunks;  // register tails per call
 
     // ------------------------------------------------------------ forward
     // One stage of span s >= W on a[begin, end) (multiples of 2s); root table index
