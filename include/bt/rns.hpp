@@ -75,6 +75,10 @@ public:
 
 private:
     void convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const;
+    // acc[k] = Σ_i y[i·stride + k] · c[i] (not reduced; < 2^128) for target limb j.
+    void accumulate(const u64* y, std::size_t stride, const u64* c, std::size_t j, std::size_t len, u128* acc) const;
+    std::vector<unsigned> small_rows_, big_rows_;  // source moduli below / above 2^52
+    int max_from_bits_ = 0;
     RNSBasis from_, to_;
     std::vector<u64> qhat_mod_b_;  // [j · |A| + i] = (A/a_i) mod b_j
     std::vector<u64> a_mod_b_;     // A mod b_j

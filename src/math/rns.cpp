@@ -1,7 +1,10 @@
 // RNS basis, CRT, fast base conversion, ModDown and rescaling (see bt/rns.hpp).
 #include "bt/rns.hpp"
 
+#include "bt/cpu.hpp"
 #include "bt/threadpool.hpp"
+#include "bt/eltwise.hpp"
+#include "rns_kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -124,6 +127,10 @@ long double RNSBasis::compose_centered(const u64* residues, std::size_t stride) 
 BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(from), to_(to) {
     const std::size_t na = from.size(), nb = to.size();
     if (na > 64) throw std::invalid_argument("BaseConverter: more than 64 source moduli");
+    for (std::size_t i = 0; i < na; ++i) {
+        (from[i].value < (u64{1} << 52) ? small_rows_ : big_rows_).push_back(static_cast<unsigned>(i));
+        max_from_bits_ = std::max(max_from_bits_, from[i].bits);
+    }
     for (std::size_t j = 0; j < nb; ++j) a_mod_b_.push_back(from.product().mod_word(to[j].value));
     for (std::size_t i = 0; i < na; ++i) inv_a_.push_back(1.0 / static_cast<double>(from[i].value));
     qhat_mod_b_.resize(na * nb);
@@ -138,46 +145,63 @@ void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const { conv
 
 void BaseConverter::convert_centered(const u64* in, u64* out, std::size_t n) const { convert_impl(in, out, n, true); }
 
+void BaseConverter::accumulate(const u64* y, std::size_t stride, const u64* c, std::size_t j, std::size_t len,
+                               u128* acc) const {
+    // Scalar: each product is < 2^124, so 16 of them fit a u128 before a reduction.
+    const Modulus& b = to_[j];
+    const std::size_t na = from_.size();
+    for (std::size_t k = 0; k < len; ++k) acc[k] = 0;
+    for (std::size_t i = 0; i < na; ++i) {
+        const u64* yi = y + i * stride;
+        const u64 ci = c[i];
+        for (std::size_t k = 0; k < len; ++k) acc[k] += static_cast<u128>(yi[k]) * ci;
+        if ((i & 15) == 15)
+            for (std::size_t k = 0; k < len; ++k) acc[k] = barrett_reduce_128(acc[k], b);
+    }
+}
+
 void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const {
     const std::size_t na = from_.size(), nb = to_.size();
     constexpr std::size_t kBlock = 256;
     const std::size_t blocks = (n + kBlock - 1) / kBlock;
+    // The IFMA kernel needs sources below 2^61 with at most 7 of them at 2^52 or more.
+    const bool use_ifma = simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61;
     // Blocks of coefficients are independent: each computes its y_i and every output
     // limb while they are in L1, and blocks run on the thread pool for large n.
     auto block = [&](std::size_t b_idx, unsigned) {
         const std::size_t k0 = b_idx * kBlock, len = std::min(kBlock, n - k0);
         u64 y[64 * kBlock];  // na <= 64 (checked in the constructor)
         // y_i = x_i · (A/a_i)^{-1} mod a_i, in [0, a_i)
-        for (std::size_t i = 0; i < na; ++i) {
-            const u64 a = from_[i].value, w = from_.qhat_inv(i), ws = from_.qhat_inv_shoup(i);
-            const u64* xi = in + i * n + k0;
-            u64* yi = y + i * kBlock;
-            for (std::size_t k = 0; k < len; ++k) yi[k] = mul_shoup(xi[k], w, ws, a);
-        }
+        for (std::size_t i = 0; i < na; ++i)
+            eltwise_mul_scalar_mod(y + i * kBlock, in + i * n + k0, from_.qhat_inv(i), len, from_[i]);
         // Centred: v = round(Σ_i y_i / a_i) is how many times A the sum exceeds x_c.
         u64 v[kBlock];
         if (centered) {
-            for (std::size_t k = 0; k < len; ++k) {
-                double f = 0;
-                for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * kBlock + k]) * inv_a_[i];
-                v[k] = static_cast<u64>(std::llround(f));
-            }
+#if defined(__x86_64__)
+            if (use_ifma)
+                detail::base_conv_overflow_avx512(y, kBlock, na, inv_a_.data(), len, v);
+            else
+#endif
+                for (std::size_t k = 0; k < len; ++k) {
+                    double f = 0;
+                    for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * kBlock + k]) * inv_a_[i];
+                    v[k] = static_cast<u64>(std::llround(f));
+                }
         }
-        // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j, accumulated in 128 bits; each
-        // product is < 2^124, so 16 of them fit before a reduction.
+        // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j  (minus v·A when centred).
         u128 acc[kBlock];
         for (std::size_t j = 0; j < nb; ++j) {
             const Modulus& b = to_[j];
             const u64* c = &qhat_mod_b_[j * na];
-            for (std::size_t k = 0; k < len; ++k) acc[k] = 0;
-            for (std::size_t i = 0; i < na; ++i) {
-                const u64* yi = y + i * kBlock;
-                const u64 ci = c[i];
-                for (std::size_t k = 0; k < len; ++k) acc[k] += static_cast<u128>(yi[k]) * ci;
-                if ((i & 15) == 15)
-                    for (std::size_t k = 0; k < len; ++k) acc[k] = barrett_reduce_128(acc[k], b);
-            }
             u64* o = out + j * n + k0;
+#if defined(__x86_64__)
+            if (use_ifma && b.value < (u64{1} << 50)) {
+                detail::base_conv_target_ifma(y, kBlock, small_rows_.data(), small_rows_.size(), big_rows_.data(),
+                                              big_rows_.size(), c, centered ? v : nullptr, a_mod_b_[j], len, b.value, o);
+                continue;
+            }
+#endif
+            accumulate(y, kBlock, c, j, len, acc);
             if (centered) {
                 const u64 am = a_mod_b_[j];
                 for (std::size_t k = 0; k < len; ++k)

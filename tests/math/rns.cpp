@@ -118,19 +118,17 @@ TEST_CASE("rns: fast base conversion gives x + u*A with one u in [0, |A|) per co
     }
 }
 
-TEST_CASE("rns: conversion with many source moduli (> 16, exercises the lazy reduction)") {
-    const auto pa = generate_ntt_primes(61, 40, 16);
-    const auto pb = generate_ntt_primes(59, 2, 16);
+// Σ_i y_i·(A/a_i) computed exactly with big integers: the definition of the conversion.
+void check_conversion_exact(const std::vector<u64>& pa, const std::vector<u64>& pb, std::size_t n, std::uint64_t seed) {
     const RNSBasis A(pa), B(pb);
     const BaseConverter conv(A, B);
-    std::mt19937_64 rng(5);
-    const std::size_t n = 20;
+    std::mt19937_64 rng(seed);
     std::vector<BigUInt> xs;
     for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(A.product(), rng));
     const auto in = to_rns(xs, A);
     std::vector<u64> out(B.size() * n);
     conv.convert(in.data(), out.data(), n);
-    // Recompute Σ y_i (A/a_i) exactly and compare: the definition, not just the bound.
+    int bad = 0;
     for (std::size_t k = 0; k < n; ++k) {
         BigUInt s;
         for (std::size_t i = 0; i < A.size(); ++i) {
@@ -139,8 +137,23 @@ TEST_CASE("rns: conversion with many source moduli (> 16, exercises the lazy red
             qh.mul_word(mul_mod(in[i * n + k], A.qhat_inv(i), A[i]));
             s += qh;
         }
-        for (std::size_t j = 0; j < B.size(); ++j) CHECK(out[j * n + k] == s.mod_word(pb[j]));
+        for (std::size_t j = 0; j < B.size(); ++j) bad += out[j * n + k] != s.mod_word(pb[j]);
     }
+    CHECK(bad == 0);
+}
+
+TEST_CASE("rns: conversion equals its definition: many moduli, mixed 50/60-bit sources, small targets") {
+    // > 16 sources of 61 bits: the scalar lazy reduction.
+    check_conversion_exact(generate_ntt_primes(61, 40, 16), generate_ntt_primes(59, 2, 16), 20, 5);
+    // 50-bit and up to 7 60-bit sources into targets below 2^50: the IFMA kernel (split
+    // high parts), with n not a multiple of 8 or of the block; 8 wide sources: scalar.
+    auto mixed = generate_ntt_primes(50, 9, 4096);
+    for (u64 p : generate_ntt_primes(60, 7, 4096)) mixed.push_back(p);
+    std::vector<u64> targets = generate_ntt_primes(49, 3, 4096);
+    for (u64 p : generate_ntt_primes(30, 2, 4096)) targets.push_back(p);
+    check_conversion_exact(mixed, targets, 4096 + 13, 6);
+    mixed.push_back(generate_ntt_primes(61, 1, 4096)[0]);
+    check_conversion_exact(mixed, targets, 300, 7);
 }
 
 TEST_CASE("rns: centred conversion and ModDown are exact rounding") {
