@@ -65,7 +65,7 @@ void base_conv_target_ifma(const u64* y, std::size_t stride, const unsigned* sma
             const __m512i ylo = _mm512_and_si512(yv, kMask52);
             lo = _mm512_madd52lo_epu64(lo, ylo, cv);
             hi = _mm512_madd52hi_epu64(hi, ylo, cv);
-            hi = _mm512_add_epi64(hi, _mm512_mullo_epi64(_mm512_srlv_epi64(yv, _mm512_set1_epi64(52)), cv));
+            hi = _mm512_add_epi64(hi, _mm512_mullo_epi64(_mm512_maskz_srli_epi64(static_cast<__mmask8>(0xff), yv, 52), cv));
         }
         // (hi·2^52 + lo) mod b
         const __m512i hr = mod_small(hi, bv, inv_b);
