@@ -216,9 +216,30 @@ void Evaluator::mul_plain_inplace(Ciphertext& a, const Plaintext& p) const {
 }
 
 void Evaluator::mul_const_inplace(Ciphertext& a, double c) const {
+    mul_const_inplace(a, c, params_->nominal_scale(a.level));
+}
+
+void Evaluator::add_scaled_inplace(Ciphertext& a, const Ciphertext& b, double c) const {
+    check(a, "add_scaled");
+    check(b, "add_scaled");
+    if (a.level != b.level)
+        fail("add_scaled", "operands at levels " + std::to_string(a.level) + " and " + std::to_string(b.level) +
+                               "; bring them to one level first");
+    const double ratio = a.scale / b.scale;
+    if (!(ratio >= 1))
+        fail("add_scaled", "target scale " + scale_str(a.scale) + " is below the operand's " + scale_str(b.scale));
+    Ciphertext t = b;
+    mul_const_inplace(t, c, ratio);
+    t.scale = a.scale;  // b.scale · ratio, exactly a.scale by construction
+    add_inplace(a, t);
+}
+
+void Evaluator::mul_const_inplace(Ciphertext& a, double c, double const_scale) const {
     check(a, "mul_const");
     const Params& P = *params_;
-    const double s = P.nominal_scale(a.level);
+    if (!(const_scale >= 1) || !std::isfinite(const_scale))
+        fail("mul_const", "constant scale " + std::to_string(const_scale) + " must be a finite value >= 1");
+    const double s = const_scale;
     const long double v = std::nearbyint(static_cast<long double>(c) * s);
     std::vector<u64> res(a.level + 1);
     for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue(v, P.q(i));

@@ -48,6 +48,13 @@ public:
     Ciphertext multiply_relin_rescale(const Ciphertext& a, const Ciphertext& b) const;
     void mul_plain_inplace(Ciphertext& a, const Plaintext& p) const;  // same level; scales multiply
     void mul_const_inplace(Ciphertext& a, double c) const;            // scale × Δ_level; rescale next
+    // The same with the constant encoded at an explicit scale: round(c·const_scale), the
+    // ciphertext's scale multiplied by const_scale (scale-exact circuits choose it so
+    // that terms meet at one scale).
+    void mul_const_inplace(Ciphertext& a, double c, double const_scale) const;
+    // a += c·b for a constant c encoded at scale a.scale / b.scale (so the sum needs no
+    // alignment); b at a's level, a.scale / b.scale >= 1.
+    void add_scaled_inplace(Ciphertext& a, const Ciphertext& b, double c) const;
     void mul_int_inplace(Ciphertext& a, long long k) const;           // no scale change
     void relinearize_inplace(Ciphertext& a) const;
     void rescale_inplace(Ciphertext& a) const;
