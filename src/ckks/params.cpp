@@ -225,6 +225,8 @@ std::vector<int> cat(std::initializer_list<std::vector<int>> parts) {
 
 std::vector<PresetInfo> list_presets() {
     return {
+        {"N16_QP1533_T", "training: q0 60 bits, 13 levels at 2^40 (10 for computation, 3 for SlotsToCoeffs), "
+                         "8 x 60 bits (EvalMod), 3 x 56 bits (CoeffsToSlots); 5 special primes of 61 bits"},
         {"N16_QP1530_T_seal", "like-for-like with SEAL: q0 60 bits + 21 x 50 bits, 7 special primes of 60 bits"},
         {"N15_QP719_T", "N = 2^15, 12 levels at scale 2^40 (secure, no bootstrapping)"},
         {"N13_QP215_T", "N = 2^13, 3 levels at scale 2^35 (secure; small)"},
@@ -234,6 +236,8 @@ std::vector<PresetInfo> list_presets() {
 }
 
 ParamsLiteral preset_literal(const std::string& name) {
+    if (name == "N16_QP1533_T")
+        return make(name, 16, cat({{60}, rep(40, 13), rep(60, 8), rep(56, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1530_T_seal") return make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);
     if (name == "N15_QP719_T") return make(name, 15, cat({{59}, rep(40, 12)}), rep(60, 3), 40);
     if (name == "N13_QP215_T") return make(name, 13, cat({{50}, rep(35, 3)}), {60}, 35);

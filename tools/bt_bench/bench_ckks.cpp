@@ -1,6 +1,6 @@
 // bt_bench ckks: encode, encrypt, add, multiply+relinearize+rescale, rotate, hoisted
 // rotations (8 steps) at the top level and a low level, for the N = 2^16 SEAL-comparison
-// preset ("preset":"seal_compare" rows) and an N = 2^15 preset; key and ciphertext sizes;
+// preset ("preset":"seal_compare" rows), the N = 2^16 training preset and an N = 2^15 preset; key and ciphertext sizes;
 // 1 and 2 threads (or --threads N alone).
 #include "bench.hpp"
 
@@ -60,6 +60,7 @@ void bench_ckks(const Options& opt) {
                                                     : std::vector<unsigned>{1, 2};
     for (unsigned t : threads) {
         run_preset(opt, "N16_QP1530_T_seal", "seal_compare", t);
+        run_preset(opt, "N16_QP1533_T", "N16_QP1533_T", t);
         run_preset(opt, "N15_QP719_T", "N15_QP719_T", t);
     }
 }
