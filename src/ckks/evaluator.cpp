@@ -178,8 +178,19 @@ Ciphertext Evaluator::multiply(const Ciphertext& a_in, const Ciphertext& b_in) c
     if (a_in.slots != b_in.slots)
         fail("multiply", "slot counts differ: " + std::to_string(a_in.slots) + " vs " + std::to_string(b_in.slots));
     const Params& P = *params_;
-    Ciphertext a = a_in, b = b_in;
-    align(a, b);
+    // Copies only when a level has to be spent to align the operands.
+    Ciphertext a_copy, b_copy;
+    const Ciphertext* pa = &a_in;
+    const Ciphertext* pb = &b_in;
+    if (a_in.level != b_in.level) {
+        a_copy = a_in;
+        b_copy = b_in;
+        align(a_copy, b_copy);
+        pa = &a_copy;
+        pb = &b_copy;
+    }
+    const Ciphertext& a = *pa;
+    const Ciphertext& b = *pb;
     const std::size_t l = a.level, N = P.N();
     Ciphertext r;
     r.fingerprint = P.fingerprint();
@@ -374,7 +385,13 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
         inner_product(P, *dec, key, u0, u1, &perm);
         mod_down(P, u0, l);
         mod_down(P, u1, l);
-        Ciphertext r = a;
+        Ciphertext r;
+        r.fingerprint = a.fingerprint;
+        r.level = l;
+        r.scale = a.scale;
+        r.slots = a.slots;
+        r.parts.resize(2);
+        r.parts[0] = Poly(N, l + 1, true);
         apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
         poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
         r.parts[1] = std::move(u1);
