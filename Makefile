@@ -105,11 +105,20 @@ bench: $(BIN)/bt_bench
 cross:
 	$(MAKE) CXX=aarch64-linux-gnu-g++ BUILD=build-aarch64 BIN=build-aarch64 build-aarch64/bt_tests
 
+# libFuzzer targets for the loaders (clang, AddressSanitizer): ./build-fuzz/fuzz_ckks_load
+# runs until stopped; FUZZ_SECONDS bounds the smoke run this target does.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) CXX=clang++ BUILD=build-fuzz BIN=build-fuzz CXXFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address" build-fuzz/libbt.a
+	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -Iinclude tools/fuzz/fuzz_ckks_load.cpp build-fuzz/libbt.a -o build-fuzz/fuzz_ckks_load -pthread
+	mkdir -p build-fuzz/corpus && cp tests/ckks/golden/*.bthe build-fuzz/corpus/
+	./build-fuzz/fuzz_ckks_load -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf $(BUILD) build-aarch64 $(BIN)/bt_tests $(PROGRAMS)
+	rm -rf $(BUILD) build-aarch64 build-fuzz build-tsan $(BIN)/bt_tests $(PROGRAMS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)
