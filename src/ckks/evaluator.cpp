@@ -137,20 +137,24 @@ void Evaluator::negate_inplace(Ciphertext& a) const {
     for (Poly& p : a.parts) poly_neg(*params_, a.level, p, p, a.level + 1);
 }
 
+namespace {
+void check_plain_level(const Ciphertext& a, const Plaintext& p, const char* op) {
+    if (p.level != a.level)
+        fail(op, "plaintext at level " + std::to_string(p.level) + ", ciphertext at level " + std::to_string(a.level) +
+                     "; encode the plaintext at the ciphertext's level");
+}
+}  // namespace
+
 void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& p) const {
     check(a, "add_plain");
-    if (p.level != a.level)
-        fail("add_plain", "plaintext at level " + std::to_string(p.level) + ", ciphertext at level " +
-                              std::to_string(a.level) + "; encode the plaintext at the ciphertext's level");
+    check_plain_level(a, p, "add_plain");
     check_same_scale(a.scale, p.scale, a.level, "add_plain");
     poly_add(*params_, a.level, a.parts[0], a.parts[0], p.poly, a.level + 1);
 }
 
 void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
     check(a, "sub_plain");
-    if (p.level != a.level)
-        fail("sub_plain", "plaintext at level " + std::to_string(p.level) + ", ciphertext at level " +
-                              std::to_string(a.level) + "; encode the plaintext at the ciphertext's level");
+    check_plain_level(a, p, "sub_plain");
     check_same_scale(a.scale, p.scale, a.level, "sub_plain");
     poly_sub(*params_, a.level, a.parts[0], a.parts[0], p.poly, a.level + 1);
 }
@@ -219,9 +223,7 @@ Ciphertext Evaluator::multiply_relin_rescale(const Ciphertext& a, const Cipherte
 
 void Evaluator::mul_plain_inplace(Ciphertext& a, const Plaintext& p) const {
     check(a, "mul_plain");
-    if (p.level != a.level)
-        fail("mul_plain", "plaintext at level " + std::to_string(p.level) + ", ciphertext at level " +
-                              std::to_string(a.level) + "; encode the plaintext at the ciphertext's level");
+    check_plain_level(a, p, "mul_plain");
     for (Poly& c : a.parts) poly_mul(*params_, a.level, c, c, p.poly, a.level + 1);
     a.scale *= p.scale;
 }

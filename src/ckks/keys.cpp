@@ -74,16 +74,12 @@ void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream
 KeyGenerator::KeyGenerator(ParamsPtr params, std::optional<Seed> fixed_seed)
     : params_(std::move(params)), encoder_(params_), prng_(make_prng(fixed_seed, "KeyGenerator")) {}
 
-SecretKey KeyGenerator::secret_key() {
-    const Params& P = *params_;
+SecretKey secret_key_from_coeffs(const Params& P, SecureVector<std::int8_t> coeffs) {
     const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
+    if (coeffs.size() != N) throw std::invalid_argument("secret_key_from_coeffs: expected N coefficients");
     SecretKey sk;
     sk.fingerprint = P.fingerprint();
-    sk.coeffs.resize(N);
-    if (P.secret_dist() == SecretDist::SparseTernary)
-        sample_sparse_ternary(prng_, static_cast<std::size_t>(P.hamming_weight()), sk.coeffs.data(), N);
-    else
-        sample_ternary(prng_, sk.coeffs.data(), N);
+    sk.coeffs = std::move(coeffs);
     sk.ntt.resize(limbs * N);
     for_each_limb(limbs, N, [&](std::size_t i) {
         const u64 q = P.modulus(i).value;
@@ -92,6 +88,17 @@ SecretKey KeyGenerator::secret_key() {
         ntt_forward(dst, P.ntt(i));
     });
     return sk;
+}
+
+SecretKey KeyGenerator::secret_key() {
+    const Params& P = *params_;
+    const std::size_t N = P.N();
+    SecureVector<std::int8_t> coeffs(N);
+    if (P.secret_dist() == SecretDist::SparseTernary)
+        sample_sparse_ternary(prng_, static_cast<std::size_t>(P.hamming_weight()), coeffs.data(), N);
+    else
+        sample_ternary(prng_, coeffs.data(), N);
+    return secret_key_from_coeffs(P, std::move(coeffs));
 }
 
 void KeyGenerator::sample_error_ntt(Poly& e, std::size_t limbs_q, bool with_p) {

@@ -356,28 +356,19 @@ ParamsPtr deserialize_params(const std::vector<std::uint8_t>& bytes) {
 
 SecretKey deserialize_secret_key(const Params& P, const std::vector<std::uint8_t>& bytes) {
     Reader r = open(bytes, ObjectType::SecretKey, &P);
-    const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
-    SecretKey sk;
-    sk.fingerprint = P.fingerprint();
-    sk.coeffs.resize(N);
-    r.bytes(sk.coeffs.data(), N);
+    const std::size_t N = P.N();
+    SecureVector<std::int8_t> coeffs(N);
+    r.bytes(coeffs.data(), N);
     r.expect_end();
     std::size_t weight = 0;
-    for (std::int8_t c : sk.coeffs) {
+    for (std::int8_t c : coeffs) {
         if (c < -1 || c > 1) r.fail("a secret coefficient is not in {-1, 0, 1}: the file is corrupt");
         weight += c != 0;
     }
     if (P.secret_dist() == SecretDist::SparseTernary && weight != static_cast<std::size_t>(P.hamming_weight()))
         r.fail("sparse secret of weight " + std::to_string(weight) + ", parameters say " +
                std::to_string(P.hamming_weight()));
-    sk.ntt.resize(limbs * N);
-    for_each_limb(limbs, N, [&](std::size_t i) {
-        const u64 q = P.modulus(i).value;
-        u64* dst = sk.ntt.data() + i * N;
-        for (std::size_t k = 0; k < N; ++k) dst[k] = from_signed_ct(sk.coeffs[k], q);
-        ntt_forward(dst, P.ntt(i));
-    });
-    return sk;
+    return secret_key_from_coeffs(P, std::move(coeffs));
 }
 
 PublicKey deserialize_public_key(const Params& P, const std::vector<std::uint8_t>& bytes) {
@@ -412,6 +403,15 @@ GaloisKeys deserialize_galois_keys(const Params& P, const std::vector<std::uint8
     return gk;
 }
 
+// Level, scale and slot count of a ciphertext or plaintext, against the parameters.
+void check_level_scale_slots(Reader& r, const Params& P, std::size_t level, double scale, std::size_t slots) {
+    if (level > P.max_level())
+        r.fail("level " + std::to_string(level) + " above the parameters' top level " + std::to_string(P.max_level()));
+    if (!(scale >= 1) || !std::isfinite(scale)) r.fail("invalid scale");
+    if (slots == 0 || (slots & (slots - 1)) != 0 || slots > P.max_slots())
+        r.fail("invalid slot count " + std::to_string(slots));
+}
+
 Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_t>& bytes) {
     Reader r = open(bytes, ObjectType::Ciphertext, &P);
     Ciphertext ct;
@@ -421,11 +421,7 @@ Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_
     ct.scale = r.getf64();
     ct.slots = r.get64();
     if (parts < 2 || parts > 3) r.fail("a ciphertext of " + std::to_string(parts) + " parts (expected 2 or 3)");
-    if (ct.level > P.max_level())
-        r.fail("level " + std::to_string(ct.level) + " above the parameters' top level " + std::to_string(P.max_level()));
-    if (!(ct.scale >= 1) || !std::isfinite(ct.scale)) r.fail("invalid scale");
-    if (ct.slots == 0 || (ct.slots & (ct.slots - 1)) != 0 || ct.slots > P.max_slots())
-        r.fail("invalid slot count " + std::to_string(ct.slots));
+    check_level_scale_slots(r, P, ct.level, ct.scale, ct.slots);
     for (std::uint32_t i = 0; i < parts; ++i)
         ct.parts.push_back(read_poly(r, P, ct.level + 1, [](std::size_t l) { return l; }, "ciphertext"));
     r.expect_end();
@@ -438,10 +434,7 @@ Plaintext deserialize_plaintext(const Params& P, const std::vector<std::uint8_t>
     pt.level = r.get32();
     pt.scale = r.getf64();
     pt.slots = r.get64();
-    if (pt.level > P.max_level()) r.fail("level above the parameters' top level");
-    if (!(pt.scale >= 1) || !std::isfinite(pt.scale)) r.fail("invalid scale");
-    if (pt.slots == 0 || (pt.slots & (pt.slots - 1)) != 0 || pt.slots > P.max_slots())
-        r.fail("invalid slot count " + std::to_string(pt.slots));
+    check_level_scale_slots(r, P, pt.level, pt.scale, pt.slots);
     pt.poly = read_poly(r, P, pt.level + 1, [](std::size_t l) { return l; }, "plaintext");
     r.expect_end();
     return pt;

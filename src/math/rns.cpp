@@ -165,7 +165,7 @@ void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool ce
     constexpr std::size_t kBlock = 256;
     const std::size_t blocks = (n + kBlock - 1) / kBlock;
     // The IFMA kernel needs sources below 2^61 with at most 7 of them at 2^52 or more.
-    const bool use_ifma = simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61;
+    [[maybe_unused]] const bool use_ifma = simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61;
     // Blocks of coefficients are independent: each computes its y_i and every output
     // limb while they are in L1, and blocks run on the thread pool for large n.
     auto block = [&](std::size_t b_idx, unsigned) {

@@ -3,6 +3,7 @@
 // secret-key stand-in refreshes to its output level and counts calls.
 #include "doctest/doctest.h"
 
+#include "ckks_test_util.hpp"
 #include "bt/ckks/bootstrap.hpp"
 
 #include <cmath>
@@ -11,13 +12,7 @@
 using namespace bt;
 using namespace bt::ckks;
 
-namespace {
-Seed seed_of(std::uint8_t v) {
-    Seed s{};
-    s.fill(v);
-    return s;
-}
-}  // namespace
+using bt_test::seed_of;
 
 TEST_SUITE("ckks") {
 

@@ -5,6 +5,7 @@
 // NTT-domain rescale bit-exact against the coefficient-domain reference; errors.
 #include "doctest/doctest.h"
 
+#include "ckks_test_util.hpp"
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
 
@@ -38,11 +39,8 @@ std::vector<cplx> rnd(std::size_t n, std::uint64_t seed) {
     return z;
 }
 
-Seed test_seed(std::uint8_t v) {
-    Seed s{};
-    s.fill(v);
-    return s;
-}
+using test_seed_fn = bt::Seed (*)(std::uint8_t);
+const test_seed_fn test_seed = bt_test::seed_of;
 
 // One key set on the N = 2^12 test ring, made once.
 struct Fixture {

@@ -4,6 +4,7 @@
 // wrong-parameter inputs with clear messages.
 #include "doctest/doctest.h"
 
+#include "ckks_test_util.hpp"
 #include "../test_util.hpp"
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
@@ -15,14 +16,9 @@
 
 using namespace bt;
 using namespace bt::ckks;
+using bt_test::seed_of;
 
 namespace {
-
-Seed seed_of(std::uint8_t v) {
-    Seed s{};
-    s.fill(v);
-    return s;
-}
 
 struct Small {
     ParamsPtr P = preset("N10_test");

@@ -86,6 +86,9 @@ private:
 // NTT form (a uniform polynomial is uniform in either form).
 void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream, Poly& a);
 
+// A secret key from its N ternary coefficients: the NTT form over Q ∪ P is derived.
+SecretKey secret_key_from_coeffs(const Params& P, SecureVector<std::int8_t> coeffs);
+
 // Throws with a clear message if a key or ciphertext fingerprint differs from params.
 void check_fingerprint(const Params& P, std::uint64_t fp, const char* what);
 
