@@ -12,7 +12,8 @@ exact-erf GELU MLP, final LayerNorm, linear head(s). It writes, under tests/nn/g
                            sampled elements per tensor plus sum and sum of |.|)
   hf_deit.safetensors      a synthetic checkpoint under Hugging Face DeiT names (F16)
   timm_vit.safetensors     a synthetic checkpoint under timm names (BF16)
-  loaders.safetensors      images and expected features for those two checkpoints
+  loaders.safetensors      images and expected features for those two checkpoints, and
+                           torch's bilinear resize of a small plane (up and down)
 
 Parameters are not stored: both sides generate them with the same integer generator
 (splitmix64, 24-bit uniforms scaled by powers of two, so float32 values agree bit for bit).
@@ -319,9 +320,16 @@ def main():
                     num_classes=3, distilled=False)
     hi, hf_feats, hf_logits = loader_case(hf_cfg, 13, "hf", "F16", "hf_deit.safetensors", 1e-12)
     ti, timm_feats, timm_logits = loader_case(timm_cfg, 14, "timm", "BF16", "timm_vit.safetensors", 1e-6)
+    # Bilinear resize as torch does it (align_corners=False, no antialiasing), up and down.
+    plane = gen_tensor(15, 5 * 7, 1.0, 0.0).reshape(1, 1, 5, 7)
+    t = torch.tensor(plane, dtype=torch.float64)
+    up = F.interpolate(t, size=(8, 11), mode="bilinear", align_corners=False).numpy().astype(np.float32)
+    down = F.interpolate(t, size=(3, 4), mode="bilinear", align_corners=False).numpy().astype(np.float32)
     write_safetensors(os.path.join(OUT, "loaders.safetensors"),
                       {"hf.images": hi, "hf.features": hf_feats, "hf.logits": hf_logits,
-                       "timm.images": ti, "timm.features": timm_feats, "timm.logits": timm_logits},
+                       "timm.images": ti, "timm.features": timm_feats, "timm.logits": timm_logits,
+                       "resize.in": plane.reshape(5, 7), "resize.up": up.reshape(8, 11),
+                       "resize.down": down.reshape(3, 4)},
                       {"generator": "tools/gen_vit_golden.py"})
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print("golden files: %d bytes" % total)
