@@ -4,6 +4,7 @@
 #include "matmul_kernels.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace bt::nn {
 
@@ -72,6 +73,27 @@ void sgemm(std::size_t M, std::size_t N, std::size_t K, const float* A, std::siz
            std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
     static const SimdPath path = simd_path();
     sgemm_path(path, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+double fma_peak_gflops(SimdPath path, double seconds) {
+#if defined(__x86_64__)
+    if (!sgemm_path_supported(path) || path == SimdPath::Scalar) return 0.0;
+    const bool wide = path == SimdPath::AVX512 || path == SimdPath::AVX512IFMA;
+    const double lanes = wide ? 16.0 : 8.0;
+    std::size_t iters = 1 << 16;
+    volatile float sink = 0.0f;
+    for (;;) {
+        const auto t0 = std::chrono::steady_clock::now();
+        sink = sink + (wide ? detail::fma_loop_avx512(iters) : detail::fma_loop_avx2(iters));
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (s >= seconds || iters > (std::size_t{1} << 34)) return static_cast<double>(iters) * 12.0 * lanes * 2.0 / s * 1e-9;
+        iters *= 2;
+    }
+#else
+    (void)path;
+    (void)seconds;
+    return 0.0;
+#endif
 }
 
 void transpose(const float* in, std::size_t rows, std::size_t cols, float* out) {

@@ -85,3 +85,24 @@ BT_FMA void sgemm_avx2(std::size_t M, std::size_t N, std::size_t K, const float*
 }  // namespace bt::nn::detail
 
 #endif  // __x86_64__
+
+#if defined(__x86_64__)
+namespace bt::nn::detail {
+
+BT_FMA float fma_loop_avx2(std::size_t iters) {
+    __m256 acc[12];
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i) * 1e-3f);
+    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (std::size_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+    }
+    __m256 s = acc[0];
+    for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+
+}  // namespace bt::nn::detail
+#endif

@@ -79,3 +79,26 @@ void sgemm_avx512(std::size_t M, std::size_t N, std::size_t K, const float* A, s
 }  // namespace bt::nn::detail
 
 #endif  // __x86_64__
+
+#if defined(__x86_64__)
+namespace bt::nn::detail {
+
+float fma_loop_avx512(std::size_t iters) {
+    __m512 acc[12];
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (std::size_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    }
+    __m512 s = acc[0];
+    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+    float out[16];
+    _mm512_storeu_ps(out, s);
+    float t = 0.0f;
+    for (float x : out) t += x;
+    return t;
+}
+
+}  // namespace bt::nn::detail
+#endif

@@ -16,3 +16,12 @@ void sgemm_avx512(std::size_t M, std::size_t N, std::size_t K, const float* A, s
 constexpr std::size_t kSgemmKC = 128;
 
 }  // namespace bt::nn::detail
+
+namespace bt::nn::detail {
+#if defined(__x86_64__)
+// `iters` rounds of 12 independent vector FMAs (register-only): the FMA throughput peak.
+// Returns a value derived from the accumulators so the loop is not optimized away.
+float fma_loop_avx2(std::size_t iters);
+float fma_loop_avx512(std::size_t iters);
+#endif
+}  // namespace bt::nn::detail

@@ -25,6 +25,11 @@ void sgemm(std::size_t M, std::size_t N, std::size_t K, const float* A, std::siz
 // Whether sgemm_path(p, ...) can run here (the CPU has the features, incl. FMA for AVX2).
 bool sgemm_path_supported(SimdPath p);
 
+// The single-core float32 FMA peak of `path`, measured (not looked up): a register-only loop
+// of 12 independent vector FMAs (2 flops per lane) timed for about `seconds`. For Scalar it
+// returns 0 (no meaningful vector peak). Used by bt_bench to put GFLOP/s in context.
+double fma_peak_gflops(SimdPath path, double seconds = 0.2);
+
 // out[cols, rows] = in[rows, cols]ᵀ (ld of in = cols, of out = rows).
 void transpose(const float* in, std::size_t rows, std::size_t cols, float* out);
 
