@@ -573,7 +573,8 @@ float vit_forward(const ViT& m, ViTActs& a, const float* images, std::size_t B, 
     return static_cast<float>(loss / static_cast<double>(B));
 }
 
-void vit_backward(const ViT& m, ViT& g, ViTActs& a, const float* images, const std::uint8_t* labels, std::size_t B) {
+void vit_backward(const ViT& m, ViT& g, ViTActs& a, const float* images, const std::uint8_t* labels, std::size_t B,
+                  const float* dfeatures) {
     (void)images;  // the patches kept in the activations are all the backward pass needs
     const ViTConfig& c = m.config;
     const std::size_t T = c.tokens(), C = c.width, L = c.depth, H = c.mlp_hidden, NH = c.heads;
@@ -603,6 +604,9 @@ void vit_backward(const ViT& m, ViT& g, ViTActs& a, const float* images, const s
             }
         }
     }
+    if (dfeatures)
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t i = 0; i < C; ++i) dlnf[b * 2 * C + i] += dfeatures[b * C + i];
     const float* res_last = L ? a.res3 + (L - 1) * BT * C : a.x0;
     for (std::size_t b = 0; b < B; ++b)
         layernorm_backward(dres.data() + b * T * C, g.p.lnf_w, g.p.lnf_b, dlnf.data() + b * 2 * C,

@@ -49,9 +49,19 @@ TEST_CASE("vit: every parameter gradient matches central finite differences") {
         const std::uint8_t labels[B] = {0, 2, 1};
         ViTActs a;
         a.allocate(c, B);
-        vit_forward(m, a, img.data(), B, labels);
+        // Loss = cross-entropy + Σ r ⊙ features, so that the extra-gradient input of
+        // vit_backward (dfeatures = r) is checked too.
+        std::vector<float> r(B * c.width);
+        for (float& x : r) x = nd(rng);
+        auto loss_of = [&] {
+            double l = vit_forward(m, a, img.data(), B, labels);
+            for (std::size_t b = 0; b < B; ++b)
+                for (std::size_t i = 0; i < c.width; ++i) l += r[b * c.width + i] * a.lnf[b * 2 * c.width + i];
+            return l;
+        };
+        loss_of();
         ViT g(c);
-        vit_backward(m, g, a, img.data(), labels, B);
+        vit_backward(m, g, a, img.data(), labels, B, r.data());
         // Five-point central differences (error O(h^4)) around each parameter; the model
         // is float, so h = 1e-2 balances truncation against rounding. Mixed tolerance:
         // |fd - backward| <= 2e-2 · (1e-2 + |fd|), fixed before looking at the results.
@@ -64,7 +74,7 @@ TEST_CASE("vit: every parameter gradient matches central finite differences") {
             const float steps[4] = {2 * h, h, -h, -2 * h};
             for (int s = 0; s < 4; ++s) {
                 m.memory[i] = keep + steps[s];
-                f[s] = vit_forward(m, a, img.data(), B, labels);
+                f[s] = loss_of();
             }
             m.memory[i] = keep;
             const double fd = (8.0 * (f[1] - f[2]) - (f[0] - f[3])) / (12.0 * h);

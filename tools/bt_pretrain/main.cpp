@@ -47,6 +47,9 @@ const char* kUsage =
     "  --epochs N (4)  --batch N (128)  --lr X (1e-3)  --wd X (0.05)  --warmup STEPS (300)\n"
     "  --seed N (1)    --threads N (all)  --max-steps N (stop early, for smoke tests)\n"
     "  --no-augment    (default: random horizontal flip and shifts of up to 2 pixels)\n"
+    "  --recon X       add X times a pixel-reconstruction loss: a linear decoder from the\n"
+    "                  features to the input image, trained along and then discarded, so the\n"
+    "                  features keep image information beyond the five public classes (0: off)\n"
     "topology (28x28x1 input):\n"
     "  --patch N (4)  --width N (96)  --depth N (4)  --heads N (3)  --mlp N (192)\n"
     "probe:\n"
@@ -56,7 +59,7 @@ const char* kUsage =
 struct Args {
     std::string data = "/usr/share/datasets/fashion-mnist", out = "bt-vit-fmnist04.safetensors", ckpt, resume, model;
     std::size_t epochs = 4, batch = 128, warmup = 300, max_steps = 0, probe_train = 0, probe_epochs = 30;
-    float lr = 1e-3f, wd = 0.05f;
+    float lr = 1e-3f, wd = 0.05f, recon = 0.0f;
     std::uint64_t seed = 1;
     unsigned threads = 0;
     bool augment = true, eval = false, probe = false;
@@ -107,6 +110,7 @@ Args parse(int argc, char** argv) {
         else if (f == "--max-steps") a.max_steps = to_size(f, val());
         else if (f == "--lr") a.lr = to_float(f, val());
         else if (f == "--wd") a.wd = to_float(f, val());
+        else if (f == "--recon") a.recon = to_float(f, val());
         else if (f == "--seed") a.seed = to_size(f, val());
         else if (f == "--threads") a.threads = static_cast<unsigned>(to_size(f, val()));
         else if (f == "--no-augment") a.augment = false;
@@ -206,12 +210,59 @@ double accuracy(const ViT& m, const Split& s) {
     return static_cast<double>(right) / static_cast<double>(s.n);
 }
 
+// ------------------------------------------------------------------ reconstruction decoder
+// recon = W · feature + b, W [PX, C], b [PX] (PX = input pixels); loss = mean squared error
+// over pixels and images. Plain Adam (no decay). Discarded after pretraining.
+struct Decoder {
+    std::size_t C = 0, PX = 0;
+    std::vector<float> p, m, v;  // W then b
+    void init(std::size_t c, std::size_t px, std::uint64_t seed) {
+        C = c;
+        PX = px;
+        p.assign(PX * C + PX, 0.0f);
+        m.assign(p.size(), 0.0f);
+        v.assign(p.size(), 0.0f);
+        std::mt19937_64 rng(seed ^ 0xDEC0DEull);
+        std::normal_distribution<float> nd(0.0f, 0.02f);
+        for (std::size_t i = 0; i < PX * C; ++i) p[i] = nd(rng);
+    }
+    // Adds to dfeat [B, C] and grad [W; b]; returns the summed squared error / PX.
+    double step(const float* feats, const float* target, std::size_t B, float weight, std::size_t batch_total,
+                float* dfeat, float* grad, std::vector<float>& recon) const {
+        recon.resize(B * PX);
+        matmul_forward(recon.data(), feats, p.data(), p.data() + PX * C, B, C, PX);
+        double se = 0.0;
+        const float k = 2.0f * weight / static_cast<float>(PX * batch_total);
+        for (std::size_t i = 0; i < B * PX; ++i) {
+            const float d = recon[i] - target[i];
+            se += static_cast<double>(d) * d;
+            recon[i] = k * d;  // now d loss / d recon
+        }
+        matmul_backward(dfeat, grad, grad + PX * C, recon.data(), feats, p.data(), B, C, PX);
+        return se / static_cast<double>(PX);
+    }
+    void adam(const std::vector<float>& g, float lr, std::uint64_t t) {
+        const float b1 = 0.9f, b2 = 0.999f;
+        const float c1 = 1.0f - std::pow(b1, static_cast<float>(t)), c2 = 1.0f - std::pow(b2, static_cast<float>(t));
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            m[i] = b1 * m[i] + (1 - b1) * g[i];
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+            p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
+        }
+    }
+};
+
 // ------------------------------------------------------------------ checkpoints
-void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, std::size_t step, std::size_t epoch,
-                     const std::map<std::string, std::string>& info) {
+void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, const Decoder& dec, std::size_t step,
+                     std::size_t epoch, const std::map<std::string, std::string>& info) {
     std::vector<TensorView> v{{"model", {m.memory.size()}, m.memory.data()},
                               {"adam.m", {opt.m.size()}, opt.m.data()},
                               {"adam.v", {opt.v.size()}, opt.v.data()}};
+    if (!dec.p.empty()) {
+        v.push_back({"decoder.p", {dec.p.size()}, dec.p.data()});
+        v.push_back({"decoder.m", {dec.m.size()}, dec.m.data()});
+        v.push_back({"decoder.v", {dec.v.size()}, dec.v.data()});
+    }
     std::map<std::string, std::string> md = m.config.to_metadata();
     md["format"] = "bt-vit-checkpoint";
     md["step"] = std::to_string(step);
@@ -220,7 +271,7 @@ void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, st
     write_safetensors(path, v, md);
 }
 
-void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, std::size_t& step, std::size_t& epoch) {
+void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, std::size_t& step, std::size_t& epoch) {
     SafeTensors st = read_safetensors(path);
     auto md = st.metadata;
     if (md["format"] != "bt-vit-checkpoint") die(path + ": not a bt_pretrain checkpoint (format " + md["format"] + ")");
@@ -234,8 +285,32 @@ void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, std::size_t& s
     m.memory = w->data;
     opt.m = mm->data;
     opt.v = vv->data;
+    if (dec && !dec->p.empty()) {
+        const Tensor* dp = st.find("decoder.p");
+        const Tensor* dm = st.find("decoder.m");
+        const Tensor* dv = st.find("decoder.v");
+        if (!dp || !dm || !dv || dp->numel() != dec->p.size())
+            die(path + ": checkpoint has no reconstruction decoder of the expected size (was --recon used?)");
+        dec->p = dp->data;
+        dec->m = dm->data;
+        dec->v = dv->data;
+    }
     step = to_size("step", md["step"]);
     epoch = to_size("epoch", md["epoch"]);
+}
+
+// A final model, or the model inside a checkpoint.
+ViT load_model(const std::string& path) {
+    const SafeTensors st = read_safetensors(path);
+    auto f = st.metadata.find("format");
+    if (f != st.metadata.end() && f->second == "bt-vit-checkpoint") {
+        ViT m;
+        AdamW opt;
+        std::size_t step = 0, epoch = 0;
+        load_checkpoint(path, m, opt, nullptr, step, epoch);
+        return m;
+    }
+    return vit_from_safetensors(st, path);
 }
 
 // ------------------------------------------------------------------ training
@@ -250,8 +325,11 @@ int train(const Args& args, int argc, char** argv) {
     opt.lr = args.lr;
     opt.weight_decay = args.wd;
     std::size_t step = 0, epoch0 = 0;
+    Decoder dec;
+    const std::size_t in_px = args.cfg.channels * args.cfg.image_size * args.cfg.image_size;
+    if (args.recon > 0) dec.init(args.cfg.width, in_px, args.seed);
     if (!args.resume.empty()) {
-        load_checkpoint(args.resume, m, opt, step, epoch0);
+        load_checkpoint(args.resume, m, opt, &dec, step, epoch0);
         std::printf("resumed from %s at step %zu (epoch %zu)\n", args.resume.c_str(), step, epoch0);
     }
     const ViTConfig& c = m.config;
@@ -260,9 +338,9 @@ int train(const Args& args, int argc, char** argv) {
     const std::size_t steps_per_epoch = tr.n / args.batch;
     std::size_t total = steps_per_epoch * args.epochs;
     if (args.max_steps && args.max_steps < total) total = args.max_steps;
-    std::printf("training: %zu epochs x %zu steps, batch %zu, lr %g, wd %g, warmup %zu, seed %llu, %u threads\n",
+    std::printf("training: %zu epochs x %zu steps, batch %zu, lr %g, wd %g, warmup %zu, recon %g, seed %llu, %u threads\n",
                 args.epochs, steps_per_epoch, args.batch, static_cast<double>(args.lr), static_cast<double>(args.wd),
-                args.warmup, static_cast<unsigned long long>(args.seed), W);
+                args.warmup, static_cast<double>(args.recon), static_cast<unsigned long long>(args.seed), W);
     const std::size_t in = c.channels * c.image_size * c.image_size;
     const std::size_t shard = (args.batch + W - 1) / W;
     std::vector<ViTActs> acts(W);
@@ -270,6 +348,8 @@ int train(const Args& args, int argc, char** argv) {
     std::vector<std::vector<float>> inputs(W, std::vector<float>(shard * in));
     std::vector<std::vector<std::uint8_t>> labels(W, std::vector<std::uint8_t>(shard));
     std::vector<float> losses(W);
+    std::vector<double> rlosses(W);
+    std::vector<std::vector<float>> dgrads(W, std::vector<float>(dec.p.size())), dfeat(W), feats(W), recon(W);
     for (auto& a : acts) a.allocate(c, shard);
     std::vector<std::size_t> order(tr.n);
     const double t0 = now_s();
@@ -294,8 +374,24 @@ int train(const Args& args, int argc, char** argv) {
                 }
                 const std::size_t nb = b1 - b0;
                 losses[w] = vit_forward(m, acts[w], inputs[w].data(), nb, labels[w].data()) * static_cast<float>(nb);
-                vit_backward(m, grads[w], acts[w], inputs[w].data(), labels[w].data(), nb);
                 const float scale = static_cast<float>(nb) / static_cast<float>(args.batch);
+                float* df = nullptr;
+                rlosses[w] = 0.0;
+                if (args.recon > 0) {
+                    // d(recon term)/d features, already scaled for the whole batch; divide
+                    // by `scale` because the gradients below are multiplied by it.
+                    const std::size_t C = c.width;
+                    feats[w].resize(nb * C);
+                    dfeat[w].assign(nb * C, 0.0f);
+                    std::fill(dgrads[w].begin(), dgrads[w].end(), 0.0f);
+                    for (std::size_t b = 0; b < nb; ++b)
+                        std::memcpy(feats[w].data() + b * C, acts[w].lnf + b * 2 * C, C * sizeof(float));
+                    rlosses[w] = dec.step(feats[w].data(), inputs[w].data(), nb, args.recon, args.batch,
+                                          dfeat[w].data(), dgrads[w].data(), recon[w]);
+                    for (float& x : dfeat[w]) x /= scale;
+                    df = dfeat[w].data();
+                }
+                vit_backward(m, grads[w], acts[w], inputs[w].data(), labels[w].data(), nb, df);
                 for (float& g : grads[w].memory) g *= scale;
             });
             for (unsigned w = 1; w < W; ++w)
@@ -303,6 +399,13 @@ int train(const Args& args, int argc, char** argv) {
             float loss = 0.0f;
             for (float l : losses) loss += l;
             loss /= static_cast<float>(args.batch);
+            double rloss = 0.0;
+            for (unsigned w = 0; w < W; ++w) {
+                rloss += rlosses[w];
+                if (w && args.recon > 0)
+                    for (std::size_t i = 0; i < dgrads[0].size(); ++i) dgrads[0][i] += dgrads[w][i];
+            }
+            rloss /= static_cast<double>(args.batch);
             ++step;
             // Linear warmup, then cosine decay to zero at the last step.
             const double lr = step <= args.warmup
@@ -311,17 +414,18 @@ int train(const Args& args, int argc, char** argv) {
                                                                     static_cast<double>(std::max<std::size_t>(total - args.warmup, 1))));
             opt.lr = static_cast<float>(lr);
             opt.update(m, grads[0], step);
+            if (args.recon > 0) dec.adam(dgrads[0], opt.lr, step);
             if (!std::isfinite(loss)) die("loss is not finite at step " + std::to_string(step) + "; try a lower --lr");
             const double dt = now_s() - ts;
-            std::printf("step %zu/%zu epoch %zu loss %.4f lr %.2e %.0f ms %.0f img/s elapsed %.0f s\n", step, total,
-                        epoch + 1, static_cast<double>(loss), lr, dt * 1e3, static_cast<double>(args.batch) / dt,
-                        now_s() - t0);
+            std::printf("step %zu/%zu epoch %zu loss %.4f recon %.4f lr %.2e %.0f ms %.0f img/s elapsed %.0f s\n", step,
+                        total, epoch + 1, static_cast<double>(loss), rloss, lr, dt * 1e3,
+                        static_cast<double>(args.batch) / dt, now_s() - t0);
             std::fflush(stdout);
         }
         const double acc = accuracy(m, te);
         std::printf("epoch %zu done: test accuracy (classes 0-4) %.4f, elapsed %.0f s\n", epoch + 1, acc, now_s() - t0);
         info["test_accuracy_0_4"] = std::to_string(acc);
-        save_checkpoint(args.ckpt, m, opt, step, epoch + 1, info);
+        save_checkpoint(args.ckpt, m, opt, dec, step, epoch + 1, info);
         std::printf("checkpoint: %s\n", args.ckpt.c_str());
         std::fflush(stdout);
     }
@@ -334,6 +438,7 @@ int train(const Args& args, int argc, char** argv) {
     info["train_seconds"] = buf;
     info["command"] = cmd;
     info["seed"] = std::to_string(args.seed);
+    info["recon_weight"] = std::to_string(args.recon);
     info["steps"] = std::to_string(step);
     info["data"] = "Fashion-MNIST train, classes 0-4";
     save_vit(m, args.out, info);
@@ -345,7 +450,7 @@ int train(const Args& args, int argc, char** argv) {
 // ------------------------------------------------------------------ linear probe
 // Softmax regression on standardized inputs (per-dimension mean/std of the training set),
 // mini-batch Nesterov momentum, fixed budget; the same for features and pixels.
-double probe(const std::vector<float>& xtr, const std::vector<std::uint8_t>& ytr, const std::vector<float>& xte,
+double probe(std::vector<float> xtr, const std::vector<std::uint8_t>& ytr, std::vector<float> xte,
              const std::vector<std::uint8_t>& yte, std::size_t d, std::size_t epochs, std::uint64_t seed) {
     const std::size_t n = ytr.size(), nt = yte.size(), K = 5, bs = 128;
     std::vector<double> mu(d, 0.0), sd(d, 0.0);
@@ -355,31 +460,44 @@ double probe(const std::vector<float>& xtr, const std::vector<std::uint8_t>& ytr
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < d; ++j) sd[j] += (xtr[i * d + j] - mu[j]) * (xtr[i * d + j] - mu[j]);
     for (double& x : sd) x = std::sqrt(x / static_cast<double>(n)) + 1e-6;
-    auto xs = [&](const std::vector<float>& x, std::size_t i, std::size_t j) { return (x[i * d + j] - mu[j]) / sd[j]; };
-    std::vector<double> w((d + 1) * K, 0.0), vel((d + 1) * K, 0.0), look((d + 1) * K), g((d + 1) * K);
+    for (std::vector<float>* x : {&xtr, &xte})
+        for (std::size_t i = 0; i < x->size(); ++i) {
+            const std::size_t j = i % d;
+            (*x)[i] = static_cast<float>(((*x)[i] - mu[j]) / sd[j]);
+        }
+    // w[k*(d+1) + j], bias at j = d.
+    const std::size_t D = d + 1;
+    std::vector<double> w(K * D, 0.0), vel(K * D, 0.0), look(K * D), g(K * D);
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::mt19937_64 rng(seed);
     const double lr = 0.1, mom = 0.9;
+    auto logits = [&](const std::vector<double>& wt, const float* x, double* z) {
+        for (std::size_t k = 0; k < K; ++k) {
+            const double* wk = wt.data() + k * D;
+            double acc = wk[d];
+            for (std::size_t j = 0; j < d; ++j) acc += wk[j] * x[j];
+            z[k] = acc;
+        }
+    };
     for (std::size_t e = 0; e < epochs; ++e) {
         std::shuffle(order.begin(), order.end(), rng);
         for (std::size_t b0 = 0; b0 < n; b0 += bs) {
             const std::size_t b1 = std::min(n, b0 + bs);
-            for (std::size_t i = 0; i < w.size(); ++i) look[i] = w[i] + mom * vel[i];
+            for (std::size_t i = 0; i < w.size(); ++i) look[i] = w[i] + mom * vel[i];  // Nesterov look-ahead
             std::fill(g.begin(), g.end(), 0.0);
             for (std::size_t bi = b0; bi < b1; ++bi) {
                 const std::size_t i = order[bi];
+                const float* x = xtr.data() + i * d;
                 double z[5], mx = -1e300, sum = 0;
-                for (std::size_t k = 0; k < K; ++k) {
-                    z[k] = look[d * K + k];
-                    for (std::size_t j = 0; j < d; ++j) z[k] += look[j * K + k] * xs(xtr, i, j);
-                    mx = std::max(mx, z[k]);
-                }
+                logits(look, x, z);
+                for (double v : z) mx = std::max(mx, v);
                 for (double& v : z) { v = std::exp(v - mx); sum += v; }
                 for (std::size_t k = 0; k < K; ++k) {
                     const double dz = (z[k] / sum - (ytr[i] == k ? 1.0 : 0.0)) / static_cast<double>(b1 - b0);
-                    g[d * K + k] += dz;
-                    for (std::size_t j = 0; j < d; ++j) g[j * K + k] += dz * xs(xtr, i, j);
+                    double* gk = g.data() + k * D;
+                    gk[d] += dz;
+                    for (std::size_t j = 0; j < d; ++j) gk[j] += dz * x[j];
                 }
             }
             for (std::size_t i = 0; i < w.size(); ++i) {
@@ -390,20 +508,18 @@ double probe(const std::vector<float>& xtr, const std::vector<std::uint8_t>& ytr
     }
     std::size_t right = 0;
     for (std::size_t i = 0; i < nt; ++i) {
+        double z[5];
+        logits(w, xte.data() + i * d, z);
         std::size_t best = 0;
-        double bz = -1e300;
-        for (std::size_t k = 0; k < K; ++k) {
-            double z = w[d * K + k];
-            for (std::size_t j = 0; j < d; ++j) z += w[j * K + k] * xs(xte, i, j);
-            if (z > bz) { bz = z; best = k; }
-        }
+        for (std::size_t k = 1; k < K; ++k)
+            if (z[k] > z[best]) best = k;
         right += best == yte[i];
     }
     return static_cast<double>(right) / static_cast<double>(nt);
 }
 
 int run_probe(const Args& args) {
-    const ViT m = load_vit(args.model);
+    const ViT m = load_model(args.model);
     Split tr = load_split(args.data, "train", 5);
     const Split te = load_split(args.data, "t10k", 5);
     std::size_t n = tr.n;
@@ -448,7 +564,7 @@ int main(int argc, char** argv) {
         const Args args = parse(argc, argv);
         if (args.threads) bt::ThreadPool::set_global_threads(args.threads);
         if (args.eval) {
-            const ViT m = load_vit(args.model);
+            const ViT m = load_model(args.model);
             const Split te = load_split(args.data, "t10k", 0);
             std::printf("%s: test accuracy (classes 0-4, %zu images) %.4f\n", args.model.c_str(), te.n, accuracy(m, te));
             return 0;

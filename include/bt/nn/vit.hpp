@@ -184,8 +184,10 @@ float vit_forward(const ViT& m, ViTActs& acts, const float* images, std::size_t 
                   const std::uint8_t* labels = nullptr);
 // Backward of the mean cross-entropy of the last vit_forward with labels; ADDS the
 // parameter gradients into `grads` (a ViT of the same config used as a gradient buffer).
+// `dfeatures` [B, C], if given, is the gradient of an extra loss term with respect to the
+// features (final-LN class token) and is added in (bt_pretrain's reconstruction term).
 void vit_backward(const ViT& m, ViT& grads, ViTActs& acts, const float* images, const std::uint8_t* labels,
-                  std::size_t B);
+                  std::size_t B, const float* dfeatures = nullptr);
 
 // AdamW (decoupled weight decay on matrices only, ParamSpec::decay). `step` counts from 1.
 struct AdamW {
