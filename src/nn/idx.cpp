@@ -1,0 +1,114 @@
+// IDX reader; see include/bt/nn/idx.hpp.
+#include "bt/nn/idx.hpp"
+
+#include "bt/nn/inflate.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace bt::nn {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+    throw std::runtime_error("IDX " + name + ": " + what);
+}
+
+std::uint32_t be32(const std::uint8_t* p) {
+    return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | std::uint32_t{p[3]};
+}
+
+std::string hex32(std::uint32_t v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08x", v);
+    return buf;
+}
+
+// Decompresses if needed, checks magic and sizes, returns the dimensions and where the
+// data starts.
+std::vector<std::size_t> parse_header(const std::vector<std::uint8_t>& raw, std::size_t want_dims,
+                                      const std::string& name, std::vector<std::uint8_t>& plain,
+                                      std::size_t& data_off) {
+    if (is_gzip(raw.data(), raw.size())) {
+        try {
+            plain = gunzip(raw.data(), raw.size());
+        } catch (const std::exception& e) {
+            fail(name, std::string("cannot decompress: ") + e.what());
+        }
+    } else {
+        plain = raw;
+    }
+    if (plain.size() < 4) fail(name, "file is " + std::to_string(plain.size()) + " bytes, too short for the 4-byte magic");
+    const std::uint32_t want_magic = 0x00000800u | static_cast<std::uint32_t>(want_dims);
+    const std::uint32_t magic = be32(plain.data());
+    if (magic != want_magic) {
+        std::string hint = (magic & 0xFFFFFF00u) == 0x00000800u
+                               ? " (an unsigned-byte IDX file with " + std::to_string(magic & 0xFF) + " dimensions)"
+                               : " (not an unsigned-byte IDX file)";
+        fail(name, "magic " + hex32(magic) + hint + ", expected " + hex32(want_magic) + " for " +
+                       (want_dims == 3 ? "images" : "labels"));
+    }
+    data_off = 4 + 4 * want_dims;
+    if (plain.size() < data_off)
+        fail(name, "header truncated: " + std::to_string(plain.size()) + " bytes, expected at least " +
+                       std::to_string(data_off));
+    std::vector<std::size_t> dims(want_dims);
+    std::size_t total = 1;
+    for (std::size_t d = 0; d < want_dims; ++d) {
+        dims[d] = be32(plain.data() + 4 + 4 * d);
+        if (dims[d] == 0) fail(name, "dimension " + std::to_string(d) + " is 0");
+        total *= dims[d];
+    }
+    const std::size_t have = plain.size() - data_off;
+    if (have != total)
+        fail(name, "header promises " + std::to_string(total) + " data bytes, file holds " + std::to_string(have) +
+                       (have < total ? " (truncated)" : " (trailing bytes)"));
+    return dims;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    std::vector<std::uint8_t> out;
+    std::uint8_t buf[1 << 16];
+    std::size_t got;
+    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + got);
+    const bool err = std::ferror(f) != 0;
+    std::fclose(f);
+    if (err) throw std::runtime_error("read error on " + path);
+    return out;
+}
+
+IdxImages parse_idx_images(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+    std::vector<std::uint8_t> plain;
+    std::size_t off = 0;
+    const std::vector<std::size_t> dims = parse_header(bytes, 3, name, plain, off);
+    IdxImages im;
+    im.count = dims[0];
+    im.rows = dims[1];
+    im.cols = dims[2];
+    im.pixels.assign(plain.begin() + static_cast<std::ptrdiff_t>(off), plain.end());
+    return im;
+}
+
+IdxLabels parse_idx_labels(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+    std::vector<std::uint8_t> plain;
+    std::size_t off = 0;
+    parse_header(bytes, 1, name, plain, off);
+    IdxLabels lb;
+    lb.labels.assign(plain.begin() + static_cast<std::ptrdiff_t>(off), plain.end());
+    return lb;
+}
+
+IdxImages read_idx_images(const std::string& path) { return parse_idx_images(read_file_bytes(path), path); }
+IdxLabels read_idx_labels(const std::string& path) { return parse_idx_labels(read_file_bytes(path), path); }
+
+std::string fashion_mnist_path(const std::string& split, bool images) {
+    return "/usr/share/datasets/fashion-mnist/" + split + (images ? "-images-idx3-ubyte.gz" : "-labels-idx1-ubyte.gz");
+}
+
+}  // namespace bt::nn

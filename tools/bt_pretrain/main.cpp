@@ -1,0 +1,578 @@
+// bt_pretrain: plaintext supervised pretraining of the shipped transformer on the "public"
+// half of Fashion-MNIST (training images of classes 0-4: T-shirt, trouser, pullover,
+// dress, coat), and a linear probe of its frozen features on the "private" half (classes
+// 5-9: sandal, shirt, sneaker, bag, ankle boot) against the same probe on raw pixels.
+//
+//   ./bt_pretrain --out models/bt-vit-fmnist04.safetensors [--epochs N] [--seed S] ...
+//   ./bt_pretrain --eval  --model M     accuracy on the test split, classes 0-4
+//   ./bt_pretrain --probe --model M     linear probe, classes 5-9 (features vs pixels)
+//
+// Data-parallel training: each step's batch is split over the thread pool's workers,
+// each runs forward/backward on its share into its own gradient buffer, the buffers are
+// summed and one AdamW step follows. Seeded: the same seed and thread count give the same
+// weights (the shard split and the order of the sum depend only on those).
+#include "bt/nn/idx.hpp"
+#include "bt/nn/safetensors.hpp"
+#include "bt/nn/vit.hpp"
+#include "bt/threadpool.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace bt::nn;
+
+namespace {
+
+const char* kUsage =
+    "usage: bt_pretrain [options]            pretrain on Fashion-MNIST classes 0-4\n"
+    "       bt_pretrain --eval  --model FILE   test accuracy on classes 0-4\n"
+    "       bt_pretrain --probe --model FILE   linear probe on classes 5-9: features vs raw pixels\n"
+    "\n"
+    "data and output:\n"
+    "  --data DIR        folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]\n"
+    "                    (default /usr/share/datasets/fashion-mnist)\n"
+    "  --out FILE        final model (safetensors; default bt-vit-fmnist04.safetensors)\n"
+    "  --checkpoint FILE checkpoint with optimizer state, written atomically every epoch\n"
+    "                    (default: OUT.ckpt)\n"
+    "  --resume FILE     continue from a checkpoint\n"
+    "training:\n"
+    "  --epochs N (4)  --batch N (128)  --lr X (1e-3)  --wd X (0.05)  --warmup STEPS (300)\n"
+    "  --seed N (1)    --threads N (all)  --max-steps N (stop early, for smoke tests)\n"
+    "  --no-augment    (default: random horizontal flip and shifts of up to 2 pixels)\n"
+    "  --recon X       add X times a pixel-reconstruction loss: a linear decoder from the\n"
+    "                  features to the input image, trained along and then discarded, so the\n"
+    "                  features keep image information beyond the five public classes (0: off)\n"
+    "topology (28x28x1 input):\n"
+    "  --patch N (4)  --width N (96)  --depth N (4)  --heads N (3)  --mlp N (192)\n"
+    "probe:\n"
+    "  --probe-train N  training images per probe (default: all 30000 of classes 5-9)\n"
+    "  --probe-epochs N (30)\n";
+
+struct Args {
+    std::string data = "/usr/share/datasets/fashion-mnist", out = "bt-vit-fmnist04.safetensors", ckpt, resume, model;
+    std::size_t epochs = 4, batch = 128, warmup = 300, max_steps = 0, probe_train = 0, probe_epochs = 30;
+    float lr = 1e-3f, wd = 0.05f, recon = 0.0f;
+    std::uint64_t seed = 1;
+    unsigned threads = 0;
+    bool augment = true, eval = false, probe = false;
+    ViTConfig cfg;
+};
+
+[[noreturn]] void die(const std::string& msg) {
+    std::fprintf(stderr, "bt_pretrain: %s\n", msg.c_str());
+    std::exit(2);
+}
+
+std::size_t to_size(const std::string& flag, const std::string& v) {
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9)
+        die(flag + " expects a non-negative integer, got \"" + v + "\"");
+    return std::stoul(v);
+}
+float to_float(const std::string& flag, const std::string& v) {
+    try {
+        std::size_t used = 0;
+        const float f = std::stof(v, &used);
+        if (used != v.size() || !std::isfinite(f) || f < 0) throw std::invalid_argument(v);
+        return f;
+    } catch (const std::exception&) {
+        die(flag + " expects a non-negative number, got \"" + v + "\"");
+    }
+}
+
+Args parse(int argc, char** argv) {
+    Args a;
+    a.cfg.num_classes = 5;
+    for (int i = 1; i < argc; ++i) {
+        const std::string f = argv[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= argc) die(f + " needs a value (see --help)");
+            return argv[++i];
+        };
+        if (f == "--help" || f == "-h") { std::fputs(kUsage, stdout); std::exit(0); }
+        else if (f == "--data") a.data = val();
+        else if (f == "--out") a.out = val();
+        else if (f == "--checkpoint") a.ckpt = val();
+        else if (f == "--resume") a.resume = val();
+        else if (f == "--model") a.model = val();
+        else if (f == "--eval") a.eval = true;
+        else if (f == "--probe") a.probe = true;
+        else if (f == "--epochs") a.epochs = to_size(f, val());
+        else if (f == "--batch") a.batch = to_size(f, val());
+        else if (f == "--warmup") a.warmup = to_size(f, val());
+        else if (f == "--max-steps") a.max_steps = to_size(f, val());
+        else if (f == "--lr") a.lr = to_float(f, val());
+        else if (f == "--wd") a.wd = to_float(f, val());
+        else if (f == "--recon") a.recon = to_float(f, val());
+        else if (f == "--seed") a.seed = to_size(f, val());
+        else if (f == "--threads") a.threads = static_cast<unsigned>(to_size(f, val()));
+        else if (f == "--no-augment") a.augment = false;
+        else if (f == "--patch") a.cfg.patch_size = to_size(f, val());
+        else if (f == "--width") a.cfg.width = to_size(f, val());
+        else if (f == "--depth") a.cfg.depth = to_size(f, val());
+        else if (f == "--heads") a.cfg.heads = to_size(f, val());
+        else if (f == "--mlp") a.cfg.mlp_hidden = to_size(f, val());
+        else if (f == "--probe-train") a.probe_train = to_size(f, val());
+        else if (f == "--probe-epochs") a.probe_epochs = to_size(f, val());
+        else die("unknown option \"" + f + "\" (see --help)");
+    }
+    if (a.batch == 0) die("--batch must be positive");
+    if ((a.eval || a.probe) && a.model.empty()) die("--eval and --probe need --model FILE");
+    if (a.ckpt.empty()) a.ckpt = a.out + ".ckpt";
+    try {
+        a.cfg.validate();
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
+    return a;
+}
+
+// ------------------------------------------------------------------ data
+struct Split {
+    std::vector<std::uint8_t> pixels;  // n × 28 × 28
+    std::vector<std::uint8_t> labels;  // relabelled to 0..4
+    std::size_t n = 0;
+};
+
+std::string data_file(const std::string& dir, const std::string& split, bool images) {
+    const std::string base = dir + "/" + split + (images ? "-images-idx3-ubyte" : "-labels-idx1-ubyte");
+    if (std::FILE* f = std::fopen((base + ".gz").c_str(), "rb")) {
+        std::fclose(f);
+        return base + ".gz";
+    }
+    return base;
+}
+
+// Images of classes [lo, lo + 5), labels shifted to 0..4.
+Split load_split(const std::string& dir, const std::string& split, int lo) {
+    const IdxImages im = read_idx_images(data_file(dir, split, true));
+    const IdxLabels lb = read_idx_labels(data_file(dir, split, false));
+    if (im.count != lb.count())
+        die(split + ": " + std::to_string(im.count) + " images but " + std::to_string(lb.count()) + " labels");
+    if (im.rows != 28 || im.cols != 28)
+        die(split + ": images are " + std::to_string(im.rows) + "x" + std::to_string(im.cols) + ", expected 28x28");
+    Split s;
+    for (std::size_t i = 0; i < im.count; ++i) {
+        const int y = lb.labels[i];
+        if (y < lo || y >= lo + 5) continue;
+        s.pixels.insert(s.pixels.end(), im.image(i), im.image(i) + 784);
+        s.labels.push_back(static_cast<std::uint8_t>(y - lo));
+        ++s.n;
+    }
+    return s;
+}
+
+// One training input: optional flip and shift (zero = background fill), normalized.
+void make_input(const ViTConfig& c, const std::uint8_t* img, bool augment, std::mt19937_64& rng, float* out) {
+    std::uint8_t tmp[784];
+    const std::uint8_t* src = img;
+    if (augment) {
+        const bool flip = (rng() & 1) != 0;
+        const int dx = static_cast<int>(rng() % 5) - 2, dy = static_cast<int>(rng() % 5) - 2;
+        for (int y = 0; y < 28; ++y)
+            for (int x = 0; x < 28; ++x) {
+                int sx = x - dx, sy = y - dy;
+                if (flip) sx = 27 - sx;
+                tmp[y * 28 + x] = (sx < 0 || sx > 27 || sy < 0 || sy > 27) ? 0 : img[sy * 28 + sx];
+            }
+        src = tmp;
+    }
+    preprocess_u8(c, src, 28, 28, 1, out);
+}
+
+double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// ------------------------------------------------------------------ evaluation
+double accuracy(const ViT& m, const Split& s) {
+    const std::size_t C = m.config.width, K = m.config.num_classes;
+    std::vector<float> feats(s.n * C);
+    extract_features_u8(m, s.pixels.data(), s.n, 28, 28, 1, feats.data());
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < s.n; ++i) {
+        std::size_t best = 0;
+        float bestz = -INFINITY;
+        for (std::size_t k = 0; k < K; ++k) {
+            float z = m.p.head_b[k];
+            for (std::size_t j = 0; j < C; ++j) z += m.p.head_w[k * C + j] * feats[i * C + j];
+            if (z > bestz) { bestz = z; best = k; }
+        }
+        right += best == s.labels[i];
+    }
+    return static_cast<double>(right) / static_cast<double>(s.n);
+}
+
+// ------------------------------------------------------------------ reconstruction decoder
+// recon = W · feature + b, W [PX, C], b [PX] (PX = input pixels); loss = mean squared error
+// over pixels and images. Plain Adam (no decay). Discarded after pretraining.
+struct Decoder {
+    std::size_t C = 0, PX = 0;
+    std::vector<float> p, m, v;  // W then b
+    void init(std::size_t c, std::size_t px, std::uint64_t seed) {
+        C = c;
+        PX = px;
+        p.assign(PX * C + PX, 0.0f);
+        m.assign(p.size(), 0.0f);
+        v.assign(p.size(), 0.0f);
+        std::mt19937_64 rng(seed ^ 0xDEC0DEull);
+        std::normal_distribution<float> nd(0.0f, 0.02f);
+        for (std::size_t i = 0; i < PX * C; ++i) p[i] = nd(rng);
+    }
+    // Adds to dfeat [B, C] and grad [W; b]; returns the summed squared error / PX.
+    double step(const float* feats, const float* target, std::size_t B, float weight, std::size_t batch_total,
+                float* dfeat, float* grad, std::vector<float>& recon) const {
+        recon.resize(B * PX);
+        matmul_forward(recon.data(), feats, p.data(), p.data() + PX * C, B, C, PX);
+        double se = 0.0;
+        const float k = 2.0f * weight / static_cast<float>(PX * batch_total);
+        for (std::size_t i = 0; i < B * PX; ++i) {
+            const float d = recon[i] - target[i];
+            se += static_cast<double>(d) * d;
+            recon[i] = k * d;  // now d loss / d recon
+        }
+        matmul_backward(dfeat, grad, grad + PX * C, recon.data(), feats, p.data(), B, C, PX);
+        return se / static_cast<double>(PX);
+    }
+    void adam(const std::vector<float>& g, float lr, std::uint64_t t) {
+        const float b1 = 0.9f, b2 = 0.999f;
+        const float c1 = 1.0f - std::pow(b1, static_cast<float>(t)), c2 = 1.0f - std::pow(b2, static_cast<float>(t));
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            m[i] = b1 * m[i] + (1 - b1) * g[i];
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+            p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
+        }
+    }
+};
+
+// ------------------------------------------------------------------ checkpoints
+void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, const Decoder& dec, std::size_t step,
+                     std::size_t epoch, const std::map<std::string, std::string>& info) {
+    std::vector<TensorView> v{{"model", {m.memory.size()}, m.memory.data()},
+                              {"adam.m", {opt.m.size()}, opt.m.data()},
+                              {"adam.v", {opt.v.size()}, opt.v.data()}};
+    if (!dec.p.empty()) {
+        v.push_back({"decoder.p", {dec.p.size()}, dec.p.data()});
+        v.push_back({"decoder.m", {dec.m.size()}, dec.m.data()});
+        v.push_back({"decoder.v", {dec.v.size()}, dec.v.data()});
+    }
+    std::map<std::string, std::string> md = m.config.to_metadata();
+    md["format"] = "bt-vit-checkpoint";
+    md["step"] = std::to_string(step);
+    md["epoch"] = std::to_string(epoch);
+    for (const auto& [k, val] : info) md["info." + k] = val;
+    write_safetensors(path, v, md);
+}
+
+void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, std::size_t& step, std::size_t& epoch) {
+    SafeTensors st = read_safetensors(path);
+    auto md = st.metadata;
+    if (md["format"] != "bt-vit-checkpoint") die(path + ": not a bt_pretrain checkpoint (format " + md["format"] + ")");
+    md["format"] = "bt-vit";
+    m = ViT(ViTConfig::from_metadata(md));
+    const Tensor* w = st.find("model");
+    const Tensor* mm = st.find("adam.m");
+    const Tensor* vv = st.find("adam.v");
+    if (!w || !mm || !vv || w->numel() != m.num_params() || mm->numel() != m.num_params() || vv->numel() != m.num_params())
+        die(path + ": checkpoint tensors missing or of the wrong size for " + m.config.describe());
+    m.memory = w->data;
+    opt.m = mm->data;
+    opt.v = vv->data;
+    if (dec && !dec->p.empty()) {
+        const Tensor* dp = st.find("decoder.p");
+        const Tensor* dm = st.find("decoder.m");
+        const Tensor* dv = st.find("decoder.v");
+        if (!dp || !dm || !dv || dp->numel() != dec->p.size())
+            die(path + ": checkpoint has no reconstruction decoder of the expected size (was --recon used?)");
+        dec->p = dp->data;
+        dec->m = dm->data;
+        dec->v = dv->data;
+    }
+    step = to_size("step", md["step"]);
+    epoch = to_size("epoch", md["epoch"]);
+}
+
+// A final model, or the model inside a checkpoint.
+ViT load_model(const std::string& path) {
+    const SafeTensors st = read_safetensors(path);
+    auto f = st.metadata.find("format");
+    if (f != st.metadata.end() && f->second == "bt-vit-checkpoint") {
+        ViT m;
+        AdamW opt;
+        std::size_t step = 0, epoch = 0;
+        load_checkpoint(path, m, opt, nullptr, step, epoch);
+        return m;
+    }
+    return vit_from_safetensors(st, path);
+}
+
+// ------------------------------------------------------------------ training
+int train(const Args& args, int argc, char** argv) {
+    std::string cmd;
+    for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
+    const Split tr = load_split(args.data, "train", 0), te = load_split(args.data, "t10k", 0);
+    std::printf("data: %zu training, %zu test images of classes 0-4\n", tr.n, te.n);
+    ViT m(args.cfg);
+    init_vit(m, args.seed);
+    AdamW opt;
+    opt.lr = args.lr;
+    opt.weight_decay = args.wd;
+    std::size_t step = 0, epoch0 = 0;
+    Decoder dec;
+    const std::size_t in_px = args.cfg.channels * args.cfg.image_size * args.cfg.image_size;
+    if (args.recon > 0) dec.init(args.cfg.width, in_px, args.seed);
+    if (!args.resume.empty()) {
+        load_checkpoint(args.resume, m, opt, &dec, step, epoch0);
+        std::printf("resumed from %s at step %zu (epoch %zu)\n", args.resume.c_str(), step, epoch0);
+    }
+    const ViTConfig& c = m.config;
+    std::printf("model: %s, %zu parameters\n", c.describe().c_str(), m.num_params());
+    const unsigned W = bt::ThreadPool::global().size();
+    const std::size_t steps_per_epoch = tr.n / args.batch;
+    std::size_t total = steps_per_epoch * args.epochs;
+    if (args.max_steps && args.max_steps < total) total = args.max_steps;
+    std::printf("training: %zu epochs x %zu steps, batch %zu, lr %g, wd %g, warmup %zu, recon %g, seed %llu, %u threads\n",
+                args.epochs, steps_per_epoch, args.batch, static_cast<double>(args.lr), static_cast<double>(args.wd),
+                args.warmup, static_cast<double>(args.recon), static_cast<unsigned long long>(args.seed), W);
+    const std::size_t in = c.channels * c.image_size * c.image_size;
+    const std::size_t shard = (args.batch + W - 1) / W;
+    std::vector<ViTActs> acts(W);
+    std::vector<ViT> grads(W, ViT(c));
+    std::vector<std::vector<float>> inputs(W, std::vector<float>(shard * in));
+    std::vector<std::vector<std::uint8_t>> labels(W, std::vector<std::uint8_t>(shard));
+    std::vector<float> losses(W);
+    std::vector<double> rlosses(W);
+    std::vector<std::vector<float>> dgrads(W, std::vector<float>(dec.p.size())), dfeat(W), feats(W), recon(W);
+    for (auto& a : acts) a.allocate(c, shard);
+    std::vector<std::size_t> order(tr.n);
+    const double t0 = now_s();
+    std::map<std::string, std::string> info;
+    for (std::size_t epoch = epoch0; epoch < args.epochs && step < total; ++epoch) {
+        // The permutation and augmentation of each epoch depend only on (seed, epoch).
+        std::mt19937_64 perm_rng(args.seed * 1000003ull + epoch);
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        std::shuffle(order.begin(), order.end(), perm_rng);
+        for (std::size_t s = (step % steps_per_epoch); s < steps_per_epoch && step < total; ++s) {
+            const double ts = now_s();
+            bt::parallel_for(W, [&](std::size_t w, unsigned) {
+                const std::size_t b0 = w * shard, b1 = std::min(args.batch, b0 + shard);
+                std::fill(grads[w].memory.begin(), grads[w].memory.end(), 0.0f);
+                losses[w] = 0.0f;
+                if (b0 >= b1) return;
+                std::mt19937_64 rng(args.seed ^ (0x9E3779B97F4A7C15ull * (step * 64 + w + 1)));
+                for (std::size_t b = b0; b < b1; ++b) {
+                    const std::size_t idx = order[s * args.batch + b];
+                    make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in);
+                    labels[w][b - b0] = tr.labels[idx];
+                }
+                const std::size_t nb = b1 - b0;
+                losses[w] = vit_forward(m, acts[w], inputs[w].data(), nb, labels[w].data()) * static_cast<float>(nb);
+                const float scale = static_cast<float>(nb) / static_cast<float>(args.batch);
+                float* df = nullptr;
+                rlosses[w] = 0.0;
+                if (args.recon > 0) {
+                    // d(recon term)/d features, already scaled for the whole batch; divide
+                    // by `scale` because the gradients below are multiplied by it.
+                    const std::size_t C = c.width;
+                    feats[w].resize(nb * C);
+                    dfeat[w].assign(nb * C, 0.0f);
+                    std::fill(dgrads[w].begin(), dgrads[w].end(), 0.0f);
+                    for (std::size_t b = 0; b < nb; ++b)
+                        std::memcpy(feats[w].data() + b * C, acts[w].lnf + b * 2 * C, C * sizeof(float));
+                    rlosses[w] = dec.step(feats[w].data(), inputs[w].data(), nb, args.recon, args.batch,
+                                          dfeat[w].data(), dgrads[w].data(), recon[w]);
+                    for (float& x : dfeat[w]) x /= scale;
+                    df = dfeat[w].data();
+                }
+                vit_backward(m, grads[w], acts[w], inputs[w].data(), labels[w].data(), nb, df);
+                for (float& g : grads[w].memory) g *= scale;
+            });
+            for (unsigned w = 1; w < W; ++w)
+                for (std::size_t i = 0; i < m.num_params(); ++i) grads[0].memory[i] += grads[w].memory[i];
+            float loss = 0.0f;
+            for (float l : losses) loss += l;
+            loss /= static_cast<float>(args.batch);
+            double rloss = 0.0;
+            for (unsigned w = 0; w < W; ++w) {
+                rloss += rlosses[w];
+                if (w && args.recon > 0)
+                    for (std::size_t i = 0; i < dgrads[0].size(); ++i) dgrads[0][i] += dgrads[w][i];
+            }
+            rloss /= static_cast<double>(args.batch);
+            ++step;
+            // Linear warmup, then cosine decay to zero at the last step.
+            const double lr = step <= args.warmup
+                                  ? args.lr * static_cast<double>(step) / static_cast<double>(std::max<std::size_t>(args.warmup, 1))
+                                  : args.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step - args.warmup) /
+                                                                    static_cast<double>(std::max<std::size_t>(total - args.warmup, 1))));
+            opt.lr = static_cast<float>(lr);
+            opt.update(m, grads[0], step);
+            if (args.recon > 0) dec.adam(dgrads[0], opt.lr, step);
+            if (!std::isfinite(loss)) die("loss is not finite at step " + std::to_string(step) + "; try a lower --lr");
+            const double dt = now_s() - ts;
+            std::printf("step %zu/%zu epoch %zu loss %.4f recon %.4f lr %.2e %.0f ms %.0f img/s elapsed %.0f s\n", step,
+                        total, epoch + 1, static_cast<double>(loss), rloss, lr, dt * 1e3,
+                        static_cast<double>(args.batch) / dt, now_s() - t0);
+            std::fflush(stdout);
+        }
+        const double acc = accuracy(m, te);
+        std::printf("epoch %zu done: test accuracy (classes 0-4) %.4f, elapsed %.0f s\n", epoch + 1, acc, now_s() - t0);
+        info["test_accuracy_0_4"] = std::to_string(acc);
+        save_checkpoint(args.ckpt, m, opt, dec, step, epoch + 1, info);
+        std::printf("checkpoint: %s\n", args.ckpt.c_str());
+        std::fflush(stdout);
+    }
+    const double secs = now_s() - t0;
+    const double acc = accuracy(m, te);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4f", acc);
+    info["test_accuracy_0_4"] = buf;
+    std::snprintf(buf, sizeof buf, "%.0f", secs);
+    info["train_seconds"] = buf;
+    info["command"] = cmd;
+    info["seed"] = std::to_string(args.seed);
+    info["recon_weight"] = std::to_string(args.recon);
+    info["steps"] = std::to_string(step);
+    info["data"] = "Fashion-MNIST train, classes 0-4";
+    save_vit(m, args.out, info);
+    std::printf("done: %zu steps in %.0f s; test accuracy (classes 0-4) %.4f; wrote %s\n", step, secs, acc,
+                args.out.c_str());
+    return 0;
+}
+
+// ------------------------------------------------------------------ linear probe
+// Softmax regression on standardized inputs (per-dimension mean/std of the training set),
+// mini-batch Nesterov momentum, fixed budget; the same for features and pixels.
+double probe(std::vector<float> xtr, const std::vector<std::uint8_t>& ytr, std::vector<float> xte,
+             const std::vector<std::uint8_t>& yte, std::size_t d, std::size_t epochs, std::uint64_t seed) {
+    const std::size_t n = ytr.size(), nt = yte.size(), K = 5, bs = 128;
+    std::vector<double> mu(d, 0.0), sd(d, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < d; ++j) mu[j] += xtr[i * d + j];
+    for (double& x : mu) x /= static_cast<double>(n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < d; ++j) sd[j] += (xtr[i * d + j] - mu[j]) * (xtr[i * d + j] - mu[j]);
+    for (double& x : sd) x = std::sqrt(x / static_cast<double>(n)) + 1e-6;
+    for (std::vector<float>* x : {&xtr, &xte})
+        for (std::size_t i = 0; i < x->size(); ++i) {
+            const std::size_t j = i % d;
+            (*x)[i] = static_cast<float>(((*x)[i] - mu[j]) / sd[j]);
+        }
+    // w[k*(d+1) + j], bias at j = d.
+    const std::size_t D = d + 1;
+    std::vector<double> w(K * D, 0.0), vel(K * D, 0.0), look(K * D), g(K * D);
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::mt19937_64 rng(seed);
+    const double lr = 0.1, mom = 0.9;
+    auto logits = [&](const std::vector<double>& wt, const float* x, double* z) {
+        for (std::size_t k = 0; k < K; ++k) {
+            const double* wk = wt.data() + k * D;
+            double acc = wk[d];
+            for (std::size_t j = 0; j < d; ++j) acc += wk[j] * x[j];
+            z[k] = acc;
+        }
+    };
+    for (std::size_t e = 0; e < epochs; ++e) {
+        std::shuffle(order.begin(), order.end(), rng);
+        for (std::size_t b0 = 0; b0 < n; b0 += bs) {
+            const std::size_t b1 = std::min(n, b0 + bs);
+            for (std::size_t i = 0; i < w.size(); ++i) look[i] = w[i] + mom * vel[i];  // Nesterov look-ahead
+            std::fill(g.begin(), g.end(), 0.0);
+            for (std::size_t bi = b0; bi < b1; ++bi) {
+                const std::size_t i = order[bi];
+                const float* x = xtr.data() + i * d;
+                double z[5], mx = -1e300, sum = 0;
+                logits(look, x, z);
+                for (double v : z) mx = std::max(mx, v);
+                for (double& v : z) { v = std::exp(v - mx); sum += v; }
+                for (std::size_t k = 0; k < K; ++k) {
+                    const double dz = (z[k] / sum - (ytr[i] == k ? 1.0 : 0.0)) / static_cast<double>(b1 - b0);
+                    double* gk = g.data() + k * D;
+                    gk[d] += dz;
+                    for (std::size_t j = 0; j < d; ++j) gk[j] += dz * x[j];
+                }
+            }
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                vel[i] = mom * vel[i] - lr * g[i];
+                w[i] += vel[i];
+            }
+        }
+    }
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < nt; ++i) {
+        double z[5];
+        logits(w, xte.data() + i * d, z);
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < K; ++k)
+            if (z[k] > z[best]) best = k;
+        right += best == yte[i];
+    }
+    return static_cast<double>(right) / static_cast<double>(nt);
+}
+
+int run_probe(const Args& args) {
+    const ViT m = load_model(args.model);
+    Split tr = load_split(args.data, "train", 5);
+    const Split te = load_split(args.data, "t10k", 5);
+    std::size_t n = tr.n;
+    if (args.probe_train && args.probe_train < n) {  // a seeded, class-mixed subset
+        std::vector<std::size_t> idx(tr.n);
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        std::mt19937_64 rng(args.seed);
+        std::shuffle(idx.begin(), idx.end(), rng);
+        Split sub;
+        for (std::size_t k = 0; k < args.probe_train; ++k) {
+            sub.pixels.insert(sub.pixels.end(), tr.pixels.begin() + static_cast<std::ptrdiff_t>(idx[k] * 784),
+                              tr.pixels.begin() + static_cast<std::ptrdiff_t>(idx[k] * 784 + 784));
+            sub.labels.push_back(tr.labels[idx[k]]);
+        }
+        sub.n = args.probe_train;
+        tr = std::move(sub);
+        n = tr.n;
+    }
+    std::printf("probe: classes 5-9, %zu training and %zu test images, %zu epochs of Nesterov SGD (batch 128, lr 0.1)\n",
+                n, te.n, args.probe_epochs);
+    const std::size_t C = m.config.width;
+    const double t0 = now_s();
+    std::vector<float> ftr(n * C), fte(te.n * C);
+    extract_features_u8(m, tr.pixels.data(), n, 28, 28, 1, ftr.data());
+    extract_features_u8(m, te.pixels.data(), te.n, 28, 28, 1, fte.data());
+    const double tf = now_s() - t0;
+    std::printf("features: %zu images in %.2f s (%.0f images/s)\n", n + te.n, tf, static_cast<double>(n + te.n) / tf);
+    const double acc_f = probe(ftr, tr.labels, fte, te.labels, C, args.probe_epochs, args.seed);
+    std::printf("probe on features (%zu-d): test accuracy %.4f\n", C, acc_f);
+    std::vector<float> ptr(n * 784), pte(te.n * 784);
+    for (std::size_t i = 0; i < n * 784; ++i) ptr[i] = static_cast<float>(tr.pixels[i]) / 255.0f;
+    for (std::size_t i = 0; i < te.n * 784; ++i) pte[i] = static_cast<float>(te.pixels[i]) / 255.0f;
+    const double acc_p = probe(ptr, tr.labels, pte, te.labels, 784, args.probe_epochs, args.seed);
+    std::printf("probe on raw pixels (784-d): test accuracy %.4f\n", acc_p);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const Args args = parse(argc, argv);
+        if (args.threads) bt::ThreadPool::set_global_threads(args.threads);
+        if (args.eval) {
+            const ViT m = load_model(args.model);
+            const Split te = load_split(args.data, "t10k", 0);
+            std::printf("%s: test accuracy (classes 0-4, %zu images) %.4f\n", args.model.c_str(), te.n, accuracy(m, te));
+            return 0;
+        }
+        if (args.probe) return run_probe(args);
+        return train(args, argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bt_pretrain: %s\n", e.what());
+        return 1;
+    }
+}
