@@ -3,13 +3,14 @@
 // AVX2 has neither a 64-bit multiply nor unsigned 64-bit compares, so:
 //  - the Shoup quotient hi64(y·w') is assembled from three 32×32-bit products
 //    (vpmuludq), dropping the low×low one; it is at most 2 too small, so y·w − Q·q lies
-//    in [0, 4q) and one conditional subtraction brings it back to Harvey's [0, 2q);
+//    in [0, 4q) and one conditional subtraction brings it back to Harvey's [0, 2q)
+//    (for q < 2^61 the "wide" kernel skips it and keeps every range twice as wide);
 //  - the low words y·w and Q·q come from three 32×32-bit products each;
 //  - "x >= m ? x - m : x" for x < 2m <= 2^63 is a subtraction and a blend on the sign bit
 //    of x - m.
 // The stage schedule is ntt_simd.hpp (Harvey 2014 lazy butterflies); this file adds the
 // butterflies and the last three forward / first three inverse stages (spans 4, 2, 1),
-// which run on 8 words held in two registers.
+// which run on chunks of 8 words held in two registers.
 #if defined(__x86_64__)
 
 #include "kernels.hpp"

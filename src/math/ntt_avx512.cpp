@@ -3,14 +3,16 @@
 //  - Mul64 (AVX-512 F/DQ): any q < 2^62. The high word of y·w' is assembled from three
 //    32×32-bit products (vpmuludq), dropping the low×low one: the quotient estimate is
 //    at most 2 too small, so y·w − Q·q lies in [0, 4q) and one conditional subtraction
-//    brings it back to Harvey's [0, 2q).
+//    brings it back to Harvey's [0, 2q). For q < 2^61 ("wide") the kernel skips that
+//    subtraction and keeps every range twice as wide instead (forward values below 8q).
 //  - Ifma (AVX-512 IFMA): q < 2^50, so lazy values below 4q fit the 52-bit multiplier.
 //    With w' = floor(w·2^52 / q): Q = hi52(y·w'), y·w − Q·q = lo52(y·w) + lo52(Q·(2^52 − q))
 //    mod 2^52, in [0, 2q) (Boemer et al. 2021, "Intel HEXL", §4; Harvey 2014).
 //
 // The stage schedule is ntt_simd.hpp; this file adds the butterflies and the last four
-// forward / first four inverse stages (spans 8, 4, 2, 1), which run on 16 words held in
-// two registers, reshuffled between stages so that each butterfly pairs lane with lane.
+// forward / first four inverse stages (spans 8, 4, 2, 1), which run on chunks of 16 words
+// held in two registers, reshuffled between stages so that each butterfly pairs lane
+// with lane (the roots of each stage are permuted to match).
 #if defined(__x86_64__)
 
 #include "kernels.hpp"
