@@ -31,8 +31,10 @@
 //
 // Schedule (Harvey 2014 butterflies; the blocking follows the usual depth-first order):
 // stages whose butterflies span more than a block of kBlock words run as whole-array
-// passes, two stages per pass (radix 4) where possible; the remaining stages of each
-// block run while the block sits in L1; the last log2(W)+1 stages run in registers.
+// passes, two or three stages per pass (radix 4 or 8) where possible; the remaining
+// stages of each block run while the block sits in L1; the last log2(W)+2 stages (spans
+// 2W … 1) run in registers, several chunks interleaved. The inverse runs the same
+// schedule backwards and folds N^{-1} into its last stage.
 #pragma once
 
 #include "bt/ntt.hpp"
@@ -178,12 +180,10 @@ struct NttDriver {
         if (n / 2 >= block) fwd_stages(a, 0, n, n / 2, block, n, w, wp, c);  // whole-array passes
         for (std::size_t b = 0; b < n; b += block) {
             if (block / 2 >= 2 * s_tail) fwd_stages(a, b, b + block, block / 2, 2 * s_tail, n, w, wp, c);
-            if (out_factor == 1)
-                fold ? fwd_tails<true, true>(a, b, b + block, n, w, wp, c)
-                     : fwd_tails<true, false>(a, b, b + block, n, w, wp, c);
-            else
-                fold ? fwd_tails<false, true>(a, b, b + block, n, w, wp, c)
-                     : fwd_tails<false, false>(a, b, b + block, n, w, wp, c);
+            if (out_factor == 1 && fold) fwd_tails<true, true>(a, b, b + block, n, w, wp, c);
+            if (out_factor == 1 && !fold) fwd_tails<true, false>(a, b, b + block, n, w, wp, c);
+            if (out_factor != 1 && fold) fwd_tails<false, true>(a, b, b + block, n, w, wp, c);
+            if (out_factor != 1 && !fold) fwd_tails<false, false>(a, b, b + block, n, w, wp, c);
         }
     }
 
