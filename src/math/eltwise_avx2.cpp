@@ -127,7 +127,8 @@ inline V load(const u64* p) { return _mm256_loadu_si256(reinterpret_cast<const _
 inline V load_part(const u64* p, V m) { return _mm256_maskload_epi64(reinterpret_cast<const long long*>(p), m); }
 
 template <EltOp op>
-void run(u64* r, const u64* a, const u64* b, std::size_t n, const Ctx& c) {
+void run(u64* r, const u64* a, const u64* b, std::size_t n, const Ctx& cref) {
+    const Ctx c = cref;  // local: the stores through r cannot alias it, so it stays in registers
     const bool has_b = op == EltOp::Add || op == EltOp::Sub || op == EltOp::Mul || op == EltOp::MulAcc;
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {

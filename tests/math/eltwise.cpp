@@ -122,6 +122,35 @@ TEST_CASE("eltwise: products of extreme values, q just below 2^50 and 2^62") {
     }
 }
 
+TEST_CASE("eltwise: products on every path, 2^17 random pairs per modulus") {
+    // A larger sample for the quotient estimates (Barrett, double-precision): products
+    // near multiples of q are where an estimate one off would show.
+    for (int bits : {20, 36, 49, 50, 52, 61}) {
+        const Modulus m(generate_ntt_primes(bits, 1, 16)[0]);
+        const std::size_t n = std::size_t{1} << 17;
+        const auto a = residues(n, m.value, 7u * static_cast<unsigned>(bits));
+        auto b = residues(n, m.value, 7u * static_cast<unsigned>(bits) + 1);
+        // Every other pair: b = ±a^{-1}, so that a·b = kq ± 1 sits right next to a multiple of q.
+        for (std::size_t i = 0; i < n; i += 2)
+            if (a[i] != 0) b[i] = mul_mod(inv_mod(a[i], m.value), (i % 4 == 0) ? 1 : m.value - 1, m);
+        std::vector<u64> expect(n), r(n);
+        for (EltOp op : {EltOp::Mul, EltOp::MulAcc, EltOp::MulScalar}) {
+            const u64 w = a[12345] | 1;
+            std::fill(expect.begin(), expect.end(), m.value / 3);
+            eltwise_ref(op, expect.data(), a.data(), b.data(), w, n, m);
+            for (SimdPath p : kPaths) {
+                if (!simd_path_supported(p)) continue;
+                CAPTURE(simd_path_name(p));
+                CAPTURE(bits);
+                CAPTURE(op_name(op));
+                std::fill(r.begin(), r.end(), m.value / 3);
+                eltwise_path(p, op, r.data(), a.data(), b.data(), w, n, m);
+                CHECK(r == expect);
+            }
+        }
+    }
+}
+
 TEST_CASE("eltwise: the dispatched functions agree with the reference") {
     const Modulus m(generate_ntt_primes(45, 1, 16)[0]);
     const std::size_t n = 37;
