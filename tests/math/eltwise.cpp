@@ -1,7 +1,8 @@
 // Tests for the element-wise kernels (src/math/eltwise*.cpp): every op on every SIMD path
 // this CPU offers, bit-exact against eltwise_ref, over lengths that exercise the vector
-// tails, primes from 30 to 61 bits (both sides of the IFMA limit 2^50), the edge values
-// 0 and q-1, and outputs aliasing an input.
+// tails, moduli from 20 to 62 bits (both sides of the IFMA and double-precision limit
+// 2^50), the edge values 0 and q-1, products next to multiples of q, and outputs
+// aliasing an input.
 #include "doctest/doctest.h"
 
 #include "bt/eltwise.hpp"
