@@ -52,7 +52,7 @@ struct NttDriver {
     using C = typename K::Consts;
     using R = typename K::Root;
     static constexpr std::size_t W = K::W;
-    static constexpr std::size_t kBlock = 2048;  // words; 16 KiB stays in L1 with the roots
+    static constexpr std::size_t kBlock = 1024;  // words; 8 KiB stays in L1 with the roots
     static constexpr std::size_t kTailChunks = K::kTailChunks;  // register tails per call
 
     // ------------------------------------------------------------ forward
