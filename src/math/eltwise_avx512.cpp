@@ -9,8 +9,10 @@
 // bits (B = 64, or 52 for IFMA): for a k-bit q and z < 2^(2k), c1 = floor(z / 2^(k-1)) <
 // 2^(k+1) and mu = floor(2^(k+B-1) / q) < 2^B, the estimate qhat = hi_B(c1 · mu) is at
 // most 2 below floor(z/q) (the two truncations cost less than 1 + 2^(k-B+1) <= 1.5), so
-// z - qhat·q lies in [0, 3q) and two conditional subtractions finish. Results equal
-// eltwise_ref exactly. Inputs in [0, q), outputs in [0, q); r may alias a or b.
+// z - qhat·q lies in [0, 3q) and two conditional subtractions finish. For q < 2^61 the
+// 64-bit flavour leaves the low×low partial product out of hi_64(c1 · mu) (up to 2 more
+// below), so z - qhat·q lies in [0, 5q), still below 2^64, and three subtractions finish.
+// Results equal eltwise_ref exactly. Inputs in [0, q), outputs in [0, q); r may alias a or b.
 // The last n mod 8 elements go through the same vector code via masked loads/stores.
 #if defined(__x86_64__)
 
@@ -37,7 +39,8 @@ inline V sub_if_ge(V x, V q) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, q)
 
 // Per-call constants: q, Barrett's mu and the shift counts of c1.
 struct Ctx {
-    V q, negq, mu, muh, mask52, zero;  // muh = mu >> 32
+    V q, q2, q4, negq, mu, muh, mask52, zero;  // muh = mu >> 32
+    bool narrow;                               // q < 2^61
     __m512d qd, qinv;                  // q and fl(1/q) in double precision
     __m128i sh_down, sh_up;            // c1 = hi << (B - k + 1) | lo >> (k - 1)
     V w, wp;                           // MulScalar: w and its Shoup factor
@@ -48,6 +51,9 @@ Ctx make_ctx(const Modulus& m, u64 w, unsigned word_bits) {
     const int k = m.bits;
     Ctx c;
     c.q = bcast(q);
+    c.q2 = bcast(2 * q);
+    c.q4 = bcast(4 * q);
+    c.narrow = q < (u64{1} << 61);
     c.negq = bcast((u64{1} << 52) - q);  // used by the IFMA flavour only (q < 2^50)
     // floor(2^(k+B-1) / q) < 2^B except for q = 2^(k-1), where 2^B - 1 serves as well.
     const u128 mu = (u128{1} << (k + static_cast<int>(word_bits) - 1)) / q;
@@ -111,8 +117,20 @@ struct Arith64 {
         const V mid2 = _mm512_add_epi64(lh, _mm512_and_si512(mid, bcast(0xffffffffu)));
         return _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(mid, 32)), _mm512_srli_epi64(mid2, 32));
     }
+    // hi64(a·mu) - {0, 1, 2}: the low×low product is left out
+    static V mulhi_mu_approx(V a, const Ctx& c) {
+        const V ah = _mm512_srli_epi64(a, 32);
+        const V lh = _mm512_mul_epu32(a, c.muh), hl = _mm512_mul_epu32(ah, c.mu);
+        const V hh = _mm512_add_epi64(_mm512_mul_epu32(ah, c.muh), _mm512_srli_epi64(lh, 32));
+        return _mm512_add_epi64(hh, _mm512_srli_epi64(hl, 32));
+    }
     // z = hi·2^64 + lo < 2^(2k) -> z mod q in [0, q)
     static V barrett(V hi, V lo, const Ctx& c) {
+        if (c.narrow) {  // q < 2^61: qhat up to 4 below floor(z/q), r in [0, 5q) and 5q < 2^64
+            const V qhat = mulhi_mu_approx(barrett_c1(hi, lo, c), c);
+            const V r = _mm512_sub_epi64(lo, _mm512_mullo_epi64(qhat, c.q));
+            return sub_if_ge(sub_if_ge(_mm512_min_epu64(r, _mm512_sub_epi64(r, c.q4)), c.q2), c.q);
+        }
         const V qhat = mulhi_mu(barrett_c1(hi, lo, c), c);
         const V r = _mm512_sub_epi64(lo, _mm512_mullo_epi64(qhat, c.q));  // [0, 3q)
         return sub_if_ge(sub_if_ge(r, c.q), c.q);
