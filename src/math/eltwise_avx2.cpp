@@ -32,7 +32,8 @@ inline V sub_if_ge(V x, V m) {
 }
 
 struct Ctx {
-    V q, qh, q2, mu, muh, lo32, sign;  // mu = floor(2^(k+63)/q) (or 2^64-1), muh = mu >> 32
+    V q, qh, q2, q4, mu, muh, lo32, sign;  // mu = floor(2^(k+63)/q) (or 2^64-1), muh = mu >> 32
+    bool narrow;                           // q < 2^61
     __m128i sh_down, sh_up;            // c1 = hi << (65 - k) | lo >> (k - 1)
     V w, wh, wp, wph;  // MulScalar: w, Shoup factor floor(w·2^64/q), their high halves
 };
@@ -44,6 +45,8 @@ Ctx make_ctx(const Modulus& m, u64 w) {
     c.q = bcast(q);
     c.qh = bcast(q >> 32);
     c.q2 = bcast(2 * q);
+    c.q4 = bcast(4 * q);
+    c.narrow = q < (u64{1} << 61);
     const u128 mu = (u128{1} << (k + 63)) / q;  // < 2^64 except for q = 2^(k-1)
     c.mu = bcast(mu >> 64 != 0 ? ~u64{0} : static_cast<u64>(mu));
     c.muh = srli32(c.mu);
@@ -81,6 +84,15 @@ inline V mul_lo(V a, V ah, V b, V bh) {
 inline V barrett(V hi, V lo, const Ctx& c) {
     // c1 = floor(z / 2^(k-1)) < 2^(k+1); the two parts have no bits in common
     const V c1 = _mm256_or_si256(_mm256_sll_epi64(hi, c.sh_up), _mm256_srl_epi64(lo, c.sh_down));
+    if (c.narrow) {
+        // q < 2^61: hi64(c1·mu) without the low×low product is up to 2 smaller, qhat up to
+        // 4 below floor(z/q), r in [0, 5q) with 5q < 2^64 (and 4q < 2^63 for the sign test)
+        const V ch = srli32(c1);
+        V qhat = add(_mm256_mul_epu32(ch, c.muh), srli32(_mm256_mul_epu32(c1, c.muh)));
+        qhat = add(qhat, srli32(_mm256_mul_epu32(ch, c.mu)));
+        const V r = sub(lo, mul_lo(qhat, srli32(qhat), c.q, c.qh));
+        return sub_if_ge(sub_if_ge(sub_if_ge(r, c.q4), c.q2), c.q);
+    }
     V qhat, unused;
     mul_wide(c1, c.mu, c.muh, qhat, unused, c);  // the low word is dead code
     const V r = sub(lo, mul_lo(qhat, srli32(qhat), c.q, c.qh));  // [0, 3q)
@@ -127,7 +139,8 @@ inline V load(const u64* p) { return _mm256_loadu_si256(reinterpret_cast<const _
 inline V load_part(const u64* p, V m) { return _mm256_maskload_epi64(reinterpret_cast<const long long*>(p), m); }
 
 template <EltOp op>
-void run(u64* r, const u64* a, const u64* b, std::size_t n, const Ctx& c) {
+void run(u64* r, const u64* a, const u64* b, std::size_t n, const Ctx& cref) {
+    const Ctx c = cref;  // local: the stores through r cannot alias it, so it stays in registers
     const bool has_b = op == EltOp::Add || op == EltOp::Sub || op == EltOp::Mul || op == EltOp::MulAcc;
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {

@@ -3,13 +3,14 @@
 // AVX2 has neither a 64-bit multiply nor unsigned 64-bit compares, so:
 //  - the Shoup quotient hi64(y·w') is assembled from three 32×32-bit products
 //    (vpmuludq), dropping the low×low one; it is at most 2 too small, so y·w − Q·q lies
-//    in [0, 4q) and one conditional subtraction brings it back to Harvey's [0, 2q);
+//    in [0, 4q) and one conditional subtraction brings it back to Harvey's [0, 2q)
+//    (for q < 2^61 the "wide" kernel skips it and keeps every range twice as wide);
 //  - the low words y·w and Q·q come from three 32×32-bit products each;
 //  - "x >= m ? x - m : x" for x < 2m <= 2^63 is a subtraction and a blend on the sign bit
 //    of x - m.
 // The stage schedule is ntt_simd.hpp (Harvey 2014 lazy butterflies); this file adds the
 // butterflies and the last three forward / first three inverse stages (spans 4, 2, 1),
-// which run on 8 words held in two registers.
+// which run on chunks of 8 words held in two registers.
 #if defined(__x86_64__)
 
 #include "kernels.hpp"
@@ -30,6 +31,7 @@ struct K2 {
     using V = __m256i;
     static constexpr std::size_t W = 4;
     static constexpr std::size_t kTailChunks = 4;
+    static constexpr int kMaxPassStages = 2;
 
     struct Consts {
         V q, qh, q2, lz;  // lz = L, the bound of a lazy product: 2q, or 4q when Wide
@@ -111,16 +113,28 @@ struct K2 {
     // The register tails below work on M chunks of 8 words at once, stage by stage, so
     // that M independent dependency chains interleave (one chunk alone is latency-bound).
 
-    // Forward spans 4, 2, 1 on a[0, 8M), chunks k … k+M-1 of n/8. [0, 2L) -> fwd_finish.
-    template <bool Reduce, std::size_t M>
-    static void fwd_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
+    // Forward spans (8,) 4, 2, 1 on a[0, 8M), chunks k … k+M-1 of n/8. [0, 2L) -> fwd_finish.
+    template <bool Reduce, std::size_t M, bool Fold>
+    static void fwd_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& cref) {
+        const Consts c = cref;  // local: the stores through a cannot alias it
         V x[M], y[M];
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
-            V v0 = load(a + 8 * i), v1 = load(a + 8 * i + 4);
-            fwd_bf(v0, v1, root(w, wp, n / 8 + k + i), c);
+            x[i] = load(a + 8 * i);
+            y[i] = load(a + 8 * i + 4);
+        }
+        if (Fold) {  // span 8: chunk i with chunk i+1
+            BT_UNROLL for (std::size_t i = 0; i < M; i += 2) {
+                const Root r = root(w, wp, n / 16 + (k + i) / 2);
+                fwd_bf(x[i], x[i + 1], r, c);
+                fwd_bf(y[i], y[i + 1], r, c);
+            }
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            fwd_bf(x[i], y[i], root(w, wp, n / 8 + k + i), c);
             // span 2: X = a[0,1,4,5], Y = a[2,3,6,7]
-            x[i] = _mm256_permute2x128_si256(v0, v1, 0x20);
-            y[i] = _mm256_permute2x128_si256(v0, v1, 0x31);
+            const V u = _mm256_permute2x128_si256(x[i], y[i], 0x20), v = _mm256_permute2x128_si256(x[i], y[i], 0x31);
+            x[i] = u;
+            y[i] = v;
         }
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
             fwd_bf(x[i], y[i], pair_roots(w, wp, n / 4 + 2 * (k + i)), c);
@@ -141,9 +155,10 @@ struct K2 {
         }
     }
 
-    // Inverse spans 1, 2, 4 on a[0, 8M), chunks k … k+M-1 of n/8. [0, L) -> [0, L).
-    template <std::size_t M>
-    static void inv_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
+    // Inverse spans 1, 2, 4 (, 8) on a[0, 8M), chunks k … k+M-1 of n/8. [0, L) -> [0, L).
+    template <std::size_t M, bool Fold>
+    static void inv_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& cref) {
+        const Consts c = cref;  // local: the stores through a cannot alias it
         V x[M], y[M];
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
             const V v0 = load(a + 8 * i), v1 = load(a + 8 * i + 4);
@@ -163,10 +178,21 @@ struct K2 {
         }
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
             // span 4: natural order
-            V u0 = _mm256_permute2x128_si256(x[i], y[i], 0x20), u1 = _mm256_permute2x128_si256(x[i], y[i], 0x31);
-            inv_bf(u0, u1, root(w, wp, n / 8 + k + i), c);
-            store(a + 8 * i, u0);
-            store(a + 8 * i + 4, u1);
+            const V u = _mm256_permute2x128_si256(x[i], y[i], 0x20), v = _mm256_permute2x128_si256(x[i], y[i], 0x31);
+            x[i] = u;
+            y[i] = v;
+            inv_bf(x[i], y[i], root(w, wp, n / 8 + k + i), c);
+        }
+        if (Fold) {  // span 8: chunk i with chunk i+1
+            BT_UNROLL for (std::size_t i = 0; i < M; i += 2) {
+                const Root r = root(w, wp, n / 16 + (k + i) / 2);
+                inv_bf(x[i], x[i + 1], r, c);
+                inv_bf(y[i], y[i + 1], r, c);
+            }
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            store(a + 8 * i, x[i]);
+            store(a + 8 * i + 4, y[i]);
         }
     }
 };

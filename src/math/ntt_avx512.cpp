@@ -3,14 +3,16 @@
 //  - Mul64 (AVX-512 F/DQ): any q < 2^62. The high word of y·w' is assembled from three
 //    32×32-bit products (vpmuludq), dropping the low×low one: the quotient estimate is
 //    at most 2 too small, so y·w − Q·q lies in [0, 4q) and one conditional subtraction
-//    brings it back to Harvey's [0, 2q).
+//    brings it back to Harvey's [0, 2q). For q < 2^61 ("wide") the kernel skips that
+//    subtraction and keeps every range twice as wide instead (forward values below 8q).
 //  - Ifma (AVX-512 IFMA): q < 2^50, so lazy values below 4q fit the 52-bit multiplier.
 //    With w' = floor(w·2^52 / q): Q = hi52(y·w'), y·w − Q·q = lo52(y·w) + lo52(Q·(2^52 − q))
 //    mod 2^52, in [0, 2q) (Boemer et al. 2021, "Intel HEXL", §4; Harvey 2014).
 //
 // The stage schedule is ntt_simd.hpp; this file adds the butterflies and the last four
-// forward / first four inverse stages (spans 8, 4, 2, 1), which run on 16 words held in
-// two registers, reshuffled between stages so that each butterfly pairs lane with lane.
+// forward / first four inverse stages (spans 8, 4, 2, 1), which run on chunks of 16 words
+// held in two registers, reshuffled between stages so that each butterfly pairs lane
+// with lane (the roots of each stage are permuted to match).
 #if defined(__x86_64__)
 
 #include "kernels.hpp"
@@ -96,6 +98,7 @@ struct K512 {
     using Root = typename A::Root;
     static constexpr std::size_t W = 8;
     static constexpr std::size_t kTailChunks = 8;
+    static constexpr int kMaxPassStages = 3;
 
     static V load(const u64* p) { return _mm512_loadu_si512(p); }
     static void store(u64* p, V v) { _mm512_storeu_si512(p, v); }
@@ -146,15 +149,24 @@ struct K512 {
     // The register tails below work on M chunks of 16 words at once, stage by stage, so
     // that M independent dependency chains interleave (one chunk alone is latency-bound).
 
-    // Forward spans 8, 4, 2, 1 on a[0, 16M), chunks k … k+M-1 of n/16. [0, 2L) -> fwd_finish.
-    template <bool Reduce, std::size_t M>
-    static void fwd_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
+    // Forward spans (16,) 8, 4, 2, 1 on a[0, 16M), chunks k … k+M-1 of n/16.
+    // [0, 2L) -> fwd_finish.
+    template <bool Reduce, std::size_t M, bool Fold>
+    static void fwd_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& cref) {
+        const Consts c = cref;  // local: the stores through a cannot alias it
         V x[M], y[M];
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
             x[i] = load(a + 16 * i);
             y[i] = load(a + 16 * i + 8);
-            fwd_bf(x[i], y[i], root(w, wp, n / 16 + k + i), c);
         }
+        if (Fold) {  // span 16: chunk i with chunk i+1
+            BT_UNROLL for (std::size_t i = 0; i < M; i += 2) {
+                const Root r = root(w, wp, n / 32 + (k + i) / 2);
+                fwd_bf(x[i], x[i + 1], r, c);
+                fwd_bf(y[i], y[i + 1], r, c);
+            }
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) fwd_bf(x[i], y[i], root(w, wp, n / 16 + k + i), c);
         // span 4: X = a[0..3, 8..11], Y = a[4..7, 12..15]
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
             const V u = _mm512_shuffle_i64x2(x[i], y[i], 0x44), v = _mm512_shuffle_i64x2(x[i], y[i], 0xEE);
@@ -185,9 +197,10 @@ struct K512 {
         }
     }
 
-    // Inverse spans 1, 2, 4, 8 on a[0, 16M), chunks k … k+M-1 of n/16. [0, L) -> [0, L).
-    template <std::size_t M>
-    static void inv_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& c) {
+    // Inverse spans 1, 2, 4, 8 (, 16) on a[0, 16M), chunks k … k+M-1 of n/16. [0, L) -> [0, L).
+    template <std::size_t M, bool Fold>
+    static void inv_tail(u64* a, const u64* w, const u64* wp, std::size_t k, std::size_t n, const Consts& cref) {
+        const Consts c = cref;  // local: the stores through a cannot alias it
         V x[M], y[M];
         // span 1: X = even words, Y = odd words
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
@@ -214,10 +227,21 @@ struct K512 {
         }
         // span 8: back to natural order
         BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
-            V u = _mm512_shuffle_i64x2(x[i], y[i], 0x88), v = _mm512_shuffle_i64x2(x[i], y[i], 0xDD);
-            inv_bf(u, v, root(w, wp, n / 16 + k + i), c);
-            store(a + 16 * i, u);
-            store(a + 16 * i + 8, v);
+            const V u = _mm512_shuffle_i64x2(x[i], y[i], 0x88), v = _mm512_shuffle_i64x2(x[i], y[i], 0xDD);
+            x[i] = u;
+            y[i] = v;
+            inv_bf(x[i], y[i], root(w, wp, n / 16 + k + i), c);
+        }
+        if (Fold) {  // span 16: chunk i with chunk i+1
+            BT_UNROLL for (std::size_t i = 0; i < M; i += 2) {
+                const Root r = root(w, wp, n / 32 + (k + i) / 2);
+                inv_bf(x[i], x[i + 1], r, c);
+                inv_bf(y[i], y[i + 1], r, c);
+            }
+        }
+        BT_UNROLL for (std::size_t i = 0; i < M; ++i) {
+            store(a + 16 * i, x[i]);
+            store(a + 16 * i + 8, y[i]);
         }
     }
 };

@@ -1,7 +1,8 @@
 // Tests for the element-wise kernels (src/math/eltwise*.cpp): every op on every SIMD path
 // this CPU offers, bit-exact against eltwise_ref, over lengths that exercise the vector
-// tails, primes from 30 to 61 bits (both sides of the IFMA limit 2^50), the edge values
-// 0 and q-1, and outputs aliasing an input.
+// tails, moduli from 20 to 62 bits (both sides of the IFMA and double-precision limit
+// 2^50), the edge values 0 and q-1, products next to multiples of q, and outputs
+// aliasing an input.
 #include "doctest/doctest.h"
 
 #include "bt/eltwise.hpp"
@@ -116,6 +117,35 @@ TEST_CASE("eltwise: products of extreme values, q just below 2^50 and 2^62") {
                 auto expect = r0, r = r0;
                 eltwise_ref(op, expect.data(), a.data(), b.data(), q - 1, n, m);
                 eltwise_path(p, op, r.data(), a.data(), b.data(), q - 1, n, m);
+                CHECK(r == expect);
+            }
+        }
+    }
+}
+
+TEST_CASE("eltwise: products on every path, 2^17 random pairs per modulus") {
+    // A larger sample for the quotient estimates (Barrett, double-precision): products
+    // near multiples of q are where an estimate one off would show.
+    for (int bits : {20, 36, 49, 50, 52, 61}) {
+        const Modulus m(generate_ntt_primes(bits, 1, 16)[0]);
+        const std::size_t n = std::size_t{1} << 17;
+        const auto a = residues(n, m.value, 7u * static_cast<unsigned>(bits));
+        auto b = residues(n, m.value, 7u * static_cast<unsigned>(bits) + 1);
+        // Every other pair: b = ±a^{-1}, so that a·b = kq ± 1 sits right next to a multiple of q.
+        for (std::size_t i = 0; i < n; i += 2)
+            if (a[i] != 0) b[i] = mul_mod(inv_mod(a[i], m.value), (i % 4 == 0) ? 1 : m.value - 1, m);
+        std::vector<u64> expect(n), r(n);
+        for (EltOp op : {EltOp::Mul, EltOp::MulAcc, EltOp::MulScalar}) {
+            const u64 w = a[12345] | 1;
+            std::fill(expect.begin(), expect.end(), m.value / 3);
+            eltwise_ref(op, expect.data(), a.data(), b.data(), w, n, m);
+            for (SimdPath p : kPaths) {
+                if (!simd_path_supported(p)) continue;
+                CAPTURE(simd_path_name(p));
+                CAPTURE(bits);
+                CAPTURE(op_name(op));
+                std::fill(r.begin(), r.end(), m.value / 3);
+                eltwise_path(p, op, r.data(), a.data(), b.data(), w, n, m);
                 CHECK(r == expect);
             }
         }
