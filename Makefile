@@ -59,7 +59,7 @@ ifneq (,$(CLI_SRCS))
   PROGRAMS  += $(BIN)/bt_train
 endif
 
-.PHONY: all test bench cross clean install info fuzz
+.PHONY: all test bench cross clean install info fuzz simd-symbol-check
 all: info $(PROGRAMS)
 
 info:
@@ -95,7 +95,15 @@ $(BIN)/bt_train: $(CLI_OBJS) $(LIBBT)
 $(BIN)/bt_tests: $(TEST_OBJS) $(LIBBT)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
 
-test: info $(BIN)/bt_tests
+# SIMD objects must not define weak (COMDAT) symbols: an inline function or template
+# instantiated there is compiled with AVX-512 flags, and the linker may keep that copy
+# for scalar callers too, which would then fault on CPUs without AVX-512.
+SIMD_OBJS = $(filter %_avx2.o %_avx512.o,$(LIB_OBJS))
+simd-symbol-check: $(SIMD_OBJS)
+	@bad=$$(for o in $(SIMD_OBJS); do nm -C $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ {print o": "$$0}'; done); \
+	if [ -n "$$bad" ]; then echo "weak symbols in SIMD objects (move them out or make them static):"; echo "$$bad"; exit 1; fi
+
+test: info $(BIN)/bt_tests simd-symbol-check
 	$(BIN)/bt_tests
 
 bench: $(BIN)/bt_bench
