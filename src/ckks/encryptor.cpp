@@ -103,6 +103,9 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) {
             c1[k] = add_mod(mul_mod(vi[k], a[k], m), e1.limb(i)[k], q);
         }
     });
+    v.wipe();  // the ephemeral randomness would decrypt this ciphertext
+    e0.wipe();
+    e1.wipe();
     mod_down(P, ct.parts[0], l);
     mod_down(P, ct.parts[1], l);
     poly_add(P, l, ct.parts[0], ct.parts[0], pt.poly, l + 1);

@@ -134,7 +134,7 @@ PublicKey KeyGenerator::public_key(const SecretKey& sk) {
         const u64* s = sk.limb(i, N);
         for (std::size_t k = 0; k < N; ++k) b[k] = sub_mod(b[k], mul_mod(a[k], s[k], m), m.value);  // e - a·s
     });
-    return pk;
+    return pk;  // (the error was accumulated into b in place: no copy of e remains)
 }
 
 SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime) {
@@ -167,6 +167,7 @@ SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime
                 bi[k] = v;
             }
         });
+        e.wipe();  // with b and a, e would give s away
         key.b.push_back(std::move(b));
         key.a.push_back(std::move(a));
     }

@@ -3,9 +3,12 @@
 
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
+#include "bt/secure.hpp"
 #include "bt/threadpool.hpp"
 
 namespace bt::ckks {
+
+void Poly::wipe() { secure_wipe(data.data(), data.size() * sizeof(u64)); }
 
 void for_each_limb(std::size_t limbs, std::size_t n, const std::function<void(std::size_t)>& fn) {
     if (n >= 4096 && limbs > 1)

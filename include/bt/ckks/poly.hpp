@@ -25,6 +25,9 @@ struct Poly {
     Poly(std::size_t n_, std::size_t limbs_, bool ntt_ = true) : n(n_), limbs(limbs_), ntt(ntt_), data(n_ * limbs_, 0) {}
     u64* limb(std::size_t i) { return data.data() + i * n; }
     const u64* limb(std::size_t i) const { return data.data() + i * n; }
+    // Overwrites the residues with zeros (for polynomials derived from secrets: the NTT
+    // forms of errors and of encryption randomness) before the memory is released.
+    void wipe();
     // Keeps the first `count` limbs.
     void truncate(std::size_t count) {
         limbs = count;
