@@ -3,6 +3,7 @@
 
 #include "bt/ckks/keyswitch.hpp"
 #include "bt/eltwise.hpp"
+#include "bt/secure.hpp"
 
 #include <cstdio>
 #include <stdexcept>
@@ -173,6 +174,7 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
             for (std::size_t k = 0; k < N; ++k) acc[k] = mul_add_mod(c[k], acc[k], s[k], m);
         }
         for (std::size_t k = 0; k < N; ++k) out[k] = acc[k];
+        secure_wipe(acc.data(), acc.size() * sizeof(u64));  // c_1 + c_2·s would reveal s
     });
     return pt;
 }
