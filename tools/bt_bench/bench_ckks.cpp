@@ -8,6 +8,7 @@
 #include "bt/ckks/evaluator.hpp"
 #include "bt/threadpool.hpp"
 
+#include <cmath>
 #include <random>
 
 namespace {
@@ -32,9 +33,24 @@ void run_preset(const Options& opt, const std::string& name, const std::string& 
     std::uniform_real_distribution<double> u(-1, 1);
     std::vector<double> x(n);
     for (auto& v : x) v = u(rng);
-    auto row = [&](const char* bench, std::size_t level, const Timing& t) {
-        Row(bench).set("preset", label).set("N", P->N()).set("level", level).set("slots", n)
-            .set("threads", static_cast<int>(threads)).set("ns", t.median_ns).set("reps", t.reps).print(opt);
+    Decryptor dec(P, sk);
+    // -log2 of the mean and max absolute error of a result against the expected slots.
+    auto bits = [&](const Ciphertext& c, const std::vector<double>& want) {
+        const auto z = enc.decode(dec.decrypt(c));
+        double mx = 0, sum = 0;
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            const double e = std::abs(z[i] - cplx(want[i], 0));
+            mx = std::max(mx, e);
+            sum += e;
+        }
+        return std::make_pair(-std::log2(sum / static_cast<double>(want.size())), -std::log2(mx));
+    };
+    auto row = [&](const char* bench, std::size_t level, const Timing& t, std::pair<double, double> b = {0, 0}) {
+        Row r(bench);
+        r.set("preset", label).set("N", P->N()).set("level", level).set("slots", n)
+            .set("threads", static_cast<int>(threads)).set("ns", t.median_ns).set("reps", t.reps);
+        if (b.second != 0) r.set("bits_mean", b.first).set("bits_max", b.second);
+        r.print(opt);
     };
     if (threads == 1 || opt.threads == static_cast<int>(threads)) {
         Row("key_sizes").set("preset", label).set("N", P->N())
@@ -45,12 +61,20 @@ void run_preset(const Options& opt, const std::string& name, const std::string& 
     for (std::size_t level : {P->max_level(), std::size_t{2}}) {
         Plaintext pt;
         row("encode", level, measure(opt, [&] { pt = enc.encode(x, level); }));
-        Ciphertext a, b;
-        row("encrypt", level, measure(opt, [&] { a = encryptor.encrypt(pt); }));
+        Ciphertext a, b, m, r;
+        const Timing te = measure(opt, [&] { a = encryptor.encrypt(pt); });
+        row("encrypt", level, te, bits(a, x));
         b = encryptor.encrypt(pt);
         row("add", level, measure(opt, [&] { ev.add(a, b); }));
-        row("mul_relin_rescale", level, measure(opt, [&] { ev.multiply_relin_rescale(a, b); }));
-        row("rotate", level, measure(opt, [&] { ev.rotate(a, 1); }));
+        const Timing tm = measure(opt, [&] { m = ev.multiply_relin_rescale(a, b); });
+        std::vector<double> sq(n), rot(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            sq[i] = x[i] * x[i];
+            rot[i] = x[(i + 1) % n];
+        }
+        row("mul_relin_rescale", level, tm, bits(m, sq));
+        const Timing tr = measure(opt, [&] { r = ev.rotate(a, 1); });
+        row("rotate", level, tr, bits(r, rot));
         row("rotate_hoisted", level, measure(opt, [&] { ev.rotate_hoisted(a, steps); }));
     }
 }
