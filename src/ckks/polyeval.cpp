@@ -240,9 +240,20 @@ struct CkksBackend {
     double scale(const V& v) const { return v.scale; }
     double q(std::size_t level) const { return static_cast<double>(P.q(level)); }
 
+    // A copy of a dropped to `level` (same scale), copying only the limbs kept.
     Ciphertext at_level(const Ciphertext& a, std::size_t level) const {
-        Ciphertext t = a;
-        if (t.level > level) ev.drop_to_level_inplace(t, level);
+        if (level > a.level) throw std::logic_error("polyeval: operand below its planned level");
+        Ciphertext t;
+        t.fingerprint = a.fingerprint;
+        t.level = level;
+        t.scale = a.scale;
+        t.slots = a.slots;
+        t.parts.reserve(a.parts.size());
+        for (const Poly& src : a.parts) {
+            Poly dst(src.n, level + 1, src.ntt);
+            std::copy(src.data.begin(), src.data.begin() + static_cast<long>((level + 1) * src.n), dst.data.begin());
+            t.parts.push_back(std::move(dst));
+        }
         return t;
     }
     // The bookkeeping scale after a planned rescale equals the target up to float64
@@ -369,6 +380,12 @@ std::vector<T> twin(const ChebyshevPoly& p, const std::vector<T>& x, const PolyE
     const std::vector<double> c = working_coeffs(p);
     const int depth = chebyshev_depth(static_cast<int>(c.size()) - 1);
     const int l = choose_log_baby(c, depth, opt.log_baby);
+    if (c.size() == 2 && affine_depth(p) == 0 && !is_unit_interval(p) && !alpha_is_integer(p)) {
+        const double c1 = c[1] * p.alpha(), c0 = c[0] + c[1] * p.beta();  // the linear fold
+        std::vector<T> r(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) r[i] = c1 * x[i] + c0;
+        return r;
+    }
     // The change of variable as the ciphertext path does it: α·x, then + β.
     std::vector<T> y(x);
     if (!is_unit_interval(p)) {
@@ -472,7 +489,11 @@ int chebyshev_depth(int degree) {
     return ceil_log2(static_cast<std::size_t>(degree) + 1);
 }
 
-int affine_depth(const ChebyshevPoly& p) { return is_unit_interval(p) || alpha_is_integer(p) ? 0 : 1; }
+int affine_depth(const ChebyshevPoly& p) {
+    if (is_unit_interval(p) || alpha_is_integer(p)) return 0;
+    // Degree 1: c_0 + c_1·(α·x + β) = (c_1·α)·x + (c_0 + c_1·β), one constant multiplication.
+    return effective_degree(working_coeffs(p)) == 1 ? 0 : 1;
+}
 
 int polyeval_depth(const ChebyshevPoly& p) {
     check_poly(p, "polyeval_depth");
@@ -523,6 +544,21 @@ Ciphertext evaluate_chebyshev(const Evaluator& ev, const Ciphertext& x, const Ch
     const Params& P = *ev.params();
     const double target = opt.target_scale > 0 ? opt.target_scale : P.nominal_scale(plan.output_level);
 
+    // Degree 1 off [-1, 1] with a non-integer α: the change of variable folded into the
+    // single constant multiplication.
+    if (plan.degree == 1 && plan.affine_levels == 0 && !is_unit_interval(p) && !alpha_is_integer(p)) {
+        const std::vector<double> c = working_coeffs(p);
+        const double meet = target * static_cast<double>(P.q(x.level));
+        Ciphertext r = x;
+        ev.mul_const_inplace(r, c[1] * p.alpha(), meet / r.scale);
+        r.scale = meet;
+        const double c0 = c[0] + c[1] * p.beta();
+        if (c0 != 0) ev.add_const_inplace(r, c0);
+        ev.rescale_inplace(r);
+        CkksBackend::pin_scale(r, target);
+        if (plan_out) *plan_out = plan;
+        return r;
+    }
     // 1. y = α·x + β; with a level, y lands at the nominal scale of level - 1.
     Ciphertext y = x;
     if (plan.affine_levels) {
