@@ -67,9 +67,10 @@ void split(const std::vector<double>& c, std::size_t deg, std::size_t n, std::ve
 //   double scale(const V&)  its scale (1 for non-ciphertexts)
 //   double q(level)         the prime q_level (1 for non-ciphertexts)
 //   V product(Tm, Tn, Tk*, j)       2·Tm·Tn - Tk (Tk null: - 1), one level down
-//   V leaf(terms, c0, L, S)          Σ c·T + c0, at level L and scale S
-//   V mul_tree(q, Tn, L, S)          q·Tn at level L and scale S (q at level L+1)
-//   void add(V&, const V&), void add_const(V&, double)
+//   V leaf(terms, c0, L, S)          Σ c·T + c0, raw: level L+1, scale S·q_{L+1}
+//   V tensor(q, Tn, L, S)            q·Tn, raw: level L+1, scale S·q_{L+1} (q at level L+1)
+//   void add(V&, const V&), void add_const(V&, double)   on raw values
+//   V finish(raw, L, S)              relinearize, rescale: level L, scale S
 // Levels: T_j sits at y_level - ⌈log2 j⌉; a node of depth D ends at y_level - D.
 template <class B>
 class Engine {
@@ -102,6 +103,16 @@ public:
 
     // Σ c_j T_j finishing at depth D (level y_level - D) with scale S.
     Node eval(const std::vector<double>& c, int D, double S) {
+        Node out = eval_raw(c, D, S);
+        if (!out.is_const) out.v = be_.finish(std::move(out.v), level_at(D), S);
+        return out;
+    }
+
+    // The same before its relinearization and rescale: level y_level - D + 1, scale
+    // S·q_{L+1}. A remainder shares that level and scale with the product it is added
+    // to, so a whole chain q_1·T_{n_1} + (q_2·T_{n_2} + (… + leaf)) is summed raw and
+    // costs one relinearization and one rescale.
+    Node eval_raw(const std::vector<double>& c, int D, double S) {
         const long dl = effective_degree(c);
         Node out;
         if (dl <= 0) {
@@ -128,9 +139,9 @@ public:
             std::vector<std::pair<double, const V*>> one{{qn.c, &tn}};
             out.v = be_.leaf(one, 0.0, L, S);
         } else {
-            out.v = be_.mul_tree(qn.v, tn, L, S);
+            out.v = be_.tensor(qn.v, tn, L, S);
         }
-        const Node rn = eval(rc, D, S);
+        const Node rn = eval_raw(rc, D, S);
         if (rn.is_const) {
             if (rn.c != 0) be_.add_const(out.v, rn.c);
         } else {
@@ -160,6 +171,7 @@ private:
 struct CountBackend {
     struct V {
         std::size_t level = 0;
+        bool three = false;  // holds an unrelinearized tensor
     };
     PolyEvalPlan* plan;
     std::size_t baby;
@@ -170,31 +182,39 @@ struct CountBackend {
         const std::size_t L = std::min(tm.level, tn.level);
         if (L == 0 || (tk && tk->level < L)) throw std::logic_error("polyeval plan: power step below level 1");
         ++plan->power_mults;
+        ++plan->relins;
         ++plan->rescales;
         if (j >= baby) ++plan->giant_mults;
-        return {L - 1};
+        return {L - 1, false};
     }
     V leaf(const std::vector<std::pair<double, const V*>>& terms, double, std::size_t L, double) {
         for (const auto& t : terms)
             if (t.second->level < L + 1) throw std::logic_error("polyeval plan: leaf term below its level");
         plan->const_mults += static_cast<int>(terms.size());
-        ++plan->rescales;
-        return {L};
+        return {L + 1, false};
     }
-    V mul_tree(const V& qv, const V& tn, std::size_t L, double) {
-        if (qv.level != L + 1 || tn.level < L + 1) throw std::logic_error("polyeval plan: product operands misplaced");
+    V tensor(const V& qv, const V& tn, std::size_t L, double) {
+        if (qv.level != L + 1 || tn.level < L + 1 || qv.three)
+            throw std::logic_error("polyeval plan: product operands misplaced");
         ++plan->tree_mults;
-        ++plan->rescales;
-        return {L};
+        return {L + 1, true};
     }
     void add(V& a, const V& b) const {
         if (a.level != b.level) throw std::logic_error("polyeval plan: addition across levels");
+        a.three = a.three || b.three;
     }
     void add_const(V&, double) const {}
+    V finish(V v, std::size_t L, double) {
+        if (v.level != L + 1) throw std::logic_error("polyeval plan: raw value misplaced");
+        if (v.three) ++plan->relins;
+        ++plan->rescales;
+        return {L, false};
+    }
 };
 
 // Plain numbers, slot by slot: the float64 twin. Same operations in the same order as
-// the ciphertext backend (2·(a·b) - k; Σ c·T in term order, then + c0; q·T_n, then + r).
+// the ciphertext backend (2·(a·b) - k; Σ c·T in term order, then + c0; q·T_n, then + r;
+// relinearization and rescaling change no value).
 template <class T>
 struct TwinBackend {
     using V = std::vector<T>;
@@ -217,11 +237,12 @@ struct TwinBackend {
             for (T& a : acc) a += c0;
         return acc;
     }
-    V mul_tree(const V& qv, const V& tn, std::size_t, double) const {
+    V tensor(const V& qv, const V& tn, std::size_t, double) const {
         V r(qv.size());
         for (std::size_t i = 0; i < r.size(); ++i) r[i] = qv[i] * tn[i];
         return r;
     }
+    V finish(V v, std::size_t, double) const { return v; }
     void add(V& a, const V& b) const {
         for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
     }
@@ -288,16 +309,18 @@ struct CkksBackend {
                 ev.add_inplace(acc, x);
         }
         if (c0 != 0) ev.add_const_inplace(acc, c0);
-        ev.rescale_inplace(acc);
-        pin_scale(acc, S);
         return acc;
     }
-    V mul_tree(const V& qv, const V& tn, std::size_t L, double S) const {
-        Ciphertext p = ev.multiply(qv, at_level(tn, L + 1));
-        ev.relinearize_inplace(p);
-        ev.rescale_inplace(p);
-        pin_scale(p, S);
+    V tensor(const V& qv, const V& tn, std::size_t L, double S) const {
+        Ciphertext p = ev.multiply(qv, at_level(tn, L + 1));  // scale (S·q_{L+1}/scale(T_n))·scale(T_n)
+        pin_scale(p, S * q(L + 1));
         return p;
+    }
+    V finish(V v, std::size_t, double S) const {
+        ev.relinearize_inplace(v);  // no-op on 2 parts
+        ev.rescale_inplace(v);
+        pin_scale(v, S);
+        return v;
     }
     void add(V& a, const V& b) const { ev.add_inplace(a, b); }
     void add_const(V& a, double c) const { ev.add_const_inplace(a, c); }
@@ -504,9 +527,9 @@ std::string PolyEvalPlan::summary() const {
     char buf[320];
     std::snprintf(buf, sizeof buf,
                   "chebyshev degree %d (%s): baby steps 2^%d, depth %d = %d (change of variable) + %d, "
-                  "level %zu -> %zu, ct×ct %d (powers %d incl. giant %d, tree %d), const mults %d, rescales %d",
+                  "level %zu -> %zu, ct×ct %d (powers %d incl. giant %d, tree %d), const mults %d, relins %d, rescales %d",
                   degree, parity_name(parity), log_baby, depth, affine_levels, poly_depth, input_level, output_level,
-                  ct_mults, power_mults, giant_mults, tree_mults, const_mults, rescales);
+                  ct_mults, power_mults, giant_mults, tree_mults, const_mults, relins, rescales);
     return buf;
 }
 

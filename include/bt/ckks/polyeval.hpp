@@ -19,7 +19,10 @@
 //   3. Recursive split p = q·T_n + r (n the largest power of two <= deg p), with
 //      T_{n+j} = 2·T_j·T_n - T_{n-j}: q_0 = c_n, q_j = 2·c_{n+j}, r_{n-j} -= c_{n+j}.
 //      A part of degree < 2^l whose powers are shallow enough for the remaining depth is
-//      a leaf: Σ c_j·T_j, one constant multiplication per term and one rescale.
+//      a leaf: Σ c_j·T_j, one constant multiplication per term. Leaves and products are
+//      summed before rescaling (q·T_n + r: r is built at the unrescaled level and scale
+//      of the product), so a chain of remainders costs one relinearization and one
+//      rescale.
 //      Depth bookkeeping: a node that must finish at depth D may be a leaf only if every
 //      T_j it uses has depth <= D-1; otherwise it is split again, also below 2^l. The
 //      chain of leading quotients is therefore split down to degree 1 ("tight" nodes),
@@ -106,6 +109,7 @@ struct PolyEvalPlan {
     int tree_mults = 0;         // ct×ct products q·T_n of the recursion
     int ct_mults = 0;           // power_mults + tree_mults (each: tensor, relinearize, rescale)
     int const_mults = 0;        // constant multiplications (leaf terms, change of variable)
+    int relins = 0;             // relinearizations (a chain of products summed raw shares one)
     int rescales = 0;
     std::string summary() const;  // one line
 };
