@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 namespace bt::ckks {
@@ -294,6 +295,10 @@ struct CkksBackend {
             ev.add_const_inplace(p, -1.0);
         ev.relinearize_inplace(p);
         ev.rescale_inplace(p);
+        if (!(p.scale >= 1048576.0))
+            fail("evaluate_chebyshev", "a power of the basis fell to scale " + scale_str(p.scale) + " at level " +
+                                           std::to_string(p.level) + ": give the input at a scale close to the primes " +
+                                           "of the levels it crosses (the nominal scale on scale levels)");
         return p;
     }
     V leaf(const std::vector<std::pair<double, const V*>>& terms, double c0, std::size_t L, double S) const {
@@ -333,11 +338,20 @@ bool alpha_is_integer(const ChebyshevPoly& p) {
 
 bool is_unit_interval(const ChebyshevPoly& p) { return p.a == -1 && p.b == 1; }
 
+long effective_degree_of(const ChebyshevPoly& p);
+
+// Degree 1 with a map that would cost a level: c_0 + c_1·(α·x + β) is evaluated as
+// (c_1·α)·x + (c_0 + c_1·β), one constant multiplication.
+bool folds_linear(const ChebyshevPoly& p) {
+    return !is_unit_interval(p) && !alpha_is_integer(p) && effective_degree_of(p) == 1;
+}
+
 void check_poly(const ChebyshevPoly& p, const char* op) {
     if (!(p.a < p.b) || !std::isfinite(p.a) || !std::isfinite(p.b))
         fail(op, "interval [" + std::to_string(p.a) + ", " + std::to_string(p.b) + "] is empty or not finite");
-    if (effective_degree(p.coeffs) < 1)
-        fail(op, "the polynomial has degree " + std::to_string(effective_degree(p.coeffs)) +
+    if (effective_degree_of(p) < 1)
+        fail(op, "the polynomial has degree " + std::to_string(effective_degree_of(p)) + " (parity " +
+                     parity_name(p.parity) + " applied)" +
                      "; a constant needs no homomorphic evaluation (add it with add_const_inplace)");
     for (double c : p.coeffs)
         if (!std::isfinite(c)) fail(op, "a coefficient is not finite");
@@ -348,9 +362,11 @@ std::vector<double> working_coeffs(const ChebyshevPoly& p) {
     std::vector<double> c = p.coeffs;
     if (p.parity != Parity::None)
         for (std::size_t j = (p.parity == Parity::Odd ? 0 : 1); j < c.size(); j += 2) c[j] = 0;
-    c.resize(static_cast<std::size_t>(effective_degree(c) + 1));
+    c.resize(static_cast<std::size_t>(std::max(0L, effective_degree(c) + 1)));
     return c;
 }
+
+long effective_degree_of(const ChebyshevPoly& p) { return effective_degree(working_coeffs(p)); }
 
 // Dry run at log_baby = l with a virtual input level: fills the counters of `plan`.
 void count_plan(const std::vector<double>& c, int l, int poly_depth, PolyEvalPlan& plan) {
@@ -363,7 +379,7 @@ void count_plan(const std::vector<double>& c, int l, int poly_depth, PolyEvalPla
 }
 
 // The baby-step exponent: the requested one, or the one with the fewest ct×ct products
-// (then the fewest constant multiplications, then the smallest).
+// (then the fewest relinearizations, then constant multiplications, then the smallest).
 int choose_log_baby(const std::vector<double>& c, int poly_depth, int requested) {
     if (requested > 0) {
         if (requested > 20) fail("polyeval", "log_baby " + std::to_string(requested) + " is too large (at most 20)");
@@ -374,8 +390,8 @@ int choose_log_baby(const std::vector<double>& c, int poly_depth, int requested)
     for (int l = 1; l <= std::max(1, poly_depth); ++l) {
         PolyEvalPlan pl;
         count_plan(c, l, poly_depth, pl);
-        if (l == 1 || pl.ct_mults < best_plan.ct_mults ||
-            (pl.ct_mults == best_plan.ct_mults && pl.const_mults < best_plan.const_mults)) {
+        const auto key = [](const PolyEvalPlan& x) { return std::make_tuple(x.ct_mults, x.relins, x.const_mults); };
+        if (l == 1 || key(pl) < key(best_plan)) {
             best = l;
             best_plan = pl;
         }
@@ -403,7 +419,7 @@ std::vector<T> twin(const ChebyshevPoly& p, const std::vector<T>& x, const PolyE
     const std::vector<double> c = working_coeffs(p);
     const int depth = chebyshev_depth(static_cast<int>(c.size()) - 1);
     const int l = choose_log_baby(c, depth, opt.log_baby);
-    if (c.size() == 2 && affine_depth(p) == 0 && !is_unit_interval(p) && !alpha_is_integer(p)) {
+    if (folds_linear(p)) {
         const double c1 = c[1] * p.alpha(), c0 = c[0] + c[1] * p.beta();  // the linear fold
         std::vector<T> r(x.size());
         for (std::size_t i = 0; i < x.size(); ++i) r[i] = c1 * x[i] + c0;
@@ -513,9 +529,7 @@ int chebyshev_depth(int degree) {
 }
 
 int affine_depth(const ChebyshevPoly& p) {
-    if (is_unit_interval(p) || alpha_is_integer(p)) return 0;
-    // Degree 1: c_0 + c_1·(α·x + β) = (c_1·α)·x + (c_0 + c_1·β), one constant multiplication.
-    return effective_degree(working_coeffs(p)) == 1 ? 0 : 1;
+    return is_unit_interval(p) || alpha_is_integer(p) || folds_linear(p) ? 0 : 1;
 }
 
 int polyeval_depth(const ChebyshevPoly& p) {
@@ -569,7 +583,7 @@ Ciphertext evaluate_chebyshev(const Evaluator& ev, const Ciphertext& x, const Ch
 
     // Degree 1 off [-1, 1] with a non-integer α: the change of variable folded into the
     // single constant multiplication.
-    if (plan.degree == 1 && plan.affine_levels == 0 && !is_unit_interval(p) && !alpha_is_integer(p)) {
+    if (folds_linear(p)) {
         const std::vector<double> c = working_coeffs(p);
         const double meet = target * static_cast<double>(P.q(x.level));
         Ciphertext r = x;

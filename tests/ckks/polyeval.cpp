@@ -412,6 +412,12 @@ TEST_CASE("polyeval: explicit target scale, lower input level, forced baby-step 
         MESSAGE("tanh, degree 31, level 6 -> 0: vs twin " << -std::log2(e) << " bits");
         CHECK(e <= std::ldexp(1.0, -26) * (1 + sensitivity(p)));
     }
+    // An input far below the primes' size makes the powers' scales collapse: an error.
+    {
+        const ChebyshevPoly s2 = chebyshev_interpolate(sin2pi, -1, 1, 15);
+        const Ciphertext tiny = R.encryptor.encrypt(R.enc.encode(x, 12, std::ldexp(1.0, 25)));
+        CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, tiny, s2), doctest::Contains("fell to scale"), std::invalid_argument);
+    }
     // Not enough levels: an error naming the need.
     const Ciphertext low = R.encrypt(x, 5);
     CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, low, p), doctest::Contains("needs 6 levels"), std::invalid_argument);
