@@ -295,8 +295,13 @@ struct CkksBackend {
             ev.add_const_inplace(p, -1.0);
         ev.relinearize_inplace(p);
         ev.rescale_inplace(p);
-        if (!(p.scale >= 1048576.0))
-            fail("evaluate_chebyshev", "a power of the basis fell to scale " + scale_str(p.scale) + " at level " +
+        // T_j's scale is scale(T_m)·scale(T_n)/q: it stays near the primes only if the
+        // input's scale is near them. Refuse a collapse (no precision left) or a blow-up
+        // (the message would wrap modulo Q_level).
+        double log_q = 0;
+        for (std::size_t i = 0; i <= p.level; ++i) log_q += std::log2(q(i));
+        if (!(p.scale >= 1048576.0) || !(std::log2(p.scale) + 8 < log_q))
+            fail("evaluate_chebyshev", "a power of the basis reached scale " + scale_str(p.scale) + " at level " +
                                            std::to_string(p.level) + ": give the input at a scale close to the primes " +
                                            "of the levels it crosses (the nominal scale on scale levels)");
         return p;
@@ -306,6 +311,11 @@ struct CkksBackend {
         Ciphertext acc;
         for (std::size_t t = 0; t < terms.size(); ++t) {
             Ciphertext x = at_level(*terms[t].second, L + 1);
+            if (!(meet / x.scale >= 1))
+                fail("evaluate_chebyshev", "a power of the basis reached scale " + scale_str(x.scale) +
+                                               ", above its leaf's scale " + scale_str(meet) +
+                                               ": give the input at a scale close to the primes of the levels it "
+                                               "crosses (the nominal scale on scale levels)");
             ev.mul_const_inplace(x, terms[t].first, meet / x.scale);
             x.scale = meet;  // x.scale · (meet / x.scale), up to one rounding
             if (t == 0)

@@ -416,7 +416,10 @@ TEST_CASE("polyeval: explicit target scale, lower input level, forced baby-step 
     {
         const ChebyshevPoly s2 = chebyshev_interpolate(sin2pi, -1, 1, 15);
         const Ciphertext tiny = R.encryptor.encrypt(R.enc.encode(x, 12, std::ldexp(1.0, 25)));
-        CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, tiny, s2), doctest::Contains("fell to scale"), std::invalid_argument);
+        CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, tiny, s2), doctest::Contains("reached scale 2^10"), std::invalid_argument);
+        // … and far above them, a blow-up (2^60 → 2^80 → 2^120 …).
+        const Ciphertext huge = R.encryptor.encrypt(R.enc.encode(x, 12, std::ldexp(1.0, 60)));
+        CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, huge, s2), doctest::Contains("reached scale"), std::invalid_argument);
     }
     // Not enough levels: an error naming the need.
     const Ciphertext low = R.encrypt(x, 5);

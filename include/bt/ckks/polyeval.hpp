@@ -120,10 +120,14 @@ PolyEvalPlan plan_chebyshev(const ChebyshevPoly& p, std::size_t input_level, con
 
 // ---------------------------------------------------------------- evaluation
 
-// p(x) slot-wise. x: a 2-part ciphertext at level >= polyeval_depth(p), any scale; its
-// values should lie in [a, b] (outside, T_k grows like (|y| + sqrt(y²-1))^k). The result
-// is at level x.level - polyeval_depth(p) with scale exactly opt.target_scale (default
-// the nominal scale of that level). Needs the evaluator's relinearization key.
+// p(x) slot-wise. x: a 2-part ciphertext at level >= polyeval_depth(p), at a scale close
+// to the primes of the levels it crosses (on scale levels: its nominal scale; the powers
+// T_j have scale(T_m)·scale(T_n)/q, and a collapse or blow-up throws); its values should
+// lie in [a, b] (outside, T_k grows like (|y| + sqrt(y²-1))^k). The result is at level
+// x.level - polyeval_depth(p) with scale exactly opt.target_scale (default: the nominal
+// scale of that level). Needs the evaluator's relinearization key. Thread-safe (no state).
+// Noise: the constants are rounded at ≈ the scale (relative 2^-40 at 2^40), so the
+// result differs from the twin by the CKKS noise plus that rounding.
 Ciphertext evaluate_chebyshev(const Evaluator& ev, const Ciphertext& x, const ChebyshevPoly& p,
                               const PolyEvalOptions& opt = {}, PolyEvalPlan* plan = nullptr);
 
