@@ -465,6 +465,13 @@ const char* parity_name(Parity p) {
 double ChebyshevPoly::eval(double x) const { return clenshaw(*this, x); }
 cplx ChebyshevPoly::eval(cplx x) const { return clenshaw(*this, x); }
 
+ChebyshevPoly ChebyshevPoly::on_unit_interval() const {
+    ChebyshevPoly u = *this;
+    u.a = -1;
+    u.b = 1;
+    return u;
+}
+
 Parity detect_parity(const std::vector<double>& coeffs, double tol) {
     double mx = 0, even = 0, odd = 0;
     for (std::size_t k = 0; k < coeffs.size(); ++k) {

@@ -421,6 +421,22 @@ TEST_CASE("polyeval: explicit target scale, lower input level, forced baby-step 
         const Ciphertext huge = R.encryptor.encrypt(R.enc.encode(x, 12, std::ldexp(1.0, 60)));
         CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, huge, s2), doctest::Contains("reached scale"), std::invalid_argument);
     }
+    // The change of variable folded upstream (here: into the plaintext before encryption):
+    // one level fewer, the same values.
+    {
+        std::vector<double> y(n);
+        for (std::size_t i = 0; i < n; ++i) y[i] = p.alpha() * x[i] + p.beta();
+        const ChebyshevPoly pu = p.on_unit_interval();
+        CHECK(polyeval_depth(pu) == polyeval_depth(p) - 1);
+        const Ciphertext cy = evaluate_chebyshev(R.ev, R.encrypt(y, 5), pu);
+        CHECK(cy.level == 0);
+        std::vector<double> fx(n);
+        for (std::size_t i = 0; i < n; ++i) fx[i] = std::tanh(x[i]);
+        const double e = max_abs_diff(R.decrypt(cy), fx);
+        MESSAGE("tanh, degree 31, map folded upstream, level 5 -> 0: vs f " << -std::log2(e) << " bits");
+        CHECK(e <= chebyshev_max_error(p, [](double t) { return std::tanh(t); }) +
+                       std::ldexp(1.0, -24) * (1 + sensitivity(p)));
+    }
     // Not enough levels: an error naming the need.
     const Ciphertext low = R.encrypt(x, 5);
     CHECK_THROWS_WITH_AS(evaluate_chebyshev(R.ev, low, p), doctest::Contains("needs 6 levels"), std::invalid_argument);

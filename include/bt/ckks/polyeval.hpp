@@ -67,6 +67,9 @@ struct ChebyshevPoly {
     // p(x) by Clenshaw's recurrence, float64.
     double eval(double x) const;
     cplx eval(cplx x) const;
+    // The same coefficients on [-1, 1]: evaluates p at y = α·x + β given y. For callers
+    // that fold the change of variable into the step producing x (saves its level).
+    ChebyshevPoly on_unit_interval() const;
 };
 
 // Interpolates f on [a, b] at degree d >= 1 (d+1 Chebyshev nodes, exact DCT):
