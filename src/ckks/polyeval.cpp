@@ -414,11 +414,12 @@ T clenshaw(const ChebyshevPoly& p, T x) {
     const T y = p.alpha() * x + p.beta();
     T b1(0.0), b2(0.0);
     for (std::size_t k = p.coeffs.size(); k-- > 1;) {
-        const T b0 = p.coeffs[k] + 2.0 * y * b1 - b2;
+        const bool skip = (p.parity == Parity::Odd && k % 2 == 0) || (p.parity == Parity::Even && k % 2 == 1);
+        const T b0 = (skip ? 0.0 : p.coeffs[k]) + 2.0 * y * b1 - b2;
         b2 = b1;
         b1 = b0;
     }
-    const double c0 = p.coeffs.empty() ? 0.0 : p.coeffs[0];
+    const double c0 = p.coeffs.empty() || p.parity == Parity::Odd ? 0.0 : p.coeffs[0];
     return c0 + y * b1 - b2;
 }
 

@@ -59,7 +59,7 @@ const char* parity_name(Parity p);
 struct ChebyshevPoly {
     double a = -1, b = 1;          // the interval [a, b] of x
     std::vector<double> coeffs;    // c_0 … c_d in the basis T_k(α·x + β)
-    Parity parity = Parity::None;  // in y; Even/Odd: the other coefficients are exactly 0
+    Parity parity = Parity::None;  // in y; Even/Odd: the other coefficients are ignored (taken as 0)
 
     int degree() const { return static_cast<int>(coeffs.size()) - 1; }
     double alpha() const { return 2 / (b - a); }
