@@ -3,6 +3,7 @@
 
 #include "bt/ntt.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -66,6 +67,49 @@ Ciphertext mod_raise(const Params& P, const Ciphertext& ct, std::size_t level) {
         out.parts.push_back(std::move(r));
     }
     return out;
+}
+
+// ================================================================ EvalMod
+
+namespace {
+constexpr double kTwoPi = 6.283185307179586476925286766559;
+}
+
+EvalMod::EvalMod(const EvalModConfig& cfg) : cfg_(cfg) {
+    if (!(cfg.K >= 1) || cfg.double_angles < 0 || cfg.double_angles > 10 || cfg.degree < 3)
+        throw std::invalid_argument("EvalMod: need K >= 1, 0 <= double angles <= 10, degree >= 3");
+    const double scale = std::ldexp(1.0, -cfg.double_angles);
+    auto f = [scale](double t) { return std::cos(kTwoPi * (t - 0.25) * scale); };
+    const double R = cfg.K + 1;
+    cos_ = chebyshev_interpolate(f, -R, R, cfg.degree, Parity::None);
+    interp_err_ = chebyshev_max_error(cos_, f, 20000);
+}
+
+Ciphertext EvalMod::apply(const Evaluator& ev, const Ciphertext& t) const {
+    const Params& P = *ev.params();
+    if (t.level < static_cast<std::size_t>(depth()))
+        throw std::invalid_argument("EvalMod: input at level " + std::to_string(t.level) + " but EvalMod needs " +
+                                    std::to_string(depth()) + " levels");
+    // The cosine lands at the level where the first double angle starts, at the scale of
+    // that level's prime, so that each squaring keeps the scale near the primes.
+    const std::size_t out_level = t.level - static_cast<std::size_t>(polyeval_depth(cos_));
+    PolyEvalOptions opt;
+    opt.target_scale = static_cast<double>(P.q(out_level));
+    Ciphertext c = evaluate_chebyshev(ev, t, cos_, opt);
+    for (int i = 0; i < cfg_.double_angles; ++i) {
+        c = ev.multiply_relin_rescale(c, c);  // c²
+        ev.mul_int_inplace(c, 2);             // 2c²
+        ev.add_const_inplace(c, -1.0);        // 2c² - 1
+    }
+    c.scale *= kTwoPi;  // the slots now read sin(2πt)/(2π): no operation, only the scale
+    return c;
+}
+
+double EvalMod::twin(double t) const {
+    PolyEvalOptions opt;
+    double c = evaluate_chebyshev_twin(cos_, t, opt);
+    for (int i = 0; i < cfg_.double_angles; ++i) c = 2 * c * c - 1;
+    return c / kTwoPi;
 }
 
 }  // namespace bt::ckks

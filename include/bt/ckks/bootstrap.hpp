@@ -12,6 +12,7 @@
 
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
+#include "bt/ckks/polyeval.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -59,5 +60,39 @@ private:
 // decrypts to m + q_0·I with I a small integer polynomial (|I| about sqrt(h) for a secret
 // of Hamming weight h). Scale unchanged. Depth 0.
 Ciphertext mod_raise(const Params& P, const Ciphertext& ct, std::size_t level);
+
+// EvalMod (Han–Ki 2020: scaled cosine and double angles). Input slots hold real values
+//     t = x / q_0 = I + δ,   I an integer with |I| <= K, |δ| small (the message),
+// and the output slots hold sin(2πt)/(2π) = δ - (2π)²δ³/6 + …, i.e. t mod 1 up to the
+// cubic term. Steps: c = cos(2π(t - 1/4)/2^r) by Chebyshev interpolation on
+// [-K-1, K+1]; r double angles c <- 2c² - 1 give cos(2π(t - 1/4)) = sin(2πt); the factor
+// 1/(2π) is folded into the scale (free). Depth: polyeval_depth(cosine) + r.
+// Levels crossed should have primes near the working scale (bootstrapping levels of
+// ~60 bits with the input at scale ≈ q of its level).
+struct EvalModConfig {
+    double K = 16;          // bound on |I|
+    int double_angles = 3;  // r
+    int degree = 63;        // Chebyshev degree of the scaled cosine
+};
+
+class EvalMod {
+public:
+    explicit EvalMod(const EvalModConfig& cfg);
+    const EvalModConfig& config() const { return cfg_; }
+    const ChebyshevPoly& cosine() const { return cos_; }
+    int depth() const { return polyeval_depth(cos_) + cfg_.double_angles; }
+    // Max |cos approximation - cos| on the interval (float64, dense grid).
+    double interpolation_error() const { return interp_err_; }
+    // Encrypted: t (real slots) at level >= depth(), scale near q of its level. The
+    // result is depth() levels lower; its scale is 2π times the working scale.
+    Ciphertext apply(const Evaluator& ev, const Ciphertext& t) const;
+    // The float64 twin: the same steps (same polynomial, same evaluation order).
+    double twin(double t) const;
+
+private:
+    EvalModConfig cfg_;
+    ChebyshevPoly cos_;
+    double interp_err_ = 0;
+};
 
 }  // namespace bt::ckks
