@@ -264,8 +264,11 @@ TEST_CASE("lintrans: CoeffsToSlots puts the coefficients in slots, SlotsToCoeffs
     const std::size_t top = f.P->max_level();
     struct Case {
         std::size_t slots, budget;
+        bool keep_scale;
+        double scaling;  // CoeffsToSlots multiplies by it, SlotsToCoeffs divides
     };
-    for (const Case c : {Case{1024, 2}, Case{1024, 3}, Case{128, 2}, Case{128, 4}}) {
+    for (const Case c : {Case{1024, 2, false, 1}, Case{1024, 3, true, 0.25}, Case{128, 2, false, 1},
+                         Case{128, 4, true, -3}}) {
         const std::size_t n = c.slots;
         const bool sparse = n < f.P->max_slots();
         DFTOptions o;
@@ -273,9 +276,12 @@ TEST_CASE("lintrans: CoeffsToSlots puts the coefficients in slots, SlotsToCoeffs
         o.level_budget = c.budget;
         o.level = top;
         o.kind = DFTKind::CoeffsToSlots;
+        o.keep_scale = c.keep_scale;
+        o.scaling = c.scaling;
         const HomomorphicDFT cts(f.enc, o);
         o.kind = DFTKind::SlotsToCoeffs;
         o.level = cts.output_level();
+        o.scaling = 1 / c.scaling;
         const HomomorphicDFT stc(f.enc, o);
         CHECK(cts.depth() == c.budget);
         CHECK(stc.output_level() == top - 2 * c.budget);
@@ -290,11 +296,16 @@ TEST_CASE("lintrans: CoeffsToSlots puts the coefficients in slots, SlotsToCoeffs
         const Ciphertext ct = f.encrypt(z, top, n);
         const HomomorphicDFT::Split s = cts.coeffs_to_slots(ev, ct);
         CHECK(s.real.level == top - c.budget);
+        if (c.keep_scale) {  // plaintexts at q_l: the scale goes through unchanged
+            CHECK(std::fabs(s.real.scale / ct.scale - 1) < 1e-14);
+        } else {  // plaintexts at Δ_l: nominal scale in, nominal scale out
+            CHECK(std::fabs(s.real.scale / f.P->nominal_scale(top - c.budget) - 1) < 1e-12);
+        }
         std::vector<cplx> re(n), im(n);
         const std::vector<cplx> wr = bit_reverse_vector(w);
         for (std::size_t k = 0; k < n; ++k) {
-            re[k] = wr[k].real();
-            im[k] = wr[k].imag();
+            re[k] = wr[k].real() * c.scaling;
+            im[k] = wr[k].imag() * c.scaling;
         }
         double e_cts;
         if (sparse) {
@@ -309,7 +320,9 @@ TEST_CASE("lintrans: CoeffsToSlots puts the coefficients in slots, SlotsToCoeffs
         const Ciphertext back = stc.slots_to_coeffs(ev, s.real, sparse ? nullptr : &s.imag);
         CHECK(back.slots == n);
         const double e_rt = max_err(f.decrypt(back), z);
-        MESSAGE("DFT n = " << n << ", budget " << c.budget << ": CoeffsToSlots " << cts.plan().rotations()
+        CHECK(back.level == top - 2 * c.budget);
+        MESSAGE("DFT n = " << n << ", budget " << c.budget << ", scaling " << c.scaling
+                           << std::string(c.keep_scale ? ", scale kept" : ", nominal scales") << ": CoeffsToSlots " << cts.plan().rotations()
                            << " key switches, precision " << bits(e_cts) << " bits; SlotsToCoeffs "
                            << stc.plan().rotations() << " key switches; round trip precision " << bits(e_rt)
                            << " bits");
