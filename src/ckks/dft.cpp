@@ -153,6 +153,26 @@ std::vector<cplx> bit_reverse_vector(const std::vector<cplx>& v) {
     return out;
 }
 
+// ================================================================ subring trace
+
+std::vector<long> subring_trace_steps(std::size_t N, std::size_t slots) {
+    if (!is_pow2(N) || !is_pow2(slots) || slots > N / 2)
+        fail("subring trace: slots = " + std::to_string(slots) + " must be a power of two <= N/2");
+    std::vector<long> steps;
+    for (std::size_t j = slots; j < N / 2; j <<= 1) steps.push_back(static_cast<long>(j));
+    return steps;
+}
+
+Ciphertext subring_trace(const Evaluator& ev, const Ciphertext& ct, std::size_t slots) {
+    const std::size_t half = ev.params()->max_slots();
+    const std::vector<long> steps = subring_trace_steps(ev.params()->N(), slots);
+    Ciphertext r = ct;
+    r.slots = half;  // the rotations act on all N/2 slots
+    for (long j : steps) ev.add_inplace(r, ev.rotate(r, j));
+    r.slots = slots;
+    return r;
+}
+
 // ================================================================ factors
 
 std::vector<Diagonals> dft_factors(const Encoder& enc, DFTKind kind, std::size_t n,

@@ -372,6 +372,29 @@ TEST_CASE("lintrans: SlotsToCoeffs writes the slot values into the polynomial co
     }
 }
 
+TEST_CASE("lintrans: the subring trace projects onto n-slot messages (sparse packing)") {
+    Fixture& f = fx();
+    const std::size_t half = f.P->max_slots(), n = 64, level = 2;
+    const std::vector<long> steps = subring_trace_steps(f.P->N(), n);
+    CHECK(steps == std::vector<long>{64, 128, 256, 512});
+    const GaloisKeys gk = f.keys(steps, 0);
+    const Evaluator ev(f.P, nullptr, &gk);
+    const std::vector<cplx> z = rnd(half, 71);
+    Ciphertext t = subring_trace(ev, f.encrypt(z, level, half), n);
+    CHECK(t.slots == n);
+    CHECK(t.level == level);
+    double off = 0;
+    f.coefficients(t, n, off);
+    CHECK(off < 1e-8);  // only the coefficients at multiples of N/2n are left
+    std::vector<cplx> want(half, cplx(0, 0));
+    for (std::size_t j = 0; j < half; ++j)
+        for (std::size_t u = 0; u < half / n; ++u) want[j] += z[(j + u * n) % half];
+    t.slots = half;  // read all N/2 slots: the result repeats with period n
+    const double e = max_err(f.decrypt(t), want);
+    MESSAGE("subring trace N/2 -> 64 slots: precision " << bits(e) << " bits");
+    CHECK(bits(e) > 30);
+}
+
 TEST_CASE("lintrans: DFT plans and argument checks") {
     Fixture& f = fx();
     DFTOptions o;

@@ -169,6 +169,17 @@ std::vector<cplx> bit_reverse_vector(const std::vector<cplx>& v);
 std::vector<Diagonals> dft_factors(const Encoder& enc, DFTKind kind, std::size_t n,
                                    const std::vector<std::size_t>& layers_per_stage);
 
+// Sparse packing, before CoeffsToSlots: after ModRaise an n-slot ciphertext decrypts to
+// m + q_0·I with I over the whole ring, not in the subring Z[X^(N/2n)] of n-slot
+// messages that the n-slot stages assume. The trace
+//     Tr(ct) = Σ_{t < N/2n} rot(ct, t·n)     (rotations over N/2 slots)
+// keeps exactly the coefficients at multiples of N/2n, times N/2n (Cheon–Han–Kim–Kim–
+// Song 2018, "SubSum"), with log2(N/2n) rotations and no level; fold 2n/N into the
+// CoeffsToSlots scaling. In slots: out_j = Σ_t z_(j + t·n mod N/2), an n-slot message.
+Ciphertext subring_trace(const Evaluator& ev, const Ciphertext& ct, std::size_t slots);
+// Its rotation steps, over N/2 slots: n, 2n, …, N/4.
+std::vector<long> subring_trace_steps(std::size_t N, std::size_t slots);
+
 struct DFTOptions {
     DFTKind kind = DFTKind::CoeffsToSlots;
     std::size_t slots = 0;           // n: N/2 (full) or a smaller power of two (sparse), >= 2
