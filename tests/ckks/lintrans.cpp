@@ -268,7 +268,7 @@ TEST_CASE("lintrans: CoeffsToSlots puts the coefficients in slots, SlotsToCoeffs
         double scaling;  // CoeffsToSlots multiplies by it, SlotsToCoeffs divides
     };
     for (const Case c : {Case{1024, 2, false, 1}, Case{1024, 3, true, 0.25}, Case{128, 2, false, 1},
-                         Case{128, 4, true, -3}}) {
+                         Case{128, 4, true, -3}, Case{64, 1, false, 1}, Case{16, 4, false, 1}}) {
         const std::size_t n = c.slots;
         const bool sparse = n < f.P->max_slots();
         DFTOptions o;
