@@ -285,6 +285,54 @@ Ciphertext LinearTransform::eval_hoisted(const Evaluator& ev, const Ciphertext& 
     return total;
 }
 
+// ---------------------------------------------------------------- double hoisting
+
+namespace {
+
+const SwitchingKey& rotation_key(const Evaluator& ev, std::size_t step, std::size_t slots) {
+    const GaloisKeys* gk = ev.galois_keys();
+    const std::uint64_t g = ev.encoder().galois_element(static_cast<long>(step), slots);
+    if (!gk || !gk->has(g))
+        fail("no Galois key for rotation step " + std::to_string(step) + " (element " + std::to_string(g) +
+             ") over " + std::to_string(slots) + " slots; generate keys for rotation_steps()");
+    return gk->keys.at(g);
+}
+
+// The baby rotations of ct over Q_l·P, not ModDowned: rot(ct, b) times P, plus the
+// key-switch error (which the final ModDown divides by P). One decomposition for all.
+std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Ciphertext& ct,
+                                               const std::vector<std::size_t>& steps, std::size_t slots) {
+    const Params& P = *ev.params();
+    const std::size_t l = ct.level, N = P.N(), qp = l + 1 + P.p_count();
+    // P mod q_i: c0 lifts to Q_l·P as P·c0, which is 0 modulo the special primes.
+    std::vector<u64> p_mod(l + 1);
+    for (std::size_t i = 0; i <= l; ++i) p_mod[i] = P.basis_p().product().mod_word(P.q(i));
+    std::unique_ptr<Decomposition> dec;
+    std::vector<std::array<Poly, 2>> baby(steps.size());
+    for (std::size_t bi = 0; bi < steps.size(); ++bi) {
+        std::array<Poly, 2>& B = baby[bi];
+        if (steps[bi] == 0) {
+            for (std::size_t j = 0; j < 2; ++j) {
+                B[j] = Poly(N, qp, true);
+                poly_mul_scalar(P, l, B[j], ct.parts[j], p_mod, l + 1);
+            }
+            continue;
+        }
+        const SwitchingKey& key = rotation_key(ev, steps[bi], slots);
+        if (!dec) dec = std::make_unique<Decomposition>(decompose(P, ct.parts[1], l));
+        const auto perm =
+            automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(steps[bi]), slots));
+        inner_product(P, *dec, key, B[0], B[1], &perm);  // (u0, u1) over Q_l·P
+        Poly t(N, l + 1, true);
+        apply_automorphism_ntt(ct.parts[0], t, perm, l + 1);
+        poly_mul_scalar(P, l, t, t, p_mod, l + 1);
+        poly_add(P, l, B[0], B[0], t, l + 1);
+    }
+    return baby;
+}
+
+}  // namespace
+
 // BSGS with double hoisting (Bossuat et al. 2021): the baby rotations stay over Q_l·P
 // as P·rot(ct) + (key-switch error), the products and giant sums are taken there, each
 // giant rotation ModDowns its c1 (to decompose it) but keeps c0 and the key-switch
@@ -292,45 +340,9 @@ Ciphertext LinearTransform::eval_hoisted(const Evaluator& ev, const Ciphertext& 
 // ModDowns against eval_hoisted at the price of products over k more limbs.
 Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphertext& ct) const {
     const Params& P = *params_;
-    const std::size_t l = level_, N = P.N(), k = P.p_count(), qp = l + 1 + k;
-    const GaloisKeys* gk = ev.galois_keys();
-    const Encoder& enc = ev.encoder();
-    auto key_for = [&](std::size_t step) -> const SwitchingKey& {
-        const std::uint64_t g = enc.galois_element(static_cast<long>(step), slots_);
-        if (!gk || !gk->has(g))
-            fail("no Galois key for rotation step " + std::to_string(step) + " (element " + std::to_string(g) +
-                 ") over " + std::to_string(slots_) + " slots; generate keys for rotation_steps()");
-        return gk->keys.at(g);
-    };
-    // P mod q_i, to lift c0 into Q_l·P as P·c0 (which is 0 modulo the special primes).
-    std::vector<u64> p_mod(l + 1);
-    for (std::size_t i = 0; i <= l; ++i) p_mod[i] = P.basis_p().product().mod_word(P.q(i));
-
-    // ---- baby steps over Q_l·P
-    std::unique_ptr<Decomposition> dec;
-    std::vector<std::array<Poly, 2>> baby(split_.baby.size());
-    for (std::size_t bi = 0; bi < split_.baby.size(); ++bi) {
-        const std::size_t b = split_.baby[bi];
-        std::array<Poly, 2>& B = baby[bi];
-        if (b == 0) {
-            for (std::size_t j = 0; j < 2; ++j) {
-                B[j] = Poly(N, qp, true);
-                poly_mul_scalar(P, l, B[j], ct.parts[j], p_mod, l + 1);
-            }
-            continue;
-        }
-        const SwitchingKey& key = key_for(b);
-        if (!dec) dec = std::make_unique<Decomposition>(decompose(P, ct.parts[1], l));
-        const auto perm = automorphism_permutation(N, enc.galois_element(static_cast<long>(b), slots_));
-        inner_product(P, *dec, key, B[0], B[1], &perm);
-        Poly t(N, l + 1, true);
-        apply_automorphism_ntt(ct.parts[0], t, perm, l + 1);
-        poly_mul_scalar(P, l, t, t, p_mod, l + 1);
-        poly_add(P, l, B[0], B[0], t, l + 1);
-    }
-
-    // ---- giant steps
-    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true);
+    const std::size_t l = level_, N = P.N(), qp = l + 1 + P.p_count();
+    const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
+    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S0(N, qp, true);
     for (const Giant& G : giants_) {
         std::fill(A0.data.begin(), A0.data.end(), 0);
         std::fill(A1.data.begin(), A1.data.end(), 0);
@@ -343,16 +355,16 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
             poly_add(P, l, T1, T1, A1, qp);
             continue;
         }
-        const SwitchingKey& key = key_for(G.step);
-        const auto perm = automorphism_permutation(N, enc.galois_element(static_cast<long>(G.step), slots_));
+        // rot(A, g) over Q_l·P: σ(A0) + KS(σ(ModDown(A1))), the key switch not ModDowned.
+        const SwitchingKey& key = rotation_key(ev, G.step, slots_);
+        const auto perm = automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(G.step), slots_));
         Poly c1 = A1;
         mod_down(P, c1, l);
         const Decomposition dg = decompose(P, c1, l);
         Poly v0, v1;
         inner_product(P, dg, key, v0, v1, &perm);
-        Poly s0(N, qp, true);
-        apply_automorphism_ntt(A0, s0, perm, qp);
-        poly_add(P, l, T0, T0, s0, qp);
+        apply_automorphism_ntt(A0, S0, perm, qp);
+        poly_add(P, l, T0, T0, S0, qp);
         poly_add(P, l, T0, T0, v0, qp);
         poly_add(P, l, T1, T1, v1, qp);
     }
@@ -366,6 +378,14 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
     r.scale = ct.scale * scale_;
     r.slots = slots_;
     return r;
+}
+
+std::size_t LinearTransform::memory_bytes() const {
+    std::size_t b = 0;
+    for (const Giant& G : giants_)
+        for (const Term& t : G.terms) b += t.pt.data.size() * sizeof(u64);
+    for (const auto& kv : diags_) b += kv.second.size() * sizeof(cplx);
+    return b;
 }
 
 }  // namespace bt::ckks

@@ -121,6 +121,9 @@ public:
     void set_output_slots(std::size_t m);
     std::size_t output_slots() const { return out_slots_; }
 
+    // Bytes held: the encoded plaintexts ((level+1+k)·N words each) and the diagonals.
+    std::size_t memory_bytes() const;
+
     // M·v in plaintext.
     std::vector<cplx> apply_plain(const std::vector<cplx>& v) const { return apply_diagonals(diags_, v, slots_); }
 
@@ -243,6 +246,11 @@ public:
     // coefficient br(k) is scaling·(a_k) and coefficient br(k) + n is scaling·b_k
     // (positions times N/2n).
     Ciphertext slots_to_coeffs(const Evaluator& ev, const Ciphertext& re, const Ciphertext* im) const;
+    std::size_t memory_bytes() const {
+        std::size_t b = 0;
+        for (const LinearTransform& t : stages_) b += t.memory_bytes();
+        return b;
+    }
     // The stages alone, on a ciphertext in the first stage's layout.
     Ciphertext apply_stages(const Evaluator& ev, const Ciphertext& ct,
                             LTMethod method = LTMethod::DoubleHoisted) const;
