@@ -369,7 +369,7 @@ HomomorphicDFT::HomomorphicDFT(const Encoder& enc, const DFTOptions& opt) : para
         if (idx != sp.diagonals) throw std::logic_error("homomorphic DFT: stage diagonals differ from the plan");
         const std::size_t level = opt.level - t;
         const double scale = opt.keep_scale ? static_cast<double>(P.q(level)) : 0.0;
-        stages_.emplace_back(enc, m, sp.view_slots, level, scale, sp.split.n1);
+        stages_.emplace_back(enc, m, sp.view_slots, level, scale, sp.split.n1, opt.compact);
         if (sp.view_slots != n && opt.kind == DFTKind::SlotsToCoeffs) stages_.back().set_output_slots(n);
     }
     const std::size_t view = sparse ? 2 * n : n;

@@ -4,6 +4,7 @@
 #include "bt/ckks/lintrans.hpp"
 
 #include "bt/ckks/keyswitch.hpp"
+#include "bt/ntt.hpp"
 
 #include <algorithm>
 #include <array>
@@ -120,25 +121,48 @@ BsgsSplit bsgs_split(const std::vector<std::size_t>& diagonals, std::size_t n, s
 
 // ================================================================ encoding over Q·P
 
-Poly encode_qp(const Encoder& enc, const std::vector<cplx>& z, std::size_t level, double scale, std::size_t slots) {
+namespace {
+
+// The 2n rounded coefficients (positions k·N/2n) of the encoding of z at `scale`.
+std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cplx>& z, double scale,
+                                       std::size_t slots) {
     const Params& P = *enc.params();
-    const std::size_t N = P.N(), k = P.p_count();
     if (!is_pow2(slots) || slots > P.max_slots()) fail("slot count " + std::to_string(slots) + " is not valid");
     if (z.size() > slots) fail("more values than slots");
-    if (level > P.max_level()) fail("level " + std::to_string(level) + " above the top level");
     std::vector<cplx> w(slots, cplx(0, 0));
     std::copy(z.begin(), z.end(), w.begin());
     enc.fft_special_inv(w.data(), slots);
-    const std::size_t gap = N / (2 * slots), limbs = level + 1 + k;
-    Poly out(N, limbs, false);
+    std::vector<long double> c(2 * slots);
     for (std::size_t j = 0; j < 2 * slots; ++j) {
         const double x = j < slots ? w[j].real() : w[j - slots].imag();
-        const long double v = std::nearbyint(static_cast<long double>(x) * scale);
-        if (!std::isfinite(v)) fail("a diagonal value times the scale is not finite");
-        for (std::size_t i = 0; i < limbs; ++i)
-            out.limb(i)[j * gap] = residue_ld(v, P.modulus(rns_index(P, level, i)).value);
+        c[j] = std::nearbyint(static_cast<long double>(x) * scale);
+        if (!std::isfinite(c[j])) fail("a diagonal value times the scale is not finite");
     }
-    to_ntt(P, out, level, true);
+    return c;
+}
+
+// Those coefficients as an NTT-form polynomial with the first `limbs` limbs of
+// q_0 … q_level, p_0 … p_{k-1}.
+void coeffs_to_qp(const Params& P, const std::vector<long double>& c, std::size_t level, std::size_t limbs,
+                  Poly& out) {
+    const std::size_t N = P.N(), gap = N / c.size();
+    out = Poly(N, limbs, false);
+    for_each_limb(limbs, N, [&](std::size_t i) {
+        const u64 q = P.modulus(rns_index(P, level, i)).value;
+        u64* o = out.limb(i);
+        for (std::size_t j = 0; j < c.size(); ++j) o[j * gap] = residue_ld(c[j], q);
+        ntt_forward(o, P.ntt(rns_index(P, level, i)));
+    });
+    out.ntt = true;
+}
+
+}  // namespace
+
+Poly encode_qp(const Encoder& enc, const std::vector<cplx>& z, std::size_t level, double scale, std::size_t slots) {
+    const Params& P = *enc.params();
+    if (level > P.max_level()) fail("level " + std::to_string(level) + " above the top level");
+    Poly out;
+    coeffs_to_qp(P, encode_coeffs(enc, z, scale, slots), level, level + 1 + P.p_count(), out);
     return out;
 }
 
@@ -154,8 +178,9 @@ void mul_by_i_inplace(const Params& P, Ciphertext& ct) {
 // ================================================================ LinearTransform
 
 LinearTransform::LinearTransform(const Encoder& enc, const Diagonals& diagonals, std::size_t slots,
-                                 std::size_t level, double scale, std::size_t n1)
-    : params_(enc.params()), diags_(diagonals), slots_(slots), level_(level), out_slots_(slots), scale_(scale) {
+                                 std::size_t level, double scale, std::size_t n1, bool compact)
+    : params_(enc.params()), diags_(diagonals), slots_(slots), level_(level), out_slots_(slots), scale_(scale),
+      compact_(compact) {
     const Params& P = *params_;
     if (!is_pow2(slots) || slots > P.max_slots())
         fail("slots = " + std::to_string(slots) + " is not a power of two in [1, N/2 = " +
@@ -182,7 +207,14 @@ LinearTransform::LinearTransform(const Encoder& enc, const Diagonals& diagonals,
             // rot(diag, -g): entry r is diag[(r - g) mod n].
             std::vector<cplx> pre(slots);
             for (std::size_t r = 0; r < slots; ++r) pre[r] = it->second[(r + slots - g) % slots];
-            G.terms.push_back(Term{bi, encode_qp(enc, pre, level, scale_, slots)});
+            Term t;
+            t.baby_index = bi;
+            t.coeffs = encode_coeffs(enc, pre, scale_, slots);
+            if (!compact_) {
+                coeffs_to_qp(P, t.coeffs, level, level + 1 + P.p_count(), t.pt);
+                t.coeffs = {};
+            }
+            G.terms.push_back(std::move(t));
         }
         giants_.push_back(std::move(G));
     }
@@ -270,15 +302,17 @@ Ciphertext LinearTransform::eval_hoisted(const Evaluator& ev, const Ciphertext& 
     std::vector<long> steps;
     for (std::size_t b : split_.baby) steps.push_back(static_cast<long>(b));
     const std::vector<Ciphertext> baby = ev.rotate_hoisted(ct, steps);
+    Poly scratch;
     Ciphertext total = ct;
     for (Poly& c : total.parts) std::fill(c.data.begin(), c.data.end(), 0);
     total.scale = ct.scale * scale_;
     for (const Giant& G : giants_) {
         Ciphertext acc = total;
         for (Poly& c : acc.parts) std::fill(c.data.begin(), c.data.end(), 0);
-        for (const Term& t : G.terms)
-            for (std::size_t j = 0; j < 2; ++j)
-                poly_mul_acc(P, l, acc.parts[j], baby[t.baby_index].parts[j], t.pt, l + 1);
+        for (const Term& t : G.terms) {
+            const Poly& pt = plaintext(t, l + 1, scratch);
+            for (std::size_t j = 0; j < 2; ++j) poly_mul_acc(P, l, acc.parts[j], baby[t.baby_index].parts[j], pt, l + 1);
+        }
         if (G.step != 0) acc = ev.rotate(acc, static_cast<long>(G.step));
         for (std::size_t j = 0; j < 2; ++j) poly_add(P, l, total.parts[j], total.parts[j], acc.parts[j], l + 1);
     }
@@ -342,13 +376,14 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
     const Params& P = *params_;
     const std::size_t l = level_, N = P.N(), qp = l + 1 + P.p_count();
     const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
-    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S0(N, qp, true);
+    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S0(N, qp, true), scratch;
     for (const Giant& G : giants_) {
         std::fill(A0.data.begin(), A0.data.end(), 0);
         std::fill(A1.data.begin(), A1.data.end(), 0);
         for (const Term& t : G.terms) {
-            poly_mul_acc(P, l, A0, baby[t.baby_index][0], t.pt, qp);
-            poly_mul_acc(P, l, A1, baby[t.baby_index][1], t.pt, qp);
+            const Poly& pt = plaintext(t, qp, scratch);
+            poly_mul_acc(P, l, A0, baby[t.baby_index][0], pt, qp);
+            poly_mul_acc(P, l, A1, baby[t.baby_index][1], pt, qp);
         }
         if (G.step == 0) {
             poly_add(P, l, T0, T0, A0, qp);
@@ -380,10 +415,16 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
     return r;
 }
 
+const Poly& LinearTransform::plaintext(const Term& t, std::size_t limbs, Poly& scratch) const {
+    if (!compact_) return t.pt;
+    coeffs_to_qp(*params_, t.coeffs, level_, limbs, scratch);
+    return scratch;
+}
+
 std::size_t LinearTransform::memory_bytes() const {
     std::size_t b = 0;
     for (const Giant& G : giants_)
-        for (const Term& t : G.terms) b += t.pt.data.size() * sizeof(u64);
+        for (const Term& t : G.terms) b += t.pt.data.size() * sizeof(u64) + t.coeffs.size() * sizeof(long double);
     for (const auto& kv : diags_) b += kv.second.size() * sizeof(cplx);
     return b;
 }

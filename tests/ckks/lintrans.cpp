@@ -192,6 +192,26 @@ TEST_CASE("lintrans: sparse-diagonal matrix, BSGS (hoisted, double hoisted, any 
     CHECK(lts[0].rotation_count() <= lts[1].rotation_count());
 }
 
+TEST_CASE("lintrans: compact plaintext storage gives the same ciphertexts with less memory") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), level = 6;
+    const Diagonals m = random_diagonals({0, 1, 2, 3, 40, 41, 42, 43, 700, 1023}, n, 81);
+    const LinearTransform full(f.enc, m, n, level), compact(f.enc, m, n, level, 0, 0, true);
+    // Per plaintext (l+1+k)·N words = 147 KB against 2n long doubles = 32 KB; both keep the
+    // diagonals (16 KB each).
+    CHECK(compact.memory_bytes() * 3 < full.memory_bytes());
+    const GaloisKeys gk = f.keys(full.rotation_steps(), n);
+    const Evaluator ev(f.P, nullptr, &gk);
+    const Ciphertext ct = f.encrypt(rnd(n, 82), level, n);
+    for (LTMethod meth : {LTMethod::Hoisted, LTMethod::DoubleHoisted}) {
+        const Ciphertext a = full.evaluate(ev, ct, meth), b = compact.evaluate(ev, ct, meth);
+        REQUIRE(a.parts.size() == b.parts.size());
+        for (std::size_t j = 0; j < a.parts.size(); ++j) CHECK(a.parts[j].data == b.parts[j].data);
+    }
+    MESSAGE("10 diagonals at level 6, N = 2^11: " << full.memory_bytes() << " bytes precomputed, "
+                                                  << compact.memory_bytes() << " compact");
+}
+
 TEST_CASE("lintrans: keys for exactly rotation_steps() suffice and each one is needed") {
     Fixture& f = fx();
     const std::size_t n = 256, level = 3;

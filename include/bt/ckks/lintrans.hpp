@@ -86,10 +86,13 @@ class LinearTransform {
 public:
     // Encodes the pre-rotated diagonals at `level` and plaintext scale `scale` (0: the
     // nominal scale Δ_level, so that a ciphertext at Δ_level lands at Δ_(level-1)).
-    // n1 = 0 chooses the baby-step count minimising rotations. Throws on a diagonal of
-    // the wrong length, an index >= slots, or an empty matrix.
+    // n1 = 0 chooses the baby-step count minimising rotations. compact: keep only the 2n
+    // rounded coefficients of each plaintext (16 bytes each) and build its RNS/NTT form at
+    // every evaluation (one NTT per limb per plaintext), instead of (level+1+k)·N words
+    // per plaintext: 10–30× less memory at N = 2^16, slower evaluation. Throws on a
+    // diagonal of the wrong length, an index >= slots, or an empty matrix.
     LinearTransform(const Encoder& enc, const Diagonals& diagonals, std::size_t slots, std::size_t level,
-                    double scale = 0, std::size_t n1 = 0);
+                    double scale = 0, std::size_t n1 = 0, bool compact = false);
 
     std::size_t slots() const { return slots_; }
     std::size_t level() const { return level_; }             // input level; output is level - 1
@@ -129,13 +132,16 @@ public:
 
 private:
     struct Term {
-        std::size_t baby_index;  // into split_.baby
-        Poly pt;                 // rot(diag_{g+b}, -g), NTT, limbs q_0 … q_level, p_0 … p_{k-1}
+        std::size_t baby_index = 0;     // into split_.baby
+        Poly pt;                        // rot(diag_{g+b}, -g), NTT, limbs q_0 … q_level, p_0 … p_{k-1}
+        std::vector<long double> coeffs;  // compact: its 2n rounded coefficients instead
     };
     struct Giant {
         std::size_t step;
         std::vector<Term> terms;
     };
+    // The plaintext of a term over its first `limbs` limbs (built in scratch if compact).
+    const Poly& plaintext(const Term& t, std::size_t limbs, Poly& scratch) const;
     Ciphertext eval_naive(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext eval_hoisted(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext eval_double_hoisted(const Evaluator& ev, const Ciphertext& ct) const;
@@ -144,6 +150,7 @@ private:
     Diagonals diags_;
     std::size_t slots_, level_, out_slots_;
     double scale_;
+    bool compact_;
     BsgsSplit split_;
     std::vector<Giant> giants_;
 };
@@ -191,6 +198,7 @@ struct DFTOptions {
     double scaling = 1;              // a real constant multiplied into the transform
     bool keep_scale = false;         // plaintexts at scale q_l: the ciphertext scale is unchanged;
                                      // otherwise at Δ_l (nominal scale in, nominal scale out)
+    bool compact = false;            // LinearTransform's compact plaintext storage
     std::vector<std::size_t> layers_per_stage;  // empty: chosen to minimise rotations
 };
 
