@@ -415,6 +415,58 @@ TEST_CASE("lintrans: the subring trace projects onto n-slot messages (sparse pac
     CHECK(bits(e) > 30);
 }
 
+TEST_CASE("lintrans: every Galois element a DFT reports is needed") {
+    Fixture& f = fx();
+    for (DFTKind kind : {DFTKind::CoeffsToSlots, DFTKind::SlotsToCoeffs}) {
+        DFTOptions o;
+        o.kind = kind;
+        o.slots = 128;
+        o.level_budget = 2;
+        o.level = 4;
+        const HomomorphicDFT dft(f.enc, o);
+        const std::vector<std::uint64_t> g = dft.galois_elements();
+        CHECK(g.size() == dft.rotation_steps().size() + (dft.needs_conjugation() ? 1 : 0));
+        const GaloisKeys all = f.kg.galois_keys(f.sk, g);
+        const Ciphertext ct = f.encrypt(rnd(128, 91), o.level, kind == DFTKind::CoeffsToSlots ? 128 : 256);
+        auto run = [&](const Evaluator& ev) {
+            if (kind == DFTKind::CoeffsToSlots)
+                (void)dft.coeffs_to_slots(ev, ct);
+            else
+                (void)dft.slots_to_coeffs(ev, ct, nullptr);
+        };
+        CHECK_NOTHROW(run(Evaluator(f.P, nullptr, &all)));
+        for (std::uint64_t e : g) {
+            GaloisKeys fewer = all;
+            fewer.keys.erase(e);
+            CHECK_THROWS_AS(run(Evaluator(f.P, nullptr, &fewer)), std::invalid_argument);
+        }
+    }
+}
+
+TEST_CASE("lintrans: DFT costs at N = 2^16 (symbolic plans)") {
+    // The table of the report: depth = level budget; more budget, fewer key switches.
+    for (std::size_t logs : {std::size_t{15}, std::size_t{12}}) {
+        for (DFTKind kind : {DFTKind::CoeffsToSlots, DFTKind::SlotsToCoeffs}) {
+            std::size_t prev = ~std::size_t{0};
+            for (std::size_t b : {std::size_t{2}, std::size_t{3}, std::size_t{4}}) {
+                DFTOptions o;
+                o.kind = kind;
+                o.slots = std::size_t{1} << logs;
+                o.level_budget = b;
+                const DFTPlan p = plan_dft(std::size_t{1} << 16, o);
+                MESSAGE(p.describe());
+                CHECK(p.depth() == b);
+                CHECK(p.rotations() < prev);
+                prev = p.rotations();
+                for (std::size_t t = 0; t < p.stages.size(); ++t) {
+                    const bool doubled = logs < 15 && kind == DFTKind::SlotsToCoeffs && t == 0;
+                    CHECK(p.stages[t].diagonals.size() <= ((std::size_t{2} << p.stages[t].layers) - 1) * (doubled ? 2 : 1));
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("lintrans: DFT plans and argument checks") {
     Fixture& f = fx();
     DFTOptions o;
