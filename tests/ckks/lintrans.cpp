@@ -389,6 +389,19 @@ TEST_CASE("lintrans: SlotsToCoeffs writes the slot values into the polynomial co
         MESSAGE("SlotsToCoeffs n = " << n << ": coefficient precision " << bits(e) << " bits" << extra);
         CHECK(bits(e) > 30);
         if (sparse) CHECK(off < 1e-8);  // a message of n slots lives in Z[X^(N/2n)]
+        if (!sparse) {
+            // The stages alone on one ciphertext of complex slots z = a + i·b: coefficient k
+            // is Re z_br(k), coefficient k + n is Im z_br(k).
+            std::vector<cplx> z(n);
+            for (std::size_t k = 0; k < n; ++k) z[k] = cplx(a[k].real(), b[k].real());
+            const std::vector<double> c2 = f.coefficients(stc.apply_stages(ev, f.encrypt(z, o.level, n)), n, off);
+            double e2 = 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                e2 = std::max(e2, std::fabs(c2[k] - z[bit_reverse(k, n)].real()));
+                e2 = std::max(e2, std::fabs(c2[k + n] - z[bit_reverse(k, n)].imag()));
+            }
+            CHECK(bits(e2) > 30);
+        }
     }
 }
 
