@@ -30,6 +30,9 @@ public:
     void set_galois_keys(const GaloisKeys* gk);
     const ParamsPtr& params() const { return params_; }
     const Encoder& encoder() const { return encoder_; }
+    // The Galois keys in use (nullptr if none): circuits that key-switch by themselves
+    // (double-hoisted linear transforms) read them here.
+    const GaloisKeys* galois_keys() const { return gk_; }
 
     // ---- addition
     Ciphertext add(const Ciphertext& a, const Ciphertext& b) const;
