@@ -144,3 +144,74 @@ TEST_CASE("bootstrap: EvalMod reduces t = I + delta to delta (exact modular redu
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("ckks") {
+
+namespace {
+// N = 2^11, sparse secret h = 32 (|I| <= 16.5, so K = 16 covers every coefficient):
+// q_0 60 bits; 5 levels at 2^40 (3 for computation, 2 for SlotsToCoeffs); 10 levels of
+// 60 bits for EvalMod; 2 of 60 bits for CoeffsToSlots. Insecure (tests only).
+ParamsPtr boot_params() {
+    ParamsLiteral lit;
+    lit.log_n = 11;
+    lit.log_q = {60, 40, 40, 40, 40, 40};
+    for (int i = 0; i < 12; ++i) lit.log_q.push_back(60);
+    lit.log_p = {61, 61, 61};
+    lit.log_scale = 40;
+    lit.secret = SecretDist::SparseTernary;
+    lit.hamming_weight = 32;
+    lit.insecure = true;
+    lit.name = "boot_test";
+    static ParamsPtr P = Params::create(lit);
+    return P;
+}
+}  // namespace
+
+TEST_CASE("bootstrap: full and sparse packing refresh a level-0 ciphertext") {
+    auto P = boot_params();
+    KeyGenerator kg(P, seed_of(51));
+    const SecretKey sk = kg.secret_key();
+    const RelinKey rk = kg.relin_key(sk);
+    const Encoder enc(P);
+    Encryptor e(P, sk, seed_of(52));
+    const Decryptor dec(P, sk);
+    for (std::size_t slots : {P->max_slots(), std::size_t{64}}) {
+        BootstrapConfig cfg;
+        cfg.slots = slots;
+        cfg.cts_budget = 2;
+        cfg.stc_budget = 2;
+        cfg.evalmod.K = 16;
+        cfg.evalmod.double_angles = 3;
+        cfg.evalmod.degree = 63;
+        CkksBootstrapper bs(P, cfg);
+        MESSAGE(bs.describe());
+        CHECK(bs.output_level() == 3);
+        const GaloisKeys gk = kg.galois_keys(sk, bs.galois_elements());
+        bs.set_keys(&rk, &gk);
+        std::mt19937_64 rng(slots);
+        std::uniform_real_distribution<double> u(-1, 1);
+        std::vector<cplx> z(slots);
+        for (auto& v : z) v = cplx(u(rng), u(rng));
+        const Ciphertext c = e.encrypt(enc.encode(z, 0, 0, slots));
+        const Ciphertext r = bs.bootstrap(c);
+        CHECK(r.level == 3);
+        CHECK(r.scale == P->nominal_scale(3));
+        const auto got = enc.decode(dec.decrypt(r));
+        double mx = 0, sum = 0;
+        for (std::size_t i = 0; i < slots; ++i) {
+            const double err = std::abs(got[i] - z[i]);
+            mx = std::max(mx, err);
+            sum += err;
+        }
+        MESSAGE("bootstrap " << slots << " slots: precision max " << -std::log2(mx) << " bits, mean "
+                             << -std::log2(sum / static_cast<double>(slots)) << " bits");
+        CHECK(-std::log2(mx) > 15);
+        CHECK(bs.calls() == 1);
+        // The refreshed ciphertext computes: one multiplication after bootstrapping.
+        const Evaluator ev(P, &rk);
+        const auto sq = enc.decode(dec.decrypt(ev.multiply_relin_rescale(r, r)));
+        CHECK(std::abs(sq[1] - z[1] * z[1]) < 1e-3);
+    }
+}
+
+}  // TEST_SUITE

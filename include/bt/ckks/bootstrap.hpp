@@ -13,6 +13,7 @@
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
 #include "bt/ckks/polyeval.hpp"
+#include "bt/ckks/lintrans.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -93,6 +94,51 @@ private:
     EvalModConfig cfg_;
     ChebyshevPoly cos_;
     double interp_err_ = 0;
+};
+
+// ---------------------------------------------------------------- the bootstrapper
+struct BootstrapConfig {
+    std::size_t slots = 0;          // 0: N/2 (full packing); else a smaller power of two (sparse)
+    std::size_t cts_budget = 3;     // CoeffsToSlots stages (= levels)
+    std::size_t stc_budget = 3;     // SlotsToCoeffs stages (= levels)
+    EvalModConfig evalmod;
+};
+
+// The real thing: ModRaise, CoeffsToSlots, EvalMod, SlotsToCoeffs, each a separate
+// function. Level plan from the top level L: CoeffsToSlots L -> L - c, EvalMod ->
+// L - c - e, SlotsToCoeffs -> output_level() = L - c - e - s. Input: any level; a
+// ciphertext above level 0 is first brought to level 0 at the nominal scale Δ_0, and a
+// level-0 input must already have scale Δ_0 (the plan's scales are fixed in advance).
+// Output: nominal scale of output_level(), exactly.
+class CkksBootstrapper : public Bootstrapper {
+public:
+    CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg);
+    // The Galois elements its keys must cover (CoeffsToSlots, SlotsToCoeffs, trace).
+    std::vector<std::uint64_t> galois_elements() const;
+    // Keys: relinearization (EvalMod) and the Galois keys above. Not owned.
+    void set_keys(const RelinKey* rk, const GaloisKeys* gk);
+
+    Ciphertext bootstrap(const Ciphertext& ct) const override;
+    std::size_t output_level() const override { return out_level_; }
+    const char* name() const override { return "CKKS bootstrapping"; }
+
+    // The stages (exposed for tests and timing).
+    Ciphertext raise(const Ciphertext& ct) const;                       // ModRaise (+ trace), scale := q_0
+    HomomorphicDFT::Split coeffs_to_slots(const Ciphertext& raised) const;
+    Ciphertext eval_mod(const Ciphertext& t) const;                     // EvalMod, scale reinterpreted
+    Ciphertext slots_to_coeffs(const HomomorphicDFT::Split& parts) const;
+    std::size_t depth() const { return cts_->depth() + static_cast<std::size_t>(em_.depth()) + stc_->depth(); }
+    std::string describe() const;
+
+private:
+    ParamsPtr params_;
+    BootstrapConfig cfg_;
+    Encoder encoder_;
+    EvalMod em_;
+    std::unique_ptr<HomomorphicDFT> cts_, stc_;
+    std::unique_ptr<Evaluator> ev_;
+    std::size_t slots_, out_level_;
+    double em_out_scale_ = 0;  // the scale EvalMod's result is reinterpreted at
 };
 
 }  // namespace bt::ckks
