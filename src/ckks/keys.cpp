@@ -60,14 +60,16 @@ std::size_t GaloisKeys::size_bytes() const {
     return s;
 }
 
-void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream, Poly& a) {
-    const std::size_t limbs = P.q_count() + P.p_count();
+void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream, Poly& a, std::size_t max_level) {
+    if (max_level > P.max_level()) max_level = P.max_level();
+    const std::size_t limbs = max_level + 1 + P.p_count();
     a = Poly(P.N(), limbs, true);
     for_each_limb(limbs, P.N(), [&](std::size_t i) {
-        // One independent ChaCha20 stream per (digit, limb): expansion parallelizes and
+        // One independent ChaCha20 stream per (digit, RNS index): expansion parallelizes and
         // any limb can be regenerated alone.
-        Prng prng(seed, (stream << 8) | i);
-        sample_uniform_mod(prng, P.modulus(i).value, a.limb(i), P.N());
+        const std::size_t ri = rns_index(P, max_level, i);
+        Prng prng(seed, (stream << 8) | ri);
+        sample_uniform_mod(prng, P.modulus(ri).value, a.limb(i), P.N());
     });
 }
 
@@ -137,30 +139,34 @@ PublicKey KeyGenerator::public_key(const SecretKey& sk) {
     return pk;  // (the error was accumulated into b in place: no copy of e remains)
 }
 
-SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime) {
+SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime, std::size_t max_level) {
     const Params& P = *params_;
     check_fingerprint(P, sk.fingerprint, "the secret key");
-    const std::size_t N = P.N(), nq = P.q_count(), limbs = nq + P.p_count(), alpha = P.p_count();
+    if (max_level > P.max_level()) max_level = P.max_level();
+    const std::size_t N = P.N(), nq = P.q_count(), alpha = P.p_count();
+    const std::size_t limbs = max_level + 1 + P.p_count();
     SwitchingKey key;
     key.fingerprint = P.fingerprint();
+    key.max_level = max_level;
     prng_.fill(key.seed.data(), key.seed.size());
     // P mod q_i for the gadget term.
     std::vector<u64> p_mod_q(nq);
     for (std::size_t i = 0; i < nq; ++i) p_mod_q[i] = P.basis_p().product().mod_word(P.q(i));
-    for (std::size_t j = 0; j < P.dnum(); ++j) {
+    for (std::size_t j = 0; j < P.digits_at(max_level); ++j) {
         Poly a, e;
-        expand_uniform_poly(P, key.seed, j, a);
-        sample_error_ntt(e, nq, true);
+        expand_uniform_poly(P, key.seed, j, a, max_level);
+        sample_error_ntt(e, max_level + 1, true);
         Poly b(N, limbs, true);
         for_each_limb(limbs, N, [&](std::size_t i) {
-            const Modulus& m = P.modulus(i);
+            const std::size_t ri = rns_index(P, max_level, i);
+            const Modulus& m = P.modulus(ri);
             const u64* ai = a.limb(i);
             const u64* ei = e.limb(i);
-            const u64* si = sk.limb(i, N);
+            const u64* si = sk.limb(ri, N);
             u64* bi = b.limb(i);
-            const bool in_digit = i < nq && i / alpha == j;
-            const u64 g = in_digit ? p_mod_q[i] : 0;
-            const u64* spi = s_prime + i * N;
+            const bool in_digit = ri < nq && ri / alpha == j;
+            const u64 g = in_digit ? p_mod_q[ri] : 0;
+            const u64* spi = s_prime + ri * N;
             for (std::size_t k = 0; k < N; ++k) {
                 u64 v = sub_mod(ei[k], mul_mod(ai[k], si[k], m), m.value);  // e - a·s
                 if (in_digit) v = add_mod(v, mul_mod(g, spi[k], m), m.value);  // + P·s' on digit j
@@ -174,7 +180,7 @@ SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime
     return key;
 }
 
-RelinKey KeyGenerator::relin_key(const SecretKey& sk) {
+RelinKey KeyGenerator::relin_key(const SecretKey& sk, std::size_t max_level) {
     const Params& P = *params_;
     const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
     SecureVector<u64> s2(limbs * N);
@@ -183,7 +189,7 @@ RelinKey KeyGenerator::relin_key(const SecretKey& sk) {
         const u64* s = sk.limb(i, N);
         for (std::size_t k = 0; k < N; ++k) s2[i * N + k] = mul_mod(s[k], s[k], m);
     });
-    return RelinKey{switching_key(sk, s2.data())};
+    return RelinKey{switching_key(sk, s2.data(), max_level)};
 }
 
 std::vector<std::uint64_t> KeyGenerator::galois_elements_for_steps(const std::vector<long>& steps, std::size_t slots,
@@ -198,7 +204,8 @@ std::vector<std::uint64_t> KeyGenerator::galois_elements_for_steps(const std::ve
     return out;
 }
 
-GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements) {
+GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements,
+                                     std::size_t max_level) {
     const Params& P = *params_;
     const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
     GaloisKeys gk;
@@ -212,7 +219,7 @@ GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std:
             const u64* s = sk.limb(i, N);
             for (std::size_t k = 0; k < N; ++k) sg[i * N + k] = s[perm[k]];
         }
-        gk.keys.emplace(g, switching_key(sk, sg.data()));
+        gk.keys.emplace(g, switching_key(sk, sg.data(), max_level));
     }
     return gk;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace bt::ckks {
 
@@ -77,11 +78,15 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
 void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
                    const std::vector<std::uint32_t>* perm) {
     const std::size_t N = P.N(), level = dec.level, total = level + 1 + P.p_count();
+    if (level > key.max_level)
+        throw std::invalid_argument("key switching at level " + std::to_string(level) +
+                                    ": the key was generated for levels up to " + std::to_string(key.max_level) +
+                                    "; generate it with max_level >= " + std::to_string(level));
     if (key.b.size() < dec.digits.size()) throw std::logic_error("inner_product: key has too few digits");
     acc0 = Poly(N, total, true);
     acc1 = Poly(N, total, true);
     for_each_limb(total, N, [&](std::size_t i) {
-        const std::size_t ri = rns_index(P, level, i);  // key limb index = RNS index
+        const std::size_t ri = rns_index(P, level, i);
         const Modulus& m = P.modulus(ri);
         u64* o0 = acc0.limb(i);
         u64* o1 = acc1.limb(i);
@@ -95,8 +100,8 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
                 for (std::size_t t = 0; t < N; ++t) tmp[t] = dj[(*perm)[t]];
                 dj = tmp.data();
             }
-            const u64* bj = key.b[j].limb(ri);
-            const u64* aj = key.a[j].limb(ri);
+            const u64* bj = key.b[j].limb(key.key_limb(P, ri));
+            const u64* aj = key.a[j].limb(key.key_limb(P, ri));
             if (j == 0) {
                 eltwise_mul_mod(o0, dj, bj, N, m);
                 eltwise_mul_mod(o1, dj, aj, N, m);

@@ -175,6 +175,7 @@ Poly read_poly(Reader& r, const Params& P, std::size_t limbs, IndexOf index_of, 
 
 void write_switching_key(Writer& w, const SwitchingKey& k) {
     w.bytes(k.seed.data(), k.seed.size());
+    w.put32(static_cast<std::uint32_t>(k.max_level));
     w.put32(static_cast<std::uint32_t>(k.b.size()));
     for (const Poly& b : k.b) write_poly(w, b);
 }
@@ -183,22 +184,27 @@ SwitchingKey read_switching_key(Reader& r, const Params& P) {
     SwitchingKey k;
     k.fingerprint = P.fingerprint();
     r.bytes(k.seed.data(), k.seed.size());
+    k.max_level = r.get32();
+    if (k.max_level > P.max_level())
+        r.fail("switching key for levels up to " + std::to_string(k.max_level) + ", the parameters' top level is " +
+               std::to_string(P.max_level()));
     const std::uint32_t digits = r.get32();
-    if (digits != P.dnum())
-        r.fail("switching key has " + std::to_string(digits) + " digits, these parameters use " +
-               std::to_string(P.dnum()));
-    const std::size_t limbs = P.q_count() + P.p_count();
+    if (digits != P.digits_at(k.max_level))
+        r.fail("switching key has " + std::to_string(digits) + " digits, levels up to " + std::to_string(k.max_level) +
+               " use " + std::to_string(P.digits_at(k.max_level)));
+    const std::size_t limbs = k.max_level + 1 + P.p_count();
+    const std::size_t ml = k.max_level;
     for (std::uint32_t j = 0; j < digits; ++j) {
-        k.b.push_back(read_poly(r, P, limbs, [](std::size_t i) { return i; }, "switching key"));
+        k.b.push_back(read_poly(r, P, limbs, [&P, ml](std::size_t i) { return rns_index(P, ml, i); }, "switching key"));
         Poly a;
-        expand_uniform_poly(P, k.seed, j, a);
+        expand_uniform_poly(P, k.seed, j, a, k.max_level);
         k.a.push_back(std::move(a));
     }
     return k;
 }
 
-std::size_t switching_key_bytes(const Params& P) {
-    return 32 + 4 + P.dnum() * (P.q_count() + P.p_count()) * P.N() * 8;
+std::size_t switching_key_bytes(const Params& P, const SwitchingKey& k) {
+    return 32 + 4 + 4 + P.digits_at(k.max_level) * (k.max_level + 1 + P.p_count()) * P.N() * 8;
 }
 
 }  // namespace
@@ -313,9 +319,13 @@ std::vector<std::uint8_t> serialize(const Params& P, const Plaintext& pt) {
 std::size_t serialized_size(const Params& P, const Ciphertext& ct) {
     return kHeaderBytes + 4 + 4 + 8 + 8 + ct.parts.size() * (ct.level + 1) * P.N() * 8;
 }
-std::size_t serialized_size(const Params& P, const RelinKey&) { return kHeaderBytes + switching_key_bytes(P); }
+std::size_t serialized_size(const Params& P, const RelinKey& rk) {
+    return kHeaderBytes + switching_key_bytes(P, rk.key);
+}
 std::size_t serialized_size(const Params& P, const GaloisKeys& gk) {
-    return kHeaderBytes + 4 + gk.keys.size() * (8 + switching_key_bytes(P));
+    std::size_t s = kHeaderBytes + 4;
+    for (const auto& kv : gk.keys) s += 8 + switching_key_bytes(P, kv.second);
+    return s;
 }
 
 // ================================================================ readers

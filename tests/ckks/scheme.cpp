@@ -354,3 +354,27 @@ TEST_CASE("params: the 128-bit bound is enforced with a message; opt-in warns") 
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("ckks") {
+
+TEST_CASE("scheme: level-limited keys work at their levels, are smaller, and refuse higher levels") {
+    Fixture& f = fx();
+    const Params& P = *f.P;
+    const GaloisKeys low = f.kg.galois_keys(f.sk, f.kg.galois_elements_for_steps({1}), 2);
+    const RelinKey rlow = f.kg.relin_key(f.sk, 2);
+    CHECK(low.keys.begin()->second.max_level == 2);
+    CHECK(low.size_bytes() * 2 < f.gk.keys.begin()->second.size_bytes());
+    const Evaluator ev(f.P, &rlow, &low);
+    const std::size_t n = P.max_slots();
+    const auto x = rnd(n, 12);
+    std::vector<cplx> want(n);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[(i + 1) % n];
+    CHECK(precision(f.decrypt(ev.rotate(f.encrypt(x, 2), 1)), want).max_bits > 24);
+    CHECK(precision(f.decrypt(ev.rotate(f.encrypt(x, 1), 1)), want).max_bits > 24);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] * x[i];
+    CHECK(precision(f.decrypt(ev.multiply_relin_rescale(f.encrypt(x, 2), f.encrypt(x, 2))), want).max_bits > 24);
+    CHECK_THROWS_WITH_AS(ev.rotate(f.encrypt(x, 3), 1), doctest::Contains("generated for levels up to 2"),
+                         std::invalid_argument);
+}
+
+}  // TEST_SUITE

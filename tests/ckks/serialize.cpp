@@ -203,3 +203,24 @@ TEST_CASE("serialize: files are written atomically") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("ckks") {
+
+TEST_CASE("serialize: level-limited keys round trip with their size") {
+    Small& s = sm();
+    const Params& P = *s.P;
+    const GaloisKeys low = s.kg.galois_keys(s.sk, s.kg.galois_elements_for_steps({1}), 1);
+    const auto b = serialize(P, low);
+    CHECK(b.size() == serialized_size(P, low));
+    const GaloisKeys back = deserialize_galois_keys(P, b);
+    const SwitchingKey& k0 = low.keys.begin()->second;
+    const SwitchingKey& k1 = back.keys.begin()->second;
+    CHECK(k1.max_level == 1);
+    CHECK(k1.b.size() == k0.b.size());
+    for (std::size_t j = 0; j < k0.b.size(); ++j) {
+        CHECK(k1.a[j].data == k0.a[j].data);
+        CHECK(k1.b[j].data == k0.b[j].data);
+    }
+}
+
+}  // TEST_SUITE

@@ -19,6 +19,7 @@
 #include "bt/random.hpp"
 #include "bt/secure.hpp"
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,8 +43,16 @@ struct PublicKey {
 struct SwitchingKey {
     std::uint64_t fingerprint = 0;
     Seed seed{};              // a_j expand from (seed, stream j)
-    std::vector<Poly> b, a;   // per digit, q_count + p_count limbs, NTT
+    // Levels the key serves: 0 … max_level. Its polynomials have limbs q_0 … q_max_level
+    // then the special primes, and there are digits_at(max_level) of them: a key used only
+    // at low levels is a fraction of the size (and an RLWE sample over a smaller modulus).
+    std::size_t max_level = 0;
+    std::vector<Poly> b, a;   // per digit, max_level + 1 + p_count limbs, NTT
     std::size_t size_bytes() const;
+    // Limb of this key holding RNS index ri (ri <= max_level, or a special prime).
+    std::size_t key_limb(const Params& P, std::size_t ri) const {
+        return ri <= max_level ? ri : max_level + 1 + (ri - P.q_count());
+    }
 };
 
 struct RelinKey {
@@ -65,15 +74,17 @@ public:
 
     SecretKey secret_key();
     PublicKey public_key(const SecretKey& sk);
-    RelinKey relin_key(const SecretKey& sk);
+    // max_level: the highest level the key will be used at (default: the top).
+    RelinKey relin_key(const SecretKey& sk, std::size_t max_level = SIZE_MAX);
     // Keys for the given Galois elements (see galois_elements_for_steps).
-    GaloisKeys galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements);
+    GaloisKeys galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements,
+                           std::size_t max_level = SIZE_MAX);
     // Galois elements of left rotations by `steps` (negative: right) with `slots` slots
     // (0: N/2), plus conjugation if asked. Duplicates and the identity are dropped.
     std::vector<std::uint64_t> galois_elements_for_steps(const std::vector<long>& steps, std::size_t slots = 0,
                                                          bool conjugation = false) const;
-    // A switching key from an arbitrary s' (NTT over Q ∪ P) to sk.
-    SwitchingKey switching_key(const SecretKey& sk, const u64* s_prime_ntt);
+    // A switching key from an arbitrary s' (NTT over Q ∪ P, indexed by RNS index) to sk.
+    SwitchingKey switching_key(const SecretKey& sk, const u64* s_prime_ntt, std::size_t max_level = SIZE_MAX);
 
 private:
     void sample_error_ntt(Poly& e, std::size_t limbs_q, bool with_p);
@@ -82,9 +93,12 @@ private:
     Prng prng_;
 };
 
-// Expands the uniform polynomial `a` of digit `stream` from a seed: limbs over Q ∪ P,
-// NTT form (a uniform polynomial is uniform in either form).
-void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream, Poly& a);
+// Expands the uniform polynomial `a` of digit `stream` from a seed: limbs q_0 … q_max_level
+// then the special primes (default: all of Q ∪ P), NTT form (a uniform polynomial is
+// uniform in either form). Each limb has its own stream, fixed by its RNS index, so a
+// level-limited key's limbs equal the full key's.
+void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream, Poly& a,
+                         std::size_t max_level = SIZE_MAX);
 
 // A secret key from its N ternary coefficients: the NTT form over Q ∪ P is derived.
 SecretKey secret_key_from_coeffs(const Params& P, SecureVector<std::int8_t> coeffs);
