@@ -179,6 +179,26 @@ std::vector<std::uint64_t> CkksBootstrapper::galois_elements() const {
     return g;
 }
 
+RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk) const {
+    return kg.relin_key(sk, params_->max_level() - cts_->depth());
+}
+
+GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk) const {
+    std::vector<std::uint64_t> top = cts_->galois_elements();
+    if (slots_ < params_->max_slots())
+        for (long s : subring_trace_steps(params_->N(), slots_)) {
+            const std::uint64_t x = encoder_.galois_element(s, params_->max_slots());
+            if (std::find(top.begin(), top.end(), x) == top.end()) top.push_back(x);
+        }
+    std::vector<std::uint64_t> low;
+    for (std::uint64_t x : stc_->galois_elements())
+        if (std::find(top.begin(), top.end(), x) == top.end()) low.push_back(x);
+    GaloisKeys gk = kg.galois_keys(sk, top);
+    GaloisKeys gl = kg.galois_keys(sk, low, stc_->input_level());
+    for (auto& kv : gl.keys) gk.keys.emplace(kv.first, std::move(kv.second));
+    return gk;
+}
+
 void CkksBootstrapper::set_keys(const RelinKey* rk, const GaloisKeys* gk) {
     ev_ = std::make_unique<Evaluator>(params_, rk, gk);
 }

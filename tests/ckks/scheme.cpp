@@ -349,7 +349,9 @@ TEST_CASE("params: the 128-bit bound is enforced with a message; opt-in warns") 
         // Names carry the rounded log2 QP.
         if (info.name.find("_QP") != std::string::npos)
             CHECK(info.name.find("QP" + std::to_string(static_cast<int>(std::lround(p->log_qp())))) != std::string::npos);
-        CHECK(p->secure() == (info.name.find("test") == std::string::npos));
+        // Insecure presets opt in explicitly and say so in their description.
+        CHECK(p->secure() == !preset_literal(info.name).insecure);
+        if (!p->secure()) CHECK(info.purpose.find("INSECURE") != std::string::npos);
     }
 }
 

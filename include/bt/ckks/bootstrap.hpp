@@ -115,6 +115,11 @@ public:
     CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg);
     // The Galois elements its keys must cover (CoeffsToSlots, SlotsToCoeffs, trace).
     std::vector<std::uint64_t> galois_elements() const;
+    // Exactly the keys bootstrapping needs, each limited to the levels it serves:
+    // CoeffsToSlots and the trace run at the top; SlotsToCoeffs only up to its input
+    // level; relinearization only up to EvalMod's input level.
+    RelinKey make_relin_key(KeyGenerator& kg, const SecretKey& sk) const;
+    GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk) const;
     // Keys: relinearization (EvalMod) and the Galois keys above. Not owned.
     void set_keys(const RelinKey* rk, const GaloisKeys* gk);
 
