@@ -136,15 +136,20 @@ CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
                                     ", SlotsToCoeffs " + std::to_string(cfg.stc_budget) + "), the chain has " +
                                     std::to_string(L));
     const bool sparse = slots_ < P.max_slots();
-    // CoeffsToSlots keeps the scale (plaintexts at q_l): the raised ciphertext is read at
-    // scale q_0, so its slots become t = x/q_0; the sparse trace's factor N/2n is undone.
+    // CoeffsToSlots keeps the scale (plaintexts at q_l). The raised ciphertext is read at
+    // the EvalMod working scale S_em (the prime of EvalMod's first level) and the
+    // transform is scaled by S_em/q_0, so its slots become t = x/q_0 at scale S_em:
+    // q_0 need not be as large as the EvalMod primes (a smaller q_0/Δ_0 ratio means
+    // EvalMod's error is magnified less). The sparse trace's factor N/2n is undone too.
+    em_in_scale_ = static_cast<double>(P.q(L - cfg.cts_budget));
     DFTOptions c;
     c.kind = DFTKind::CoeffsToSlots;
     c.slots = slots_;
     c.level_budget = cfg.cts_budget;
     c.level = L;
     c.keep_scale = true;
-    c.scaling = sparse ? static_cast<double>(2 * slots_) / static_cast<double>(P.N()) : 1.0;
+    c.scaling = (sparse ? static_cast<double>(2 * slots_) / static_cast<double>(P.N()) : 1.0) * em_in_scale_ /
+                static_cast<double>(P.q(0));
     cts_ = std::make_unique<HomomorphicDFT>(encoder_, c);
     // Scales through EvalMod (replayed from its steps), then the reinterpretation
     // S' = S_e·Δ_0/q_0 under which the slots read m again.
@@ -220,7 +225,7 @@ Ciphertext CkksBootstrapper::raise(const Ciphertext& ct_in) const {
         r = subring_trace(*ev_, r, slots_);
         r.slots = slots_;
     }
-    r.scale = static_cast<double>(P.q(0));  // slots now read t = x / q_0
+    r.scale = em_in_scale_;  // with CoeffsToSlots' scaling S_em/q_0, its slots read t = x / q_0
     return r;
 }
 

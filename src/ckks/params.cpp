@@ -230,9 +230,9 @@ std::vector<PresetInfo> list_presets() {
         {"N16_QP1530_T_seal", "like-for-like with SEAL: q0 60 bits + 21 x 50 bits, 7 special primes of 60 bits"},
         {"N15_QP719_T", "N = 2^15, 12 levels at scale 2^40 (secure, no bootstrapping)"},
         {"N13_QP215_T", "N = 2^13, 3 levels at scale 2^35 (secure; small)"},
-        {"N16_QP1653_H32_boot", "INSECURE (sparse secret h = 32, log QP above the bound): N = 2^16 bootstrapping "
-                                "measurements until the encapsulated secure preset exists; 10 compute + 3 StC levels "
-                                "at 2^40, 10 x 60 EvalMod, 3 x 56 CtS"},
+        {"N16_QP1645_H32_boot", "INSECURE (sparse secret h = 32, not covered by the HE standard): N = 2^16 bootstrapping "
+                                "measurements until the encapsulated secure preset exists; q0 52 bits, 10 compute + 3 StC "
+                                "levels at 2^40, 10 x 60 EvalMod, 3 x 56 CtS"},
         {"N12_test", "INSECURE test ring: N = 2^12, 6 levels at 2^40"},
         {"N10_test", "INSECURE test ring: N = 2^10, 4 levels at 2^35"},
     };
@@ -244,8 +244,8 @@ ParamsLiteral preset_literal(const std::string& name) {
     if (name == "N16_QP1530_T_seal") return make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);
     if (name == "N15_QP719_T") return make(name, 15, cat({{59}, rep(40, 12)}), rep(60, 3), 40);
     if (name == "N13_QP215_T") return make(name, 13, cat({{50}, rep(35, 3)}), {60}, 35);
-    if (name == "N16_QP1653_H32_boot") {
-        ParamsLiteral l = make(name, 16, cat({{60}, rep(40, 13), rep(60, 10), rep(56, 3)}), rep(61, 5), 40, true);
+    if (name == "N16_QP1645_H32_boot") {
+        ParamsLiteral l = make(name, 16, cat({{52}, rep(40, 13), rep(60, 10), rep(56, 3)}), rep(61, 5), 40, true);
         l.secret = SecretDist::SparseTernary;
         l.hamming_weight = 32;
         return l;

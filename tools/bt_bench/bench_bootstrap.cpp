@@ -3,7 +3,7 @@
 // memory and key-generation time. One repetition per case by default (a bootstrap takes
 // seconds; --quick is the same), threads from --threads.
 //
-// Parameters: N16_QP1653_H32_boot, an INSECURE sparse-secret preset (rows carry
+// Parameters: N16_QP1645_H32_boot, an INSECURE sparse-secret preset (rows carry
 // "secure":false) used for measurements until the secure encapsulated preset exists.
 #include "bench.hpp"
 
@@ -25,7 +25,7 @@ double secs(clk::time_point a, clk::time_point b) { return std::chrono::duration
 void run(const Options& opt, std::size_t slots) {
     const unsigned threads = static_cast<unsigned>(opt.threads < 1 ? 1 : opt.threads);
     bt::ThreadPool::set_global_threads(threads);
-    const std::string preset_name = "N16_QP1653_H32_boot";
+    const std::string preset_name = "N16_QP1645_H32_boot";
     auto P = preset(preset_name);
     BootstrapConfig cfg;
     cfg.slots = slots;

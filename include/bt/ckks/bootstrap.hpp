@@ -128,7 +128,7 @@ public:
     const char* name() const override { return "CKKS bootstrapping"; }
 
     // The stages (exposed for tests and timing).
-    Ciphertext raise(const Ciphertext& ct) const;                       // ModRaise (+ trace), scale := q_0
+    Ciphertext raise(const Ciphertext& ct) const;                       // ModRaise (+ trace), scale := S_em
     HomomorphicDFT::Split coeffs_to_slots(const Ciphertext& raised) const;
     Ciphertext eval_mod(const Ciphertext& t) const;                     // EvalMod, scale reinterpreted
     Ciphertext slots_to_coeffs(const HomomorphicDFT::Split& parts) const;
@@ -143,6 +143,7 @@ private:
     std::unique_ptr<HomomorphicDFT> cts_, stc_;
     std::unique_ptr<Evaluator> ev_;
     std::size_t slots_, out_level_;
+    double em_in_scale_ = 0;   // EvalMod's working scale (the raised ciphertext is read at it)
     double em_out_scale_ = 0;  // the scale EvalMod's result is reinterpreted at
 };
 
