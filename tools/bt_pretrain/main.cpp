@@ -321,6 +321,40 @@ void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, 
     epoch = to_size("epoch", md["epoch"]);
 }
 
+// For a joint (class, rotation) head: the test image is shown in all four rotations r and
+// class y scores Σ_r log softmax(logits)[4y + r] (aggregated inference of self-supervised
+// label augmentation). Returns 0 for other heads.
+double accuracy_rotations(const ViT& m, const Split& s) {
+    if (m.config.num_classes != 20) return 0.0;
+    const std::size_t C = m.config.width, in = 784;
+    std::vector<double> score(s.n * 5, 0.0);
+    std::vector<float> x(s.n * in), feats(s.n * C);
+    std::mt19937_64 unused(0);
+    for (unsigned r = 0; r < 4; ++r) {
+        for (std::size_t i = 0; i < s.n; ++i) make_input(m.config, s.pixels.data() + i * in, false, unused, x.data() + i * in, r);
+        extract_features(m, x.data(), s.n, feats.data());
+        for (std::size_t i = 0; i < s.n; ++i) {
+            double z[20], mx = -1e300, sum = 0.0;
+            for (std::size_t k = 0; k < 20; ++k) {
+                double a = m.p.head_b[k];
+                for (std::size_t j = 0; j < C; ++j) a += static_cast<double>(m.p.head_w[k * C + j]) * feats[i * C + j];
+                z[k] = a;
+                mx = std::max(mx, a);
+            }
+            for (double v : z) sum += std::exp(v - mx);
+            for (std::size_t y = 0; y < 5; ++y) score[i * 5 + y] += z[4 * y + r] - mx - std::log(sum);
+        }
+    }
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < s.n; ++i) {
+        std::size_t best = 0;
+        for (std::size_t y = 1; y < 5; ++y)
+            if (score[i * 5 + y] > score[i * 5 + best]) best = y;
+        right += best == s.labels[i];
+    }
+    return static_cast<double>(right) / static_cast<double>(s.n);
+}
+
 // A final model, or the model inside a checkpoint.
 ViT load_model(const std::string& path) {
     const SafeTensors st = read_safetensors(path);
@@ -457,6 +491,11 @@ int train(const Args& args, int argc, char** argv) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.4f", acc);
     info["test_accuracy_0_4"] = buf;
+    if (m.config.num_classes == 20) {
+        std::snprintf(buf, sizeof buf, "%.4f", accuracy_rotations(m, te));
+        info["test_accuracy_0_4_rotation_aggregated"] = buf;
+        std::printf("test accuracy (classes 0-4), four rotations aggregated: %s\n", buf);
+    }
     std::snprintf(buf, sizeof buf, "%.0f", secs);
     info["train_seconds"] = buf;
     info["command"] = cmd;
@@ -591,6 +630,8 @@ int main(int argc, char** argv) {
             const ViT m = load_model(args.model);
             const Split te = load_split(args.data, "t10k", 0);
             std::printf("%s: test accuracy (classes 0-4, %zu images) %.4f\n", args.model.c_str(), te.n, accuracy(m, te));
+            if (m.config.num_classes == 20)
+                std::printf("%s: test accuracy, four rotations aggregated %.4f\n", args.model.c_str(), accuracy_rotations(m, te));
             return 0;
         }
         if (args.probe) return run_probe(args);
