@@ -47,6 +47,9 @@ const char* kUsage =
     "  --epochs N (4)  --batch N (128)  --lr X (1e-3)  --wd X (0.05)  --warmup STEPS (300)\n"
     "  --seed N (1)    --threads N (all)  --max-steps N (stop early, for smoke tests)\n"
     "  --no-augment    (default: random horizontal flip and shifts of up to 2 pixels)\n"
+    "  --rotations     self-supervised label augmentation: each training image is rotated by\n"
+    "                  r x 90 degrees (r random) and the head learns the joint label 4*class + r\n"
+    "                  (20 outputs); class predictions read the r = 0 logits\n"
     "  --recon X       add X times a pixel-reconstruction loss: a linear decoder from the\n"
     "                  features to the input image, trained along and then discarded, so the\n"
     "                  features keep image information beyond the five public classes (0: off)\n"
@@ -62,7 +65,7 @@ struct Args {
     float lr = 1e-3f, wd = 0.05f, recon = 0.0f;
     std::uint64_t seed = 1;
     unsigned threads = 0;
-    bool augment = true, eval = false, probe = false;
+    bool augment = true, eval = false, probe = false, rotations = false;
     ViTConfig cfg;
 };
 
@@ -114,6 +117,7 @@ Args parse(int argc, char** argv) {
         else if (f == "--seed") a.seed = to_size(f, val());
         else if (f == "--threads") a.threads = static_cast<unsigned>(to_size(f, val()));
         else if (f == "--no-augment") a.augment = false;
+        else if (f == "--rotations") a.rotations = true;
         else if (f == "--patch") a.cfg.patch_size = to_size(f, val());
         else if (f == "--width") a.cfg.width = to_size(f, val());
         else if (f == "--depth") a.cfg.depth = to_size(f, val());
@@ -123,6 +127,7 @@ Args parse(int argc, char** argv) {
         else if (f == "--probe-epochs") a.probe_epochs = to_size(f, val());
         else die("unknown option \"" + f + "\" (see --help)");
     }
+    if (a.rotations) a.cfg.num_classes = 20;
     if (a.batch == 0) die("--batch must be positive");
     if ((a.eval || a.probe) && a.model.empty()) die("--eval and --probe need --model FILE");
     if (a.ckpt.empty()) a.ckpt = a.out + ".ckpt";
@@ -170,8 +175,9 @@ Split load_split(const std::string& dir, const std::string& split, int lo) {
 }
 
 // One training input: optional flip and shift (zero = background fill), normalized.
-void make_input(const ViTConfig& c, const std::uint8_t* img, bool augment, std::mt19937_64& rng, float* out) {
-    std::uint8_t tmp[784];
+void make_input(const ViTConfig& c, const std::uint8_t* img, bool augment, std::mt19937_64& rng, float* out,
+                unsigned rot = 0) {
+    std::uint8_t tmp[784], rotated[784];
     const std::uint8_t* src = img;
     if (augment) {
         const bool flip = (rng() & 1) != 0;
@@ -184,6 +190,19 @@ void make_input(const ViTConfig& c, const std::uint8_t* img, bool augment, std::
             }
         src = tmp;
     }
+    if (rot) {  // r quarter turns counter-clockwise
+        for (int y = 0; y < 28; ++y)
+            for (int x = 0; x < 28; ++x) {
+                int sy = y, sx = x;
+                for (unsigned k = 0; k < rot; ++k) {  // inverse map of one quarter turn
+                    const int t = sy;
+                    sy = sx;
+                    sx = 27 - t;
+                }
+                rotated[y * 28 + x] = src[sy * 28 + sx];
+            }
+        src = rotated;
+    }
     preprocess_u8(c, src, 28, 28, 1, out);
 }
 
@@ -193,7 +212,9 @@ double now_s() {
 
 // ------------------------------------------------------------------ evaluation
 double accuracy(const ViT& m, const Split& s) {
-    const std::size_t C = m.config.width, K = m.config.num_classes;
+    // A 20-output head is the joint (class, rotation) head of --rotations: read r = 0.
+    const std::size_t C = m.config.width, K = m.config.num_classes == 20 ? 5 : m.config.num_classes;
+    const std::size_t stride = m.config.num_classes == 20 ? 4 : 1;
     std::vector<float> feats(s.n * C);
     extract_features_u8(m, s.pixels.data(), s.n, 28, 28, 1, feats.data());
     std::size_t right = 0;
@@ -201,8 +222,9 @@ double accuracy(const ViT& m, const Split& s) {
         std::size_t best = 0;
         float bestz = -INFINITY;
         for (std::size_t k = 0; k < K; ++k) {
-            float z = m.p.head_b[k];
-            for (std::size_t j = 0; j < C; ++j) z += m.p.head_w[k * C + j] * feats[i * C + j];
+            const std::size_t row = k * stride;
+            float z = m.p.head_b[row];
+            for (std::size_t j = 0; j < C; ++j) z += m.p.head_w[row * C + j] * feats[i * C + j];
             if (z > bestz) { bestz = z; best = k; }
         }
         right += best == s.labels[i];
@@ -299,6 +321,40 @@ void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, 
     epoch = to_size("epoch", md["epoch"]);
 }
 
+// For a joint (class, rotation) head: the test image is shown in all four rotations r and
+// class y scores Σ_r log softmax(logits)[4y + r] (aggregated inference of self-supervised
+// label augmentation). Returns 0 for other heads.
+double accuracy_rotations(const ViT& m, const Split& s) {
+    if (m.config.num_classes != 20) return 0.0;
+    const std::size_t C = m.config.width, in = 784;
+    std::vector<double> score(s.n * 5, 0.0);
+    std::vector<float> x(s.n * in), feats(s.n * C);
+    std::mt19937_64 unused(0);
+    for (unsigned r = 0; r < 4; ++r) {
+        for (std::size_t i = 0; i < s.n; ++i) make_input(m.config, s.pixels.data() + i * in, false, unused, x.data() + i * in, r);
+        extract_features(m, x.data(), s.n, feats.data());
+        for (std::size_t i = 0; i < s.n; ++i) {
+            double z[20], mx = -1e300, sum = 0.0;
+            for (std::size_t k = 0; k < 20; ++k) {
+                double a = m.p.head_b[k];
+                for (std::size_t j = 0; j < C; ++j) a += static_cast<double>(m.p.head_w[k * C + j]) * feats[i * C + j];
+                z[k] = a;
+                mx = std::max(mx, a);
+            }
+            for (double v : z) sum += std::exp(v - mx);
+            for (std::size_t y = 0; y < 5; ++y) score[i * 5 + y] += z[4 * y + r] - mx - std::log(sum);
+        }
+    }
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < s.n; ++i) {
+        std::size_t best = 0;
+        for (std::size_t y = 1; y < 5; ++y)
+            if (score[i * 5 + y] > score[i * 5 + best]) best = y;
+        right += best == s.labels[i];
+    }
+    return static_cast<double>(right) / static_cast<double>(s.n);
+}
+
 // A final model, or the model inside a checkpoint.
 ViT load_model(const std::string& path) {
     const SafeTensors st = read_safetensors(path);
@@ -369,8 +425,9 @@ int train(const Args& args, int argc, char** argv) {
                 std::mt19937_64 rng(args.seed ^ (0x9E3779B97F4A7C15ull * (step * 64 + w + 1)));
                 for (std::size_t b = b0; b < b1; ++b) {
                     const std::size_t idx = order[s * args.batch + b];
-                    make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in);
-                    labels[w][b - b0] = tr.labels[idx];
+                    const unsigned rot = args.rotations ? static_cast<unsigned>(rng() % 4) : 0u;
+                    make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
+                    labels[w][b - b0] = static_cast<std::uint8_t>(args.rotations ? tr.labels[idx] * 4 + rot : tr.labels[idx]);
                 }
                 const std::size_t nb = b1 - b0;
                 losses[w] = vit_forward(m, acts[w], inputs[w].data(), nb, labels[w].data()) * static_cast<float>(nb);
@@ -434,11 +491,17 @@ int train(const Args& args, int argc, char** argv) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.4f", acc);
     info["test_accuracy_0_4"] = buf;
+    if (m.config.num_classes == 20) {
+        std::snprintf(buf, sizeof buf, "%.4f", accuracy_rotations(m, te));
+        info["test_accuracy_0_4_rotation_aggregated"] = buf;
+        std::printf("test accuracy (classes 0-4), four rotations aggregated: %s\n", buf);
+    }
     std::snprintf(buf, sizeof buf, "%.0f", secs);
     info["train_seconds"] = buf;
     info["command"] = cmd;
     info["seed"] = std::to_string(args.seed);
     info["recon_weight"] = std::to_string(args.recon);
+    info["rotation_labels"] = args.rotations ? "1" : "0";
     info["steps"] = std::to_string(step);
     info["data"] = "Fashion-MNIST train, classes 0-4";
     save_vit(m, args.out, info);
@@ -567,6 +630,8 @@ int main(int argc, char** argv) {
             const ViT m = load_model(args.model);
             const Split te = load_split(args.data, "t10k", 0);
             std::printf("%s: test accuracy (classes 0-4, %zu images) %.4f\n", args.model.c_str(), te.n, accuracy(m, te));
+            if (m.config.num_classes == 20)
+                std::printf("%s: test accuracy, four rotations aggregated %.4f\n", args.model.c_str(), accuracy_rotations(m, te));
             return 0;
         }
         if (args.probe) return run_probe(args);
