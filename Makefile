@@ -97,11 +97,13 @@ $(BIN)/bt_tests: $(TEST_OBJS) $(LIBBT)
 
 # SIMD objects must not define weak (COMDAT) symbols: an inline function or template
 # instantiated there is compiled with AVX-512 flags, and the linker may keep that copy
-# for scalar callers too, which would then fault on CPUs without AVX-512.
+# for scalar callers too, which would then fault on CPUs without AVX-512. Nor may they
+# have static initializers (a namespace-scope vector constant runs its AVX-512
+# initializer at program start, on every CPU).
 SIMD_OBJS = $(filter %_avx2.o %_avx512.o,$(LIB_OBJS))
 simd-symbol-check: $(SIMD_OBJS)
-	@bad=$$(for o in $(SIMD_OBJS); do nm -C $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ {print o": "$$0}'; done); \
-	if [ -n "$$bad" ]; then echo "weak symbols in SIMD objects (move them out or make them static):"; echo "$$bad"; exit 1; fi
+	@bad=$$(for o in $(SIMD_OBJS); do nm $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ || $$3 ~ /^_GLOBAL__sub_I/ {print o": "$$0}'; done); \
+	if [ -n "$$bad" ]; then echo "weak symbols or static initializers in SIMD objects (make them local):"; echo "$$bad"; exit 1; fi
 
 test: info $(BIN)/bt_tests simd-symbol-check
 	$(BIN)/bt_tests

@@ -201,7 +201,7 @@ Ciphertext Evaluator::multiply(const Ciphertext& a_in, const Ciphertext& b_in) c
     r.level = l;
     r.scale = a.scale * b.scale;
     r.slots = a.slots;
-    r.parts.assign(3, Poly(N, l + 1, true));
+    for (int i = 0; i < 3; ++i) r.parts.emplace_back(N, l + 1, true, Poly::uninit);  // written in full below
     for_each_limb(l + 1, N, [&](std::size_t i) {
         const Modulus& m = P.modulus(i);
         const u64 *a0 = a.parts[0].limb(i), *a1 = a.parts[1].limb(i);
@@ -393,7 +393,7 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
         r.scale = a.scale;
         r.slots = a.slots;
         r.parts.resize(2);
-        r.parts[0] = Poly(N, l + 1, true);
+        r.parts[0] = Poly(N, l + 1, true, Poly::uninit);
         apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
         poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
         r.parts[1] = std::move(u1);

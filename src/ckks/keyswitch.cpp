@@ -54,9 +54,9 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
     dec.level = level;
     for (std::size_t j = 0; j < T.digit_begin.size(); ++j) {
         const std::size_t b = T.digit_begin[j], e = T.digit_end[j];
-        Poly out(N, total, true);
+        Poly out(N, total, true, Poly::uninit);  // every limb written below
         // Converted limbs, in the converter's target order, then moved into place.
-        Poly conv(N, total - (e - b), false);
+        Poly conv(N, total - (e - b), false, Poly::uninit);
         T.modup[j]->convert(coeff.limb(b), conv.data.data(), N);
         std::vector<std::size_t> dest;  // limb positions of the complement in `out`
         for (std::size_t i = 0; i <= level; ++i)
@@ -83,8 +83,8 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
                                     ": the key was generated for levels up to " + std::to_string(key.max_level) +
                                     "; generate it with max_level >= " + std::to_string(level));
     if (key.b.size() < dec.digits.size()) throw std::logic_error("inner_product: key has too few digits");
-    acc0 = Poly(N, total, true);
-    acc1 = Poly(N, total, true);
+    acc0 = Poly(N, total, true, Poly::uninit);  // digit 0 writes, the others accumulate
+    acc1 = Poly(N, total, true, Poly::uninit);
     for_each_limb(total, N, [&](std::size_t i) {
         const std::size_t ri = rns_index(P, level, i);
         const Modulus& m = P.modulus(ri);
@@ -119,12 +119,12 @@ void mod_down(const Params& P, Poly& acc, std::size_t level) {
     const KeySwitchLevel& T = P.keyswitch_level(level);
     const std::size_t N = P.N(), k = P.p_count();
     // P limbs to coefficients.
-    Poly xp(N, k, false);
+    Poly xp(N, k, false, Poly::uninit);
     for_each_limb(k, N, [&](std::size_t i) {
         std::copy(acc.limb(level + 1 + i), acc.limb(level + 1 + i) + N, xp.limb(i));
         ntt_inverse(xp.limb(i), P.ntt(P.q_count() + i));
     });
-    Poly conv(N, level + 1, false);
+    Poly conv(N, level + 1, false, Poly::uninit);
     T.p_to_q->convert_centered(xp.data.data(), conv.data.data(), N);  // round(x/P): unbiased
     for_each_limb(level + 1, N, [&](std::size_t i) {
         const Modulus& m = P.modulus(i);

@@ -16,7 +16,9 @@ namespace bt::detail {
 
 namespace {
 
-const __m512i kMask52 = _mm512_set1_epi64((1ll << 52) - 1);
+// No namespace-scope vector constants here: their initializers would run AVX-512
+// instructions at program start on every CPU (make test checks for that).
+inline __m512i mask52() { return _mm512_set1_epi64((1ll << 52) - 1); }
 
 // x < 2^63 -> x mod b in [0, b), b < 2^52.
 inline __m512i mod_small(__m512i x, __m512i bv, __m512d inv_b) {
@@ -62,7 +64,7 @@ void base_conv_target_ifma(const u64* y, std::size_t stride, const unsigned* sma
             const std::size_t i = big_rows[r];
             const __m512i yv = _mm512_maskz_loadu_epi64(m, y + i * stride + k);
             const __m512i cv = _mm512_set1_epi64(static_cast<long long>(c[i]));
-            const __m512i ylo = _mm512_and_si512(yv, kMask52);
+            const __m512i ylo = _mm512_and_si512(yv, mask52());
             lo = _mm512_madd52lo_epu64(lo, ylo, cv);
             hi = _mm512_madd52hi_epu64(hi, ylo, cv);
             hi = _mm512_add_epi64(hi, _mm512_mullo_epi64(_mm512_maskz_srli_epi64(static_cast<__mmask8>(0xff), yv, 52), cv));
@@ -71,7 +73,7 @@ void base_conv_target_ifma(const u64* y, std::size_t stride, const unsigned* sma
         const __m512i hr = mod_small(hi, bv, inv_b);
         const __m512i qh = _mm512_madd52hi_epu64(zero, hr, Rpv);
         __m512i t = _mm512_sub_epi64(_mm512_madd52lo_epu64(zero, hr, Rv), _mm512_madd52lo_epu64(zero, qh, bv));
-        t = _mm512_and_si512(t, kMask52);                      // hr·R mod b, in [0, 2b)
+        t = _mm512_and_si512(t, mask52());                      // hr·R mod b, in [0, 2b)
         t = _mm512_add_epi64(t, mod_small(lo, bv, inv_b));     // [0, 3b)
         t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, bv), t, bv);
         t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, bv), t, bv);

@@ -11,18 +11,47 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace bt::ckks {
+
+// An allocator whose value-less construction leaves words uninitialised (no zeroing):
+// large temporaries that are written in full are not cleared first.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = DefaultInitAllocator<U>;
+    };
+    DefaultInitAllocator() = default;
+    template <class U>
+    DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}  // NOLINT: rebinding
+    template <class U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... A>
+    void construct(U* p, A&&... a) {
+        ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+};
 
 struct Poly {
     std::size_t n = 0;      // ring dimension N
     std::size_t limbs = 0;  // number of residue vectors
     bool ntt = true;        // evaluation (NTT) form
-    std::vector<u64> data;  // limbs × n
+    std::vector<u64, DefaultInitAllocator<u64>> data;  // limbs × n
+
+    struct Uninit {};
+    static constexpr Uninit uninit{};
 
     Poly() = default;
+    // Zero polynomial.
     Poly(std::size_t n_, std::size_t limbs_, bool ntt_ = true) : n(n_), limbs(limbs_), ntt(ntt_), data(n_ * limbs_, 0) {}
+    // Residues left unset: for outputs that are written in full before being read.
+    Poly(std::size_t n_, std::size_t limbs_, bool ntt_, Uninit) : n(n_), limbs(limbs_), ntt(ntt_), data(n_ * limbs_) {}
     u64* limb(std::size_t i) { return data.data() + i * n; }
     const u64* limb(std::size_t i) const { return data.data() + i * n; }
     // Overwrites the residues with zeros (for polynomials derived from secrets: the NTT
