@@ -47,9 +47,11 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
     const KeySwitchLevel& T = P.keyswitch_level(level);
     const std::size_t N = P.N(), k = P.p_count(), total = level + 1 + k;
     if (!d.ntt || d.limbs < level + 1) throw std::logic_error("decompose: expected NTT form at the level");
-    Poly coeff = d;
-    coeff.truncate(level + 1);
-    from_ntt(P, coeff, level);
+    Poly coeff(N, level + 1, false, Poly::uninit);
+    for_each_limb(level + 1, N, [&](std::size_t i) {  // copy and INTT, limb by limb in parallel
+        std::copy(d.limb(i), d.limb(i) + N, coeff.limb(i));
+        ntt_inverse(coeff.limb(i), P.ntt(i));
+    });
     Decomposition dec;
     dec.level = level;
     for (std::size_t j = 0; j < T.digit_begin.size(); ++j) {

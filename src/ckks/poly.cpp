@@ -74,11 +74,18 @@ std::vector<std::uint32_t> automorphism_permutation(std::size_t n, std::uint64_t
     while ((std::size_t{1} << logn) < n) ++logn;
     const std::uint64_t m = 2 * static_cast<std::uint64_t>(n);
     std::vector<std::uint32_t> perm(n);
-    for (std::size_t k = 0; k < n; ++k) {
-        const std::uint64_t e = 2 * bit_reverse(k, logn) + 1;
-        const std::uint64_t eg = (e * (g % m)) % m;  // odd
-        perm[k] = static_cast<std::uint32_t>(bit_reverse(static_cast<std::size_t>((eg - 1) / 2), logn));
-    }
+    const std::size_t chunks = n >= 4096 ? 16 : 1, per = n / chunks;
+    auto fill = [&](std::size_t c, unsigned) {
+        for (std::size_t k = c * per; k < (c + 1) * per; ++k) {
+            const std::uint64_t e = 2 * bit_reverse(k, logn) + 1;
+            const std::uint64_t eg = (e * (g % m)) % m;  // odd
+            perm[k] = static_cast<std::uint32_t>(bit_reverse(static_cast<std::size_t>((eg - 1) / 2), logn));
+        }
+    };
+    if (chunks > 1)
+        parallel_for(chunks, fill);
+    else
+        fill(0, 0);
     return perm;
 }
 
