@@ -27,8 +27,8 @@ ifneq (,$(findstring x86_64,$(TARGET)))
   X86 := 1
 endif
 
-AVX2_FLAGS   := -mavx2 -mbmi2
-AVX512_FLAGS := -mavx2 -mbmi2 -mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512ifma
+AVX2_FLAGS   := -mavx2 -mbmi2 -mfma
+AVX512_FLAGS := -mavx2 -mbmi2 -mfma -mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512ifma
 
 # ---------------------------------------------------------------- sources
 SIMD_PAT    := %_avx2.cpp %_avx512.cpp
@@ -59,7 +59,7 @@ ifneq (,$(CLI_SRCS))
   PROGRAMS  += $(BIN)/bt_train
 endif
 
-.PHONY: all test bench cross clean install info fuzz
+.PHONY: all test bench cross clean install info fuzz simd-symbol-check
 all: info $(PROGRAMS)
 
 info:
@@ -95,7 +95,15 @@ $(BIN)/bt_train: $(CLI_OBJS) $(LIBBT)
 $(BIN)/bt_tests: $(TEST_OBJS) $(LIBBT)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
 
-test: info $(BIN)/bt_tests
+# SIMD objects must not define weak (COMDAT) symbols: an inline function or template
+# instantiated there is compiled with AVX-512 flags, and the linker may keep that copy
+# for scalar callers too, which would then fault on CPUs without AVX-512.
+SIMD_OBJS = $(filter %_avx2.o %_avx512.o,$(LIB_OBJS))
+simd-symbol-check: $(SIMD_OBJS)
+	@bad=$$(for o in $(SIMD_OBJS); do nm -C $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ {print o": "$$0}'; done); \
+	if [ -n "$$bad" ]; then echo "weak symbols in SIMD objects (move them out or make them static):"; echo "$$bad"; exit 1; fi
+
+test: info $(BIN)/bt_tests simd-symbol-check
 	$(BIN)/bt_tests
 
 bench: $(BIN)/bt_bench
@@ -105,11 +113,20 @@ bench: $(BIN)/bt_bench
 cross:
 	$(MAKE) CXX=aarch64-linux-gnu-g++ BUILD=build-aarch64 BIN=build-aarch64 build-aarch64/bt_tests
 
+# libFuzzer targets for the loaders (clang, AddressSanitizer): ./build-fuzz/fuzz_ckks_load
+# runs until stopped; FUZZ_SECONDS bounds the smoke run this target does.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) CXX=clang++ BUILD=build-fuzz BIN=build-fuzz CXXFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address" build-fuzz/libbt.a
+	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -Iinclude tools/fuzz/fuzz_ckks_load.cpp build-fuzz/libbt.a -o build-fuzz/fuzz_ckks_load -pthread
+	mkdir -p build-fuzz/corpus && cp tests/ckks/golden/*.bthe build-fuzz/corpus/
+	./build-fuzz/fuzz_ckks_load -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf $(BUILD) build-aarch64 $(BIN)/bt_tests $(PROGRAMS)
+	rm -rf $(BUILD) build-aarch64 build-fuzz build-tsan $(BIN)/bt_tests $(PROGRAMS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,13 +13,13 @@ namespace bt {
 
 enum class SimdPath : int {
     Scalar = 0,      // portable C++, any architecture
-    AVX2 = 1,        // x86-64 AVX2 (+BMI2)
+    AVX2 = 1,        // x86-64 AVX2 (+BMI2, FMA)
     AVX512 = 2,      // AVX-512 F/DQ/VL/BW, 64-bit modular arithmetic
     AVX512IFMA = 3,  // as AVX512, plus IFMA 52-bit multiply-add for primes below 2^50
 };
 
 struct CpuFeatures {
-    bool avx2 = false;        // AVX2 and BMI2, with OS support for YMM state
+    bool avx2 = false;        // AVX2, BMI2 and FMA, with OS support for YMM state
     bool avx512 = false;      // AVX-512 F, DQ, VL, BW, with OS support for ZMM state
     bool avx512ifma = false;  // avx512 plus AVX512_IFMA
 };

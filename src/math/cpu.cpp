@@ -30,6 +30,7 @@ CpuFeatures detect() {
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
     const bool osxsave = (c >> 27) & 1u;
     const bool avx = (c >> 28) & 1u;
+    const bool fma = (c >> 12) & 1u;
     if (!osxsave || !avx) return f;
     const unsigned long long xcr0 = read_xcr0();
     const bool os_ymm = (xcr0 & 0x6) == 0x6;     // SSE and AVX state
@@ -38,7 +39,7 @@ CpuFeatures detect() {
     const bool avx2 = (b >> 5) & 1u, bmi2 = (b >> 8) & 1u;
     const bool f512 = (b >> 16) & 1u, dq = (b >> 17) & 1u, ifma = (b >> 21) & 1u;
     const bool bw = (b >> 30) & 1u, vl = (b >> 31) & 1u;
-    f.avx2 = os_ymm && avx2 && bmi2;
+    f.avx2 = os_ymm && avx2 && bmi2 && fma;
     f.avx512 = f.avx2 && os_zmm && f512 && dq && bw && vl;
     f.avx512ifma = f.avx512 && ifma;
 #endif

@@ -9,6 +9,10 @@
 
 namespace bt {
 
+namespace detail {
+void memory_tuning_anchor();  // src/math/memory.cpp
+}
+
 namespace {
 thread_local bool t_inside_pool = false;
 std::unique_ptr<ThreadPool>& global_slot() {
@@ -31,6 +35,7 @@ struct ThreadPool::Job {
 };
 
 ThreadPool::ThreadPool(unsigned threads) {
+    detail::memory_tuning_anchor();
     if (threads == 0) threads = 1;
     for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }

@@ -178,4 +178,38 @@ TEST_CASE("ntt: bad sizes and lazy factors are refused with a message") {
     CHECK_THROWS_WITH_AS(ntt_forward(a.data(), t, 3, 1), doctest::Contains("lazy factors"), std::invalid_argument);
 }
 
+
+TEST_CASE("ntt: every path at the edges of the contracts (q just below 2^62, 2^61, 2^50; inputs up to 4q-1)") {
+    // The largest NTT-friendly q below 2^62 (the Modulus limit; 4q still fits a word),
+    // below 2^61 (the SIMD kernels keep values below 8q under it) and below 2^50 (the IFMA
+    // limit: 4q fits the 52-bit multiplier), with lazy inputs at the top of their range.
+    for (u64 limit : {u64{1} << 62, u64{1} << 61, u64{1} << 50}) {
+        const std::size_t nmax = std::size_t{1} << 12;
+        u64 q = limit - 2 * nmax + 1;
+        while (!is_prime(q)) q -= 2 * nmax;
+        for (int logn = 4; logn <= 12; ++logn) {
+            const std::size_t n = std::size_t{1} << logn;
+            const NTTTables t(n, q);
+            auto a = random_vec(n, q, 77u + static_cast<unsigned>(logn));
+            for (std::size_t i = 0; i < n; i += 4) a[i] = q - 1;
+            auto ref = a;
+            ntt_forward_ref(ref.data(), t);
+            for (SimdPath p : kPaths) {
+                if (!simd_path_supported(p)) continue;
+                CAPTURE(simd_path_name(p));
+                CAPTURE(logn);
+                CAPTURE(q);
+                auto x = a;
+                for (std::size_t i = 0; i < n; i += 2) x[i] += 3 * q;  // [0, 4q), many at 4q-1
+                ntt_forward_path(p, x.data(), t, 4, 1);
+                CHECK(x == ref);
+                auto y = ref;
+                for (std::size_t i = 0; i < n; i += 2) y[i] += q;  // [0, 2q)
+                ntt_inverse_path(p, y.data(), t, 2, 1);
+                CHECK(y == a);
+            }
+        }
+    }
+}
+
 }  // TEST_SUITE

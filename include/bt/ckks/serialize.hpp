@@ -1,0 +1,83 @@
+// Serialization of CKKS objects: one little-endian binary format for parameters, keys,
+// ciphertexts and plaintexts.
+//
+// Layout (all integers little-endian):
+//   offset  0  magic "BTHE"                       4 bytes
+//           4  format version (currently 1)       u16
+//           6  object type (ObjectType)           u16
+//           8  parameters fingerprint             u64   (0 for Params objects)
+//          16  payload size in bytes              u64
+//          24  payload checksum                   u64   (word-wise FNV-1a; detects any
+//                                                        single flipped bit and truncation)
+//          32  payload
+// Payloads: polynomials as limbs × N residues (u64); keys seed-compressed (the uniform
+// halves a_j are regenerated from their 32-byte seed); the secret key as its N ternary
+// coefficients. Loading checks the magic, version, type, fingerprint against the
+// parameters given, the size against the parameters, the checksum, and every residue
+// against its modulus, and throws std::runtime_error saying what was expected, what
+// was found and what to do. Files are written to "<path>.tmp" and renamed into place,
+// so a crash never leaves a half-written file under the final name.
+#pragma once
+
+#include "bt/ckks/ciphertext.hpp"
+#include "bt/ckks/encoder.hpp"
+#include "bt/ckks/keys.hpp"
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace bt::ckks {
+
+enum class ObjectType : std::uint16_t {
+    Params = 1,
+    SecretKey = 2,
+    PublicKey = 3,
+    RelinKey = 4,
+    GaloisKeys = 5,
+    Ciphertext = 6,
+    Plaintext = 7,
+};
+
+constexpr std::uint16_t kFormatVersion = 1;
+constexpr std::size_t kHeaderBytes = 32;
+
+const char* object_type_name(ObjectType t);
+
+// ---- in-memory
+std::vector<std::uint8_t> serialize(const Params& P);
+std::vector<std::uint8_t> serialize(const Params& P, const SecretKey& sk);
+std::vector<std::uint8_t> serialize(const Params& P, const PublicKey& pk);
+std::vector<std::uint8_t> serialize(const Params& P, const RelinKey& rk);
+std::vector<std::uint8_t> serialize(const Params& P, const GaloisKeys& gk);
+std::vector<std::uint8_t> serialize(const Params& P, const Ciphertext& ct);
+std::vector<std::uint8_t> serialize(const Params& P, const Plaintext& pt);
+
+ParamsPtr deserialize_params(const std::vector<std::uint8_t>& bytes);
+SecretKey deserialize_secret_key(const Params& P, const std::vector<std::uint8_t>& bytes);
+PublicKey deserialize_public_key(const Params& P, const std::vector<std::uint8_t>& bytes);
+RelinKey deserialize_relin_key(const Params& P, const std::vector<std::uint8_t>& bytes);
+GaloisKeys deserialize_galois_keys(const Params& P, const std::vector<std::uint8_t>& bytes);
+Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_t>& bytes);
+Plaintext deserialize_plaintext(const Params& P, const std::vector<std::uint8_t>& bytes);
+
+// Exact serialized sizes, known before writing.
+std::size_t serialized_size(const Params& P, const Ciphertext& ct);
+std::size_t serialized_size(const Params& P, const RelinKey& rk);
+std::size_t serialized_size(const Params& P, const GaloisKeys& gk);
+
+// Reads just the header (type, fingerprint, sizes) to tell what a file holds.
+struct HeaderInfo {
+    ObjectType type;
+    std::uint16_t version;
+    std::uint64_t fingerprint;
+    std::uint64_t payload_bytes;
+};
+HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string& what = "input");
+
+// ---- files (atomic write: temporary file, then rename)
+void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes);
+std::vector<std::uint8_t> read_file(const std::string& path);
+
+}  // namespace bt::ckks

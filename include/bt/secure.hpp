@@ -1,0 +1,39 @@
+// Handling of secret material: wiping memory so that a freed secret does not linger,
+// and a vector type whose storage is wiped whenever it is released (destruction,
+// reallocation). Use SecureVector for secret keys, secret polynomials and seeds.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <new>
+#include <vector>
+
+namespace bt {
+
+// Overwrites n bytes with zeros through a volatile pointer the compiler cannot elide.
+void secure_wipe(void* p, std::size_t n);
+
+template <class T>
+struct WipingAllocator {
+    using value_type = T;
+    WipingAllocator() = default;
+    template <class U>
+    WipingAllocator(const WipingAllocator<U>&) noexcept {}  // NOLINT: rebinding
+    T* allocate(std::size_t n) {
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
+        return static_cast<T*>(::operator new(n * sizeof(T)));
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        secure_wipe(p, n * sizeof(T));
+        ::operator delete(p);
+    }
+    template <class U>
+    bool operator==(const WipingAllocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const WipingAllocator<U>&) const noexcept { return false; }
+};
+
+template <class T>
+using SecureVector = std::vector<T, WipingAllocator<T>>;
+
+}  // namespace bt

@@ -1,0 +1,436 @@
+// CKKS homomorphic operations (see bt/ckks/evaluator.hpp).
+#include "bt/ckks/evaluator.hpp"
+
+#include "bt/eltwise.hpp"
+#include "bt/ntt.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+namespace bt::ckks {
+
+namespace {
+
+[[noreturn]] void fail(const char* op, const std::string& msg) {
+    throw std::invalid_argument(std::string(op) + ": " + msg);
+}
+
+// Residue of a signed integer-valued long double modulo q.
+u64 residue(long double v, u64 q) {
+    long double r = std::fmod(v, static_cast<long double>(q));
+    if (r < 0) r += static_cast<long double>(q);
+    u64 x = static_cast<u64>(r);
+    return x >= q ? x - q : x;
+}
+
+constexpr double kScaleTolerance = 9.3e-10;  // 2^-30 relative
+
+}  // namespace
+
+std::string scale_str(double scale) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "2^%.2f", std::log2(scale));
+    return buf;
+}
+
+Evaluator::Evaluator(ParamsPtr params, const RelinKey* rk, const GaloisKeys* gk)
+    : params_(std::move(params)), encoder_(params_) {
+    set_relin_key(rk);
+    set_galois_keys(gk);
+}
+
+void Evaluator::set_relin_key(const RelinKey* rk) {
+    if (rk) check_fingerprint(*params_, rk->key.fingerprint, "the relinearization key");
+    rk_ = rk;
+}
+
+void Evaluator::set_galois_keys(const GaloisKeys* gk) {
+    if (gk) check_fingerprint(*params_, gk->fingerprint, "the Galois keys");
+    gk_ = gk;
+}
+
+// ================================================================ checks and alignment
+
+void Evaluator::check(const Ciphertext& a, const char* op) const {
+    const Params& P = *params_;
+    check_fingerprint(P, a.fingerprint, "a ciphertext operand");
+    if (a.size() < 2 || a.level > P.max_level())
+        fail(op, "malformed ciphertext: " + std::to_string(a.size()) + " parts at level " + std::to_string(a.level));
+    for (const Poly& p : a.parts)
+        if (p.limbs != a.level + 1 || p.n != P.N() || !p.ntt)
+            fail(op, "malformed ciphertext: a part has " + std::to_string(p.limbs) + " limbs at level " +
+                         std::to_string(a.level));
+}
+
+void Evaluator::check_same_scale(double sa, double sb, std::size_t level, const char* op) const {
+    if (std::fabs(sa / sb - 1) > kScaleTolerance)
+        fail(op, "scales differ: " + scale_str(sa) + " vs " + scale_str(sb) + " at level " + std::to_string(level) +
+                     "; rescale the product first, or bring both to one scale with adjust_to_inplace");
+}
+
+void Evaluator::adjust_to_inplace(Ciphertext& a, std::size_t level, double scale) const {
+    check(a, "adjust_to");
+    if (level >= a.level)
+        fail("adjust_to", "target level " + std::to_string(level) + " is not below the ciphertext's level " +
+                              std::to_string(a.level) + "; only a higher ciphertext can be brought down");
+    drop_to_level_inplace(a, level + 1);
+    const double q = static_cast<double>(params_->q(level + 1));
+    const double k = std::nearbyint(scale * q / a.scale);
+    if (!(k >= 1073741824.0) || !(k < 4.0e18))  // 2^30 <= k < 2^62 keeps the relative error below 2^-31
+        fail("adjust_to", "cannot bring scale " + scale_str(a.scale) + " to " + scale_str(scale) + " at level " +
+                              std::to_string(level) + " with one integer multiplication (factor " + scale_str(k) +
+                              ")");
+    mul_int_inplace(a, static_cast<long long>(k));
+    a.scale *= k;
+    rescale_inplace(a);
+}
+
+void Evaluator::align(Ciphertext& a, Ciphertext& b) const {
+    if (a.level > b.level)
+        adjust_to_inplace(a, b.level, b.scale);
+    else if (b.level > a.level)
+        adjust_to_inplace(b, a.level, a.scale);
+}
+
+// ================================================================ addition
+
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b_in) const {
+    check(a, "add");
+    check(b_in, "add");
+    if (a.slots != b_in.slots)
+        fail("add", "slot counts differ: " + std::to_string(a.slots) + " vs " + std::to_string(b_in.slots));
+    Ciphertext b_copy;
+    const Ciphertext* b = &b_in;
+    if (a.level != b_in.level) {
+        b_copy = b_in;
+        align(a, b_copy);
+        b = &b_copy;
+    }
+    check_same_scale(a.scale, b->scale, a.level, "add");
+    const Params& P = *params_;
+    while (a.parts.size() < b->parts.size()) a.parts.emplace_back(P.N(), a.level + 1, true);
+    for (std::size_t i = 0; i < b->parts.size(); ++i) poly_add(P, a.level, a.parts[i], a.parts[i], b->parts[i], a.level + 1);
+}
+
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext nb = b;
+    negate_inplace(nb);
+    add_inplace(a, nb);
+}
+
+Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = a;
+    add_inplace(r, b);
+    return r;
+}
+
+Ciphertext Evaluator::sub(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = a;
+    sub_inplace(r, b);
+    return r;
+}
+
+void Evaluator::negate_inplace(Ciphertext& a) const {
+    check(a, "negate");
+    for (Poly& p : a.parts) poly_neg(*params_, a.level, p, p, a.level + 1);
+}
+
+namespace {
+void check_plain_level(const Ciphertext& a, const Plaintext& p, const char* op) {
+    if (p.level != a.level)
+        fail(op, "plaintext at level " + std::to_string(p.level) + ", ciphertext at level " + std::to_string(a.level) +
+                     "; encode the plaintext at the ciphertext's level");
+}
+}  // namespace
+
+void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check(a, "add_plain");
+    check_plain_level(a, p, "add_plain");
+    check_same_scale(a.scale, p.scale, a.level, "add_plain");
+    poly_add(*params_, a.level, a.parts[0], a.parts[0], p.poly, a.level + 1);
+}
+
+void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check(a, "sub_plain");
+    check_plain_level(a, p, "sub_plain");
+    check_same_scale(a.scale, p.scale, a.level, "sub_plain");
+    poly_sub(*params_, a.level, a.parts[0], a.parts[0], p.poly, a.level + 1);
+}
+
+void Evaluator::add_const_inplace(Ciphertext& a, double c) const {
+    check(a, "add_const");
+    const Params& P = *params_;
+    const long double v = std::nearbyint(static_cast<long double>(c) * a.scale);
+    // A constant polynomial is the same value at every NTT evaluation point.
+    for (std::size_t i = 0; i <= a.level; ++i) {
+        const u64 r = residue(v, P.q(i));
+        u64* x = a.parts[0].limb(i);
+        for (std::size_t k = 0; k < P.N(); ++k) x[k] = add_mod(x[k], r, P.q(i));
+    }
+}
+
+// ================================================================ multiplication
+
+Ciphertext Evaluator::multiply(const Ciphertext& a_in, const Ciphertext& b_in) const {
+    check(a_in, "multiply");
+    check(b_in, "multiply");
+    if (a_in.size() != 2 || b_in.size() != 2)
+        fail("multiply", "operands must be relinearized (2 parts), found " + std::to_string(a_in.size()) + " and " +
+                             std::to_string(b_in.size()));
+    if (a_in.slots != b_in.slots)
+        fail("multiply", "slot counts differ: " + std::to_string(a_in.slots) + " vs " + std::to_string(b_in.slots));
+    const Params& P = *params_;
+    // Copies only when a level has to be spent to align the operands.
+    Ciphertext a_copy, b_copy;
+    const Ciphertext* pa = &a_in;
+    const Ciphertext* pb = &b_in;
+    if (a_in.level != b_in.level) {
+        a_copy = a_in;
+        b_copy = b_in;
+        align(a_copy, b_copy);
+        pa = &a_copy;
+        pb = &b_copy;
+    }
+    const Ciphertext& a = *pa;
+    const Ciphertext& b = *pb;
+    const std::size_t l = a.level, N = P.N();
+    Ciphertext r;
+    r.fingerprint = P.fingerprint();
+    r.level = l;
+    r.scale = a.scale * b.scale;
+    r.slots = a.slots;
+    r.parts.assign(3, Poly(N, l + 1, true));
+    for_each_limb(l + 1, N, [&](std::size_t i) {
+        const Modulus& m = P.modulus(i);
+        const u64 *a0 = a.parts[0].limb(i), *a1 = a.parts[1].limb(i);
+        const u64 *b0 = b.parts[0].limb(i), *b1 = b.parts[1].limb(i);
+        eltwise_mul_mod(r.parts[0].limb(i), a0, b0, N, m);
+        eltwise_mul_mod(r.parts[1].limb(i), a0, b1, N, m);
+        eltwise_mul_acc_mod(r.parts[1].limb(i), a1, b0, N, m);
+        eltwise_mul_mod(r.parts[2].limb(i), a1, b1, N, m);
+    });
+    return r;
+}
+
+Ciphertext Evaluator::multiply_relin_rescale(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = multiply(a, b);
+    relinearize_inplace(r);
+    rescale_inplace(r);
+    return r;
+}
+
+void Evaluator::mul_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check(a, "mul_plain");
+    check_plain_level(a, p, "mul_plain");
+    for (Poly& c : a.parts) poly_mul(*params_, a.level, c, c, p.poly, a.level + 1);
+    a.scale *= p.scale;
+}
+
+void Evaluator::mul_const_inplace(Ciphertext& a, double c) const {
+    mul_const_inplace(a, c, params_->nominal_scale(a.level));
+}
+
+void Evaluator::add_scaled_inplace(Ciphertext& a, const Ciphertext& b, double c) const {
+    check(a, "add_scaled");
+    check(b, "add_scaled");
+    if (a.level != b.level)
+        fail("add_scaled", "operands at levels " + std::to_string(a.level) + " and " + std::to_string(b.level) +
+                               "; bring them to one level first");
+    const double ratio = a.scale / b.scale;
+    if (!(ratio >= 1))
+        fail("add_scaled", "target scale " + scale_str(a.scale) + " is below the operand's " + scale_str(b.scale));
+    Ciphertext t = b;
+    mul_const_inplace(t, c, ratio);
+    t.scale = a.scale;  // b.scale · ratio, exactly a.scale by construction
+    add_inplace(a, t);
+}
+
+void Evaluator::mul_const_inplace(Ciphertext& a, double c, double const_scale) const {
+    check(a, "mul_const");
+    const Params& P = *params_;
+    if (!(const_scale >= 1) || !std::isfinite(const_scale))
+        fail("mul_const", "constant scale " + std::to_string(const_scale) + " must be a finite value >= 1");
+    const double s = const_scale;
+    const long double v = std::nearbyint(static_cast<long double>(c) * s);
+    std::vector<u64> res(a.level + 1);
+    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue(v, P.q(i));
+    for (Poly& p : a.parts) poly_mul_scalar(P, a.level, p, p, res, a.level + 1);
+    a.scale *= s;
+}
+
+void Evaluator::mul_int_inplace(Ciphertext& a, long long k) const {
+    check(a, "mul_int");
+    const Params& P = *params_;
+    std::vector<u64> res(a.level + 1);
+    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue(static_cast<long double>(k), P.q(i));
+    for (Poly& p : a.parts) poly_mul_scalar(P, a.level, p, p, res, a.level + 1);
+}
+
+void Evaluator::switch_key(const Poly& d, std::size_t level, const SwitchingKey& key, Poly& u0, Poly& u1) const {
+    const Params& P = *params_;
+    const Decomposition dec = decompose(P, d, level);
+    inner_product(P, dec, key, u0, u1);
+    mod_down(P, u0, level);
+    mod_down(P, u1, level);
+}
+
+void Evaluator::relinearize_inplace(Ciphertext& a) const {
+    check(a, "relinearize");
+    if (a.size() == 2) return;
+    if (a.size() != 3) fail("relinearize", "expected 3 parts, found " + std::to_string(a.size()));
+    if (!rk_) fail("relinearize", "no relinearization key: give the Evaluator a RelinKey");
+    const Params& P = *params_;
+    Poly u0, u1;
+    switch_key(a.parts[2], a.level, rk_->key, u0, u1);
+    poly_add(P, a.level, a.parts[0], a.parts[0], u0, a.level + 1);
+    poly_add(P, a.level, a.parts[1], a.parts[1], u1, a.level + 1);
+    a.parts.pop_back();
+}
+
+void Evaluator::rescale_inplace(Ciphertext& a) const {
+    check(a, "rescale");
+    const Params& P = *params_;
+    const std::size_t l = a.level, N = P.N();
+    if (l == 0) fail("rescale", "the ciphertext is at level 0: no level left to rescale into; bootstrap it first");
+    const u64 ql = P.q(l), half = ql >> 1;
+    for (Poly& p : a.parts) {
+        // Per coefficient: y = (x - r) / q_l with r = ((x_l + h) mod q_l) - h the
+        // representative of x mod q_l in [-h, q_l - h), h = floor(q_l/2): exact
+        // rounding division (the reference is bt::divide_round_by_last).
+        std::vector<u64> r(p.limb(l), p.limb(l) + N);
+        ntt_inverse(r.data(), P.ntt(l));
+        for (std::size_t k = 0; k < N; ++k) r[k] = add_mod(r[k], half, ql);  // r + h in [0, q_l)
+        for_each_limb(l, N, [&](std::size_t i) {
+            const Modulus& m = P.modulus(i);
+            const u64 q = m.value;
+            const u64 hi = barrett_reduce_64(half, m);
+            std::vector<u64> t(N);
+            for (std::size_t k = 0; k < N; ++k) t[k] = sub_mod(barrett_reduce_64(r[k], m), hi, q);  // r mod q_i
+            ntt_forward(t.data(), P.ntt(i));
+            const u64 inv = inv_mod(barrett_reduce_64(ql, m), q);
+            const u64 inv_s = shoup_precompute(inv, q);
+            u64* x = p.limb(i);
+            for (std::size_t k = 0; k < N; ++k) x[k] = mul_shoup(sub_mod(x[k], t[k], q), inv, inv_s, q);
+        });
+        p.truncate(l);
+    }
+    a.level = l - 1;
+    a.scale /= static_cast<double>(ql);
+}
+
+Ciphertext Evaluator::rescale(const Ciphertext& a) const {
+    Ciphertext r = a;
+    rescale_inplace(r);
+    return r;
+}
+
+void Evaluator::drop_to_level_inplace(Ciphertext& a, std::size_t level) const {
+    check(a, "drop_to_level");
+    if (level > a.level)
+        fail("drop_to_level", "target level " + std::to_string(level) + " is above the ciphertext's level " +
+                                  std::to_string(a.level) + "; levels can only be dropped (or restored by bootstrapping)");
+    for (Poly& p : a.parts) p.truncate(level + 1);
+    a.level = level;
+}
+
+// ================================================================ rotations
+
+std::string Evaluator::describe_steps() const {
+    if (!gk_ || gk_->keys.empty()) return "the key set is empty";
+    const std::uint64_t m = 2 * params_->N();
+    std::string s = "the key set has";
+    for (std::uint64_t g : gk_->elements()) {
+        if (g == m - 1) {
+            s += " conj";
+            continue;
+        }
+        std::uint64_t x = 1;
+        std::size_t r = 0;
+        while (x != g && r < params_->N() / 2) {
+            x = x * 5 % m;
+            ++r;
+        }
+        s += " " + (x == g ? std::to_string(r) : "g=" + std::to_string(g));
+    }
+    return s + " (left-rotation steps at full slots)";
+}
+
+const SwitchingKey& Evaluator::galois_key(std::uint64_t g, long steps, const char* op) const {
+    if (!gk_ || !gk_->has(g)) {
+        const std::string what = g == 2 * params_->N() - 1 ? std::string("conjugation")
+                                                            : "rotation step " + std::to_string(steps);
+        fail(op, "no key for " + what + " (Galois element " + std::to_string(g) + "): " + describe_steps() +
+                     "; generate it with KeyGenerator::galois_keys");
+    }
+    return gk_->keys.at(g);
+}
+
+std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std::vector<long>& steps) const {
+    check(a, "rotate");
+    if (a.size() != 2) fail("rotate", "relinearize before rotating (found " + std::to_string(a.size()) + " parts)");
+    const Params& P = *params_;
+    const std::size_t l = a.level, N = P.N();
+    std::vector<Ciphertext> out;
+    std::unique_ptr<Decomposition> dec;
+    for (long s : steps) {
+        const std::uint64_t g = s == 0 ? 1 : encoder_.galois_element(s, a.slots);
+        if (g == 1) {
+            out.push_back(a);
+            continue;
+        }
+        const SwitchingKey& key = galois_key(g, s, "rotate");
+        if (!dec) dec = std::make_unique<Decomposition>(decompose(P, a.parts[1], l));
+        const auto perm = automorphism_permutation(N, g);
+        Poly u0, u1;
+        inner_product(P, *dec, key, u0, u1, &perm);
+        mod_down(P, u0, l);
+        mod_down(P, u1, l);
+        Ciphertext r;
+        r.fingerprint = a.fingerprint;
+        r.level = l;
+        r.scale = a.scale;
+        r.slots = a.slots;
+        r.parts.resize(2);
+        r.parts[0] = Poly(N, l + 1, true);
+        apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
+        poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
+        r.parts[1] = std::move(u1);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+Ciphertext Evaluator::rotate(const Ciphertext& a, long steps) const { return rotate_hoisted(a, {steps})[0]; }
+
+Ciphertext Evaluator::apply_galois(const Ciphertext& a, std::uint64_t g) const {
+    check(a, "apply_galois");
+    if (a.size() != 2) fail("apply_galois", "relinearize first");
+    const Params& P = *params_;
+    const std::size_t l = a.level, N = P.N();
+    const SwitchingKey& key = galois_key(g, 0, "apply_galois");
+    const auto perm = automorphism_permutation(N, g);
+    const Decomposition dec = decompose(P, a.parts[1], l);
+    Poly u0, u1;
+    inner_product(P, dec, key, u0, u1, &perm);
+    mod_down(P, u0, l);
+    mod_down(P, u1, l);
+    Ciphertext r = a;
+    apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
+    poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
+    r.parts[1] = std::move(u1);
+    return r;
+}
+
+Ciphertext Evaluator::conjugate(const Ciphertext& a) const { return apply_galois(a, 2 * params_->N() - 1); }
+
+Ciphertext Evaluator::rotate_and_sum(const Ciphertext& a, std::size_t window, long stride) const {
+    if (window == 0 || (window & (window - 1)) != 0)
+        fail("rotate_and_sum", "window " + std::to_string(window) + " is not a power of two");
+    Ciphertext r = a;
+    for (std::size_t k = 1; k < window; k <<= 1) add_inplace(r, rotate(r, static_cast<long>(k) * stride));
+    return r;
+}
+
+}  // namespace bt::ckks

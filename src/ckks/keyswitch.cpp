@@ -1,0 +1,140 @@
+// Hybrid key switching: per-level tables, ModUp, inner product, ModDown.
+#include "bt/ckks/keyswitch.hpp"
+
+#include "bt/eltwise.hpp"
+#include "bt/ntt.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace bt::ckks {
+
+// ================================================================ tables
+
+const KeySwitchLevel& Params::keyswitch_level(std::size_t level) const {
+    if (level > max_level()) throw std::invalid_argument("keyswitch_level: level above the top");
+    std::lock_guard<std::mutex> lk(ks_mu_);
+    if (ks_.empty()) ks_.resize(q_count());
+    if (ks_[level]) return *ks_[level];
+    auto t = std::make_shared<KeySwitchLevel>();
+    t->level = level;
+    const std::size_t alpha = p_count();
+    const std::vector<u64> pv = p_;
+    for (std::size_t b = 0; b <= level; b += alpha) {
+        const std::size_t e = std::min(b + alpha, level + 1);
+        t->digit_begin.push_back(b);
+        t->digit_end.push_back(e);
+        std::vector<u64> from(q_.begin() + static_cast<long>(b), q_.begin() + static_cast<long>(e)), to;
+        for (std::size_t i = 0; i <= level; ++i)
+            if (i < b || i >= e) to.push_back(q_[i]);
+        to.insert(to.end(), pv.begin(), pv.end());
+        t->modup.push_back(std::make_unique<BaseConverter>(RNSBasis(from), RNSBasis(to)));
+    }
+    t->p_to_q = std::make_unique<BaseConverter>(basis_p_, basis_q_[level]);
+    for (std::size_t i = 0; i <= level; ++i) {
+        const u64 inv = inv_mod(basis_p_.product().mod_word(q_[i]), q_[i]);
+        t->p_inv.push_back(inv);
+        t->p_inv_shoup.push_back(shoup_precompute(inv, q_[i]));
+    }
+    ks_[level] = t;
+    return *t;
+}
+
+// ================================================================ ModUp
+
+Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
+    const KeySwitchLevel& T = P.keyswitch_level(level);
+    const std::size_t N = P.N(), k = P.p_count(), total = level + 1 + k;
+    if (!d.ntt || d.limbs < level + 1) throw std::logic_error("decompose: expected NTT form at the level");
+    Poly coeff = d;
+    coeff.truncate(level + 1);
+    from_ntt(P, coeff, level);
+    Decomposition dec;
+    dec.level = level;
+    for (std::size_t j = 0; j < T.digit_begin.size(); ++j) {
+        const std::size_t b = T.digit_begin[j], e = T.digit_end[j];
+        Poly out(N, total, true);
+        // Converted limbs, in the converter's target order, then moved into place.
+        Poly conv(N, total - (e - b), false);
+        T.modup[j]->convert(coeff.limb(b), conv.data.data(), N);
+        std::vector<std::size_t> dest;  // limb positions of the complement in `out`
+        for (std::size_t i = 0; i <= level; ++i)
+            if (i < b || i >= e) dest.push_back(i);
+        for (std::size_t i = 0; i < k; ++i) dest.push_back(level + 1 + i);
+        for_each_limb(dest.size(), N, [&](std::size_t c) {
+            u64* o = out.limb(dest[c]);
+            std::copy(conv.limb(c), conv.limb(c) + N, o);
+            ntt_forward(o, P.ntt(rns_index(P, level, dest[c])));
+        });
+        for (std::size_t i = b; i < e; ++i) std::copy(d.limb(i), d.limb(i) + N, out.limb(i));  // already NTT
+        dec.digits.push_back(std::move(out));
+    }
+    return dec;
+}
+
+// ================================================================ inner product
+
+void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
+                   const std::vector<std::uint32_t>* perm) {
+    const std::size_t N = P.N(), level = dec.level, total = level + 1 + P.p_count();
+    if (level > key.max_level)
+        throw std::invalid_argument("key switching at level " + std::to_string(level) +
+                                    ": the key was generated for levels up to " + std::to_string(key.max_level) +
+                                    "; generate it with max_level >= " + std::to_string(level));
+    if (key.b.size() < dec.digits.size()) throw std::logic_error("inner_product: key has too few digits");
+    acc0 = Poly(N, total, true);
+    acc1 = Poly(N, total, true);
+    for_each_limb(total, N, [&](std::size_t i) {
+        const std::size_t ri = rns_index(P, level, i);
+        const Modulus& m = P.modulus(ri);
+        u64* o0 = acc0.limb(i);
+        u64* o1 = acc1.limb(i);
+        std::vector<u64> tmp;
+        if (perm) tmp.resize(N);
+        // Products of values below q < 2^61 fit 16 to a u128 sum; digits are few, but
+        // reduce each term to keep the code obviously correct.
+        for (std::size_t j = 0; j < dec.digits.size(); ++j) {
+            const u64* dj = dec.digits[j].limb(i);
+            if (perm) {
+                for (std::size_t t = 0; t < N; ++t) tmp[t] = dj[(*perm)[t]];
+                dj = tmp.data();
+            }
+            const u64* bj = key.b[j].limb(key.key_limb(P, ri));
+            const u64* aj = key.a[j].limb(key.key_limb(P, ri));
+            if (j == 0) {
+                eltwise_mul_mod(o0, dj, bj, N, m);
+                eltwise_mul_mod(o1, dj, aj, N, m);
+            } else {
+                eltwise_mul_acc_mod(o0, dj, bj, N, m);
+                eltwise_mul_acc_mod(o1, dj, aj, N, m);
+            }
+        }
+    });
+}
+
+// ================================================================ ModDown
+
+void mod_down(const Params& P, Poly& acc, std::size_t level) {
+    const KeySwitchLevel& T = P.keyswitch_level(level);
+    const std::size_t N = P.N(), k = P.p_count();
+    // P limbs to coefficients.
+    Poly xp(N, k, false);
+    for_each_limb(k, N, [&](std::size_t i) {
+        std::copy(acc.limb(level + 1 + i), acc.limb(level + 1 + i) + N, xp.limb(i));
+        ntt_inverse(xp.limb(i), P.ntt(P.q_count() + i));
+    });
+    Poly conv(N, level + 1, false);
+    T.p_to_q->convert_centered(xp.data.data(), conv.data.data(), N);  // round(x/P): unbiased
+    for_each_limb(level + 1, N, [&](std::size_t i) {
+        const Modulus& m = P.modulus(i);
+        u64* c = conv.limb(i);
+        ntt_forward(c, P.ntt(i));
+        u64* x = acc.limb(i);
+        eltwise_sub_mod(x, x, c, N, m);
+        eltwise_mul_scalar_mod(x, x, T.p_inv[i], N, m);
+    });
+    acc.truncate(level + 1);
+}
+
+}  // namespace bt::ckks

@@ -1,0 +1,432 @@
+// Encrypted linear transforms: diagonal method, baby-step giant-step, hoisted and
+// double-hoisted rotations (see bt/ckks/lintrans.hpp). The homomorphic DFT built on
+// them is in dft.cpp.
+#include "bt/ckks/lintrans.hpp"
+
+#include "bt/ckks/keyswitch.hpp"
+#include "bt/ntt.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+namespace bt::ckks {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("linear transform: " + what); }
+
+bool is_pow2(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+// Residue modulo q of an integer-valued long double (any magnitude).
+u64 residue_ld(long double v, u64 q) {
+    if (std::fabs(v) < 4.0e18L) return from_signed(static_cast<i64>(v) % static_cast<i64>(q), q);
+    long double r = std::fmod(v, static_cast<long double>(q));
+    if (r < 0) r += static_cast<long double>(q);
+    const u64 x = static_cast<u64>(r);
+    return x >= q ? x - q : x;
+}
+
+}  // namespace
+
+// ================================================================ plaintext matrices
+
+std::vector<cplx> apply_diagonals(const Diagonals& m, const std::vector<cplx>& v, std::size_t n) {
+    if (v.size() != n) fail("vector of length " + std::to_string(v.size()) + ", expected " + std::to_string(n));
+    std::vector<cplx> out(n, cplx(0, 0));
+    for (const auto& [d, diag] : m)
+        for (std::size_t r = 0; r < n; ++r) out[r] += diag[r] * v[(r + d) % n];
+    return out;
+}
+
+Diagonals compose_diagonals(const Diagonals& a, const Diagonals& b, std::size_t n) {
+    // (A·B)[r][r+d+e] += A[r][r+d] · B[r+d][r+d+e]
+    Diagonals out;
+    for (const auto& [d, da] : a) {
+        for (const auto& [e, db] : b) {
+            std::vector<cplx>& o = out[(d + e) % n];
+            if (o.empty()) o.assign(n, cplx(0, 0));
+            for (std::size_t r = 0; r < n; ++r) o[r] += da[r] * db[(r + d) % n];
+        }
+    }
+    return out;
+}
+
+Diagonals dense_to_diagonals(const std::vector<cplx>& dense, std::size_t n) {
+    if (dense.size() != n * n) fail("dense matrix of " + std::to_string(dense.size()) + " entries, expected n² ");
+    Diagonals out;
+    for (std::size_t d = 0; d < n; ++d) {
+        std::vector<cplx> diag(n);
+        bool nonzero = false;
+        for (std::size_t r = 0; r < n; ++r) {
+            diag[r] = dense[r * n + (r + d) % n];
+            nonzero = nonzero || diag[r] != cplx(0, 0);
+        }
+        if (nonzero) out[d] = std::move(diag);
+    }
+    return out;
+}
+
+std::vector<cplx> diagonals_to_dense(const Diagonals& m, std::size_t n) {
+    std::vector<cplx> dense(n * n, cplx(0, 0));
+    for (const auto& [d, diag] : m)
+        for (std::size_t r = 0; r < n; ++r) dense[r * n + (r + d) % n] += diag[r];
+    return dense;
+}
+
+// ================================================================ baby-step giant-step
+
+namespace {
+
+BsgsSplit split_with(const std::vector<std::size_t>& diagonals, std::size_t n1) {
+    BsgsSplit s;
+    s.n1 = n1;
+    std::set<std::size_t> baby, giant;
+    for (std::size_t d : diagonals) {
+        baby.insert(d % n1);
+        giant.insert(d - d % n1);
+    }
+    s.baby.assign(baby.begin(), baby.end());
+    s.giant.assign(giant.begin(), giant.end());
+    s.rotations = (s.baby.size() - baby.count(0)) + (s.giant.size() - giant.count(0));
+    return s;
+}
+
+}  // namespace
+
+BsgsSplit bsgs_split(const std::vector<std::size_t>& diagonals, std::size_t n, std::size_t n1) {
+    if (diagonals.empty()) fail("no diagonals");
+    for (std::size_t d : diagonals)
+        if (d >= n) fail("diagonal index " + std::to_string(d) + " >= slots " + std::to_string(n));
+    if (n1 != 0) {
+        if (n1 > n) fail("n1 = " + std::to_string(n1) + " exceeds the slot count " + std::to_string(n));
+        return split_with(diagonals, n1);
+    }
+    BsgsSplit best;
+    bool have = false;
+    for (std::size_t m = 1; m <= n; m <<= 1) {
+        BsgsSplit s = split_with(diagonals, m);
+        if (!have || s.rotations < best.rotations ||
+            (s.rotations == best.rotations && s.giant.size() < best.giant.size())) {
+            best = std::move(s);
+            have = true;
+        }
+    }
+    return best;
+}
+
+// ================================================================ encoding over Q·P
+
+namespace {
+
+// The 2n rounded coefficients (positions k·N/2n) of the encoding of z at `scale`.
+std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cplx>& z, double scale,
+                                       std::size_t slots) {
+    const Params& P = *enc.params();
+    if (!is_pow2(slots) || slots > P.max_slots()) fail("slot count " + std::to_string(slots) + " is not valid");
+    if (z.size() > slots) fail("more values than slots");
+    std::vector<cplx> w(slots, cplx(0, 0));
+    std::copy(z.begin(), z.end(), w.begin());
+    enc.fft_special_inv(w.data(), slots);
+    std::vector<long double> c(2 * slots);
+    for (std::size_t j = 0; j < 2 * slots; ++j) {
+        const double x = j < slots ? w[j].real() : w[j - slots].imag();
+        c[j] = std::nearbyint(static_cast<long double>(x) * scale);
+        if (!std::isfinite(c[j])) fail("a diagonal value times the scale is not finite");
+    }
+    return c;
+}
+
+// Those coefficients as an NTT-form polynomial with the first `limbs` limbs of
+// q_0 … q_level, p_0 … p_{k-1}.
+void coeffs_to_qp(const Params& P, const std::vector<long double>& c, std::size_t level, std::size_t limbs,
+                  Poly& out) {
+    const std::size_t N = P.N(), gap = N / c.size();
+    out = Poly(N, limbs, false);
+    for_each_limb(limbs, N, [&](std::size_t i) {
+        const u64 q = P.modulus(rns_index(P, level, i)).value;
+        u64* o = out.limb(i);
+        for (std::size_t j = 0; j < c.size(); ++j) o[j * gap] = residue_ld(c[j], q);
+        ntt_forward(o, P.ntt(rns_index(P, level, i)));
+    });
+    out.ntt = true;
+}
+
+}  // namespace
+
+Poly encode_qp(const Encoder& enc, const std::vector<cplx>& z, std::size_t level, double scale, std::size_t slots) {
+    const Params& P = *enc.params();
+    if (level > P.max_level()) fail("level " + std::to_string(level) + " above the top level");
+    Poly out;
+    coeffs_to_qp(P, encode_coeffs(enc, z, scale, slots), level, level + 1 + P.p_count(), out);
+    return out;
+}
+
+void mul_by_i_inplace(const Params& P, Ciphertext& ct) {
+    // X^(N/2) at every root ζ^g (g ≡ 1 mod 4) is i^g = i.
+    const std::size_t N = P.N(), l = ct.level;
+    Poly mono(N, l + 1, false);
+    for (std::size_t i = 0; i <= l; ++i) mono.limb(i)[N / 2] = 1;
+    to_ntt(P, mono, l);
+    for (Poly& c : ct.parts) poly_mul(P, l, c, c, mono, l + 1);
+}
+
+// ================================================================ LinearTransform
+
+LinearTransform::LinearTransform(const Encoder& enc, const Diagonals& diagonals, std::size_t slots,
+                                 std::size_t level, double scale, std::size_t n1, bool compact)
+    : params_(enc.params()), diags_(diagonals), slots_(slots), level_(level), out_slots_(slots), scale_(scale),
+      compact_(compact) {
+    const Params& P = *params_;
+    if (!is_pow2(slots) || slots > P.max_slots())
+        fail("slots = " + std::to_string(slots) + " is not a power of two in [1, N/2 = " +
+             std::to_string(P.max_slots()) + "]");
+    if (level == 0 || level > P.max_level())
+        fail("level " + std::to_string(level) + " must be in [1, " + std::to_string(P.max_level()) +
+             "] (the transform consumes one level)");
+    if (diags_.empty()) fail("the matrix has no diagonals");
+    for (const auto& [d, v] : diags_) {
+        if (d >= slots) fail("diagonal index " + std::to_string(d) + " >= slots " + std::to_string(slots));
+        if (v.size() != slots)
+            fail("diagonal " + std::to_string(d) + " has " + std::to_string(v.size()) + " entries, expected " +
+                 std::to_string(slots));
+    }
+    if (scale_ == 0) scale_ = P.nominal_scale(level);
+    if (!(scale_ >= 1)) fail("plaintext scale must be >= 1");
+    split_ = bsgs_split(diagonal_indices(), slots, n1);
+    for (std::size_t g : split_.giant) {
+        Giant G;
+        G.step = g;
+        for (std::size_t bi = 0; bi < split_.baby.size(); ++bi) {
+            const auto it = diags_.find(g + split_.baby[bi]);
+            if (it == diags_.end()) continue;
+            // rot(diag, -g): entry r is diag[(r - g) mod n].
+            std::vector<cplx> pre(slots);
+            for (std::size_t r = 0; r < slots; ++r) pre[r] = it->second[(r + slots - g) % slots];
+            Term t;
+            t.baby_index = bi;
+            t.coeffs = encode_coeffs(enc, pre, scale_, slots);
+            if (!compact_) {
+                coeffs_to_qp(P, t.coeffs, level, level + 1 + P.p_count(), t.pt);
+                t.coeffs = {};
+            }
+            G.terms.push_back(std::move(t));
+        }
+        giants_.push_back(std::move(G));
+    }
+}
+
+std::vector<std::size_t> LinearTransform::diagonal_indices() const {
+    std::vector<std::size_t> idx;
+    for (const auto& kv : diags_) idx.push_back(kv.first);
+    return idx;
+}
+
+std::vector<long> LinearTransform::rotation_steps(LTMethod method) const {
+    std::set<long> s;
+    if (method == LTMethod::Naive) {
+        for (const auto& kv : diags_)
+            if (kv.first != 0) s.insert(static_cast<long>(kv.first));
+    } else {
+        for (std::size_t b : split_.baby)
+            if (b != 0) s.insert(static_cast<long>(b));
+        for (std::size_t g : split_.giant)
+            if (g != 0) s.insert(static_cast<long>(g));
+    }
+    return {s.begin(), s.end()};
+}
+
+void LinearTransform::set_output_slots(std::size_t m) {
+    if (m == 0 || slots_ % m != 0 || !is_pow2(m))
+        fail("output slots " + std::to_string(m) + " must be a power of two dividing " + std::to_string(slots_));
+    out_slots_ = m;
+}
+
+Ciphertext LinearTransform::evaluate(const Evaluator& ev, const Ciphertext& ct, LTMethod method) const {
+    Ciphertext r = evaluate_no_rescale(ev, ct, method);
+    ev.rescale_inplace(r);
+    return r;
+}
+
+Ciphertext LinearTransform::evaluate_no_rescale(const Evaluator& ev, const Ciphertext& ct_in,
+                                                LTMethod method) const {
+    if (ev.params()->fingerprint() != params_->fingerprint())
+        fail("the evaluator's parameters differ from the transform's");
+    if (ct_in.size() != 2) fail("expected a relinearized ciphertext (2 parts), got " + std::to_string(ct_in.size()));
+    if (ct_in.level < level_)
+        fail("ciphertext at level " + std::to_string(ct_in.level) + ", the transform is encoded at level " +
+             std::to_string(level_) + ": build it at the ciphertext's level");
+    if (ct_in.slots == 0 || ct_in.slots > slots_ || slots_ % ct_in.slots != 0)
+        fail("ciphertext with " + std::to_string(ct_in.slots) + " slots, the transform has " +
+             std::to_string(slots_) + " (an input may have fewer slots only if they divide it)");
+    Ciphertext ct = ct_in;
+    if (ct.level > level_) ev.drop_to_level_inplace(ct, level_);
+    ct.slots = slots_;
+    Ciphertext r;
+    switch (method) {
+        case LTMethod::Naive: r = eval_naive(ev, ct); break;
+        case LTMethod::Hoisted: r = eval_hoisted(ev, ct); break;
+        case LTMethod::DoubleHoisted: r = eval_double_hoisted(ev, ct); break;
+    }
+    r.slots = out_slots_;
+    return r;
+}
+
+// Σ_d diag_d ⊙ rot(ct, d): the reference, one (hoisted) rotation per diagonal.
+Ciphertext LinearTransform::eval_naive(const Evaluator& ev, const Ciphertext& ct) const {
+    const Params& P = *params_;
+    const std::size_t l = level_;
+    std::vector<long> steps;
+    for (const auto& kv : diags_) steps.push_back(static_cast<long>(kv.first));
+    const std::vector<Ciphertext> rots = ev.rotate_hoisted(ct, steps);
+    Ciphertext acc = ct;
+    for (Poly& c : acc.parts) std::fill(c.data.begin(), c.data.end(), 0);
+    std::size_t i = 0;
+    for (const auto& kv : diags_) {
+        const Plaintext pt = ev.encoder().encode(kv.second, l, scale_, slots_);
+        for (std::size_t j = 0; j < 2; ++j) poly_mul_acc(P, l, acc.parts[j], rots[i].parts[j], pt.poly, l + 1);
+        ++i;
+    }
+    acc.scale = ct.scale * scale_;
+    return acc;
+}
+
+// BSGS with the baby steps hoisted by the evaluator, sums over Q_l.
+Ciphertext LinearTransform::eval_hoisted(const Evaluator& ev, const Ciphertext& ct) const {
+    const Params& P = *params_;
+    const std::size_t l = level_;
+    std::vector<long> steps;
+    for (std::size_t b : split_.baby) steps.push_back(static_cast<long>(b));
+    const std::vector<Ciphertext> baby = ev.rotate_hoisted(ct, steps);
+    Poly scratch;
+    Ciphertext total = ct;
+    for (Poly& c : total.parts) std::fill(c.data.begin(), c.data.end(), 0);
+    total.scale = ct.scale * scale_;
+    for (const Giant& G : giants_) {
+        Ciphertext acc = total;
+        for (Poly& c : acc.parts) std::fill(c.data.begin(), c.data.end(), 0);
+        for (const Term& t : G.terms) {
+            const Poly& pt = plaintext(t, l + 1, scratch);
+            for (std::size_t j = 0; j < 2; ++j) poly_mul_acc(P, l, acc.parts[j], baby[t.baby_index].parts[j], pt, l + 1);
+        }
+        if (G.step != 0) acc = ev.rotate(acc, static_cast<long>(G.step));
+        for (std::size_t j = 0; j < 2; ++j) poly_add(P, l, total.parts[j], total.parts[j], acc.parts[j], l + 1);
+    }
+    return total;
+}
+
+// ---------------------------------------------------------------- double hoisting
+
+namespace {
+
+const SwitchingKey& rotation_key(const Evaluator& ev, std::size_t step, std::size_t slots) {
+    const GaloisKeys* gk = ev.galois_keys();
+    const std::uint64_t g = ev.encoder().galois_element(static_cast<long>(step), slots);
+    if (!gk || !gk->has(g))
+        fail("no Galois key for rotation step " + std::to_string(step) + " (element " + std::to_string(g) +
+             ") over " + std::to_string(slots) + " slots; generate keys for rotation_steps()");
+    return gk->keys.at(g);
+}
+
+// The baby rotations of ct over Q_l·P, not ModDowned: rot(ct, b) times P, plus the
+// key-switch error (which the final ModDown divides by P). One decomposition for all.
+std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Ciphertext& ct,
+                                               const std::vector<std::size_t>& steps, std::size_t slots) {
+    const Params& P = *ev.params();
+    const std::size_t l = ct.level, N = P.N(), qp = l + 1 + P.p_count();
+    // P mod q_i: c0 lifts to Q_l·P as P·c0, which is 0 modulo the special primes.
+    std::vector<u64> p_mod(l + 1);
+    for (std::size_t i = 0; i <= l; ++i) p_mod[i] = P.basis_p().product().mod_word(P.q(i));
+    std::unique_ptr<Decomposition> dec;
+    std::vector<std::array<Poly, 2>> baby(steps.size());
+    for (std::size_t bi = 0; bi < steps.size(); ++bi) {
+        std::array<Poly, 2>& B = baby[bi];
+        if (steps[bi] == 0) {
+            for (std::size_t j = 0; j < 2; ++j) {
+                B[j] = Poly(N, qp, true);
+                poly_mul_scalar(P, l, B[j], ct.parts[j], p_mod, l + 1);
+            }
+            continue;
+        }
+        const SwitchingKey& key = rotation_key(ev, steps[bi], slots);
+        if (!dec) dec = std::make_unique<Decomposition>(decompose(P, ct.parts[1], l));
+        const auto perm =
+            automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(steps[bi]), slots));
+        inner_product(P, *dec, key, B[0], B[1], &perm);  // (u0, u1) over Q_l·P
+        Poly t(N, l + 1, true);
+        apply_automorphism_ntt(ct.parts[0], t, perm, l + 1);
+        poly_mul_scalar(P, l, t, t, p_mod, l + 1);
+        poly_add(P, l, B[0], B[0], t, l + 1);
+    }
+    return baby;
+}
+
+}  // namespace
+
+// BSGS with double hoisting (Bossuat et al. 2021): the baby rotations stay over Q_l·P
+// as P·rot(ct) + (key-switch error), the products and giant sums are taken there, each
+// giant rotation ModDowns its c1 (to decompose it) but keeps c0 and the key-switch
+// output over Q_l·P, and the total is ModDowned once. Saves 2·(babies) + giants - 2
+// ModDowns against eval_hoisted at the price of products over k more limbs.
+Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphertext& ct) const {
+    const Params& P = *params_;
+    const std::size_t l = level_, N = P.N(), qp = l + 1 + P.p_count();
+    const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
+    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S0(N, qp, true), scratch;
+    for (const Giant& G : giants_) {
+        std::fill(A0.data.begin(), A0.data.end(), 0);
+        std::fill(A1.data.begin(), A1.data.end(), 0);
+        for (const Term& t : G.terms) {
+            const Poly& pt = plaintext(t, qp, scratch);
+            poly_mul_acc(P, l, A0, baby[t.baby_index][0], pt, qp);
+            poly_mul_acc(P, l, A1, baby[t.baby_index][1], pt, qp);
+        }
+        if (G.step == 0) {
+            poly_add(P, l, T0, T0, A0, qp);
+            poly_add(P, l, T1, T1, A1, qp);
+            continue;
+        }
+        // rot(A, g) over Q_l·P: σ(A0) + KS(σ(ModDown(A1))), the key switch not ModDowned.
+        const SwitchingKey& key = rotation_key(ev, G.step, slots_);
+        const auto perm = automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(G.step), slots_));
+        Poly c1 = A1;
+        mod_down(P, c1, l);
+        const Decomposition dg = decompose(P, c1, l);
+        Poly v0, v1;
+        inner_product(P, dg, key, v0, v1, &perm);
+        apply_automorphism_ntt(A0, S0, perm, qp);
+        poly_add(P, l, T0, T0, S0, qp);
+        poly_add(P, l, T0, T0, v0, qp);
+        poly_add(P, l, T1, T1, v1, qp);
+    }
+    mod_down(P, T0, l);
+    mod_down(P, T1, l);
+    Ciphertext r;
+    r.fingerprint = ct.fingerprint;
+    r.parts.push_back(std::move(T0));
+    r.parts.push_back(std::move(T1));
+    r.level = l;
+    r.scale = ct.scale * scale_;
+    r.slots = slots_;
+    return r;
+}
+
+const Poly& LinearTransform::plaintext(const Term& t, std::size_t limbs, Poly& scratch) const {
+    if (!compact_) return t.pt;
+    coeffs_to_qp(*params_, t.coeffs, level_, limbs, scratch);
+    return scratch;
+}
+
+std::size_t LinearTransform::memory_bytes() const {
+    std::size_t b = 0;
+    for (const Giant& G : giants_)
+        for (const Term& t : G.terms) b += t.pt.data.size() * sizeof(u64) + t.coeffs.size() * sizeof(long double);
+    for (const auto& kv : diags_) b += kv.second.size() * sizeof(cplx);
+    return b;
+}
+
+}  // namespace bt::ckks

@@ -1,0 +1,262 @@
+// CKKS parameters: validation, prime selection, nominal scales, presets.
+#include "bt/ckks/params.hpp"
+
+#include "bt/primes.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace bt::ckks {
+
+int he_standard_max_log_qp(int log_n) {
+    switch (log_n) {
+        case 12: return 109;
+        case 13: return 218;
+        case 14: return 438;
+        case 15: return 881;
+        case 16: return 1747;
+        case 17: return 3523;
+        default: return 0;
+    }
+}
+
+namespace {
+
+[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("CKKS parameters: " + msg); }
+
+bool used(const std::vector<u64>& v, u64 x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// The unused NTT prime (≡ 1 mod 2N) below `limit` nearest to `target`.
+u64 nearest_ntt_prime(double target, std::size_t N, const std::vector<u64>& exclude, u64 limit) {
+    const u64 m = 2 * static_cast<u64>(N);
+    const u64 t = static_cast<u64>(target);
+    const u64 base = (t / m) * m + 1;  // candidates base + k·m
+    for (u64 k = 0; k < (u64{1} << 22); ++k) {
+        // Try the two candidates at distance about k·m, nearer one first.
+        const u64 up = base + k * m, down = base >= (k + 1) * m ? base - (k + 1) * m : 0;
+        const u64 du = up > t ? up - t : t - up, dd = down ? t - down : ~u64{0};
+        const u64 first = du <= dd ? up : down, second = du <= dd ? down : up;
+        for (u64 c : {first, second})
+            if (c > 2 && c < limit && !used(exclude, c) && is_prime(c)) return c;
+    }
+    bad("no NTT prime near 2^" + std::to_string(std::log2(target)));
+}
+
+// The largest unused NTT prime of exactly `bits` bits.
+u64 largest_ntt_prime(int bits, std::size_t N, const std::vector<u64>& exclude) {
+    return generate_ntt_primes(bits, 1, N, exclude)[0];
+}
+
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
+    const unsigned char* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+void validate_literal(const ParamsLiteral& lit) {
+    if (lit.log_n < 4 || lit.log_n > 17)
+        bad("log N = " + std::to_string(lit.log_n) + " outside [4, 17]");
+    if (lit.log_q.empty()) bad("the modulus chain log_q is empty; give at least q_0");
+    if (lit.log_p.empty()) bad("no special primes (log_p); hybrid key switching needs at least one");
+    for (int b : lit.log_q)
+        if (b < 20 || b > 61) bad("a chain prime of " + std::to_string(b) + " bits: expected 20 … 61 bits");
+    for (int b : lit.log_p)
+        if (b < 20 || b > 61) bad("a special prime of " + std::to_string(b) + " bits: expected 20 … 61 bits");
+    if (lit.log_scale < 10 || lit.log_scale > 60)
+        bad("log_scale = " + std::to_string(lit.log_scale) + " outside [10, 60]");
+    if (!(lit.sigma > 0.5 && lit.sigma < 100)) bad("sigma must be in (0.5, 100)");
+    const std::size_t N = std::size_t{1} << lit.log_n;
+    if (lit.secret == SecretDist::SparseTernary &&
+        (lit.hamming_weight < 1 || static_cast<std::size_t>(lit.hamming_weight) > N))
+        bad("sparse secret of Hamming weight " + std::to_string(lit.hamming_weight) + ": expected 1 … N = " +
+            std::to_string(N));
+}
+
+}  // namespace
+
+double Params::default_scale() const { return std::ldexp(1.0, lit_.log_scale); }
+
+std::shared_ptr<const Params> Params::create(const ParamsLiteral& lit) {
+    validate_literal(lit);
+    std::shared_ptr<Params> P(new Params());
+    P->lit_ = lit;
+    const std::size_t N = std::size_t{1} << lit.log_n;
+    P->n_ = N;
+    const std::size_t L = lit.log_q.size() - 1;
+
+    // Scale levels 1 … c: the contiguous block of log_scale-bit primes from level 1.
+    std::size_t c = 0;
+    while (c + 1 <= L && lit.log_q[c + 1] == lit.log_scale) ++c;
+    P->top_scale_level_ = c;
+    std::vector<u64> q(L + 1, 0), chosen;
+    // The top nominal scale sits 2^-10 below 2^log_scale so that the primes nearest to
+    // every Δ_l keep exactly log_scale bits (below 2^50 they stay IFMA-capable).
+    std::vector<double> scale(L + 1, std::ldexp(1.0, lit.log_scale));
+    if (c >= 1) scale[c] = std::ldexp(1.0 - 1.0 / 1024, lit.log_scale);
+    for (std::size_t l = c; l >= 1; --l) {  // top-down, each prime nearest the current scale
+        q[l] = nearest_ntt_prime(scale[l], N, chosen, u64{1} << lit.log_scale);
+        chosen.push_back(q[l]);
+        scale[l - 1] = scale[l] * (scale[l] / static_cast<double>(q[l]));
+    }
+    for (std::size_t l = 0; l <= L; ++l) {
+        if (l >= 1 && l <= c) continue;
+        q[l] = largest_ntt_prime(lit.log_q[l], N, chosen);
+        chosen.push_back(q[l]);
+    }
+    std::vector<u64> p;
+    for (int b : lit.log_p) {
+        p.push_back(largest_ntt_prime(b, N, chosen));
+        chosen.push_back(p.back());
+    }
+    P->q_ = q;
+    P->p_ = p;
+    P->nominal_scale_ = scale;
+    for (u64 x : q) P->log_q_ += std::log2(static_cast<double>(x));
+    for (u64 x : p) P->log_p_ += std::log2(static_cast<double>(x));
+
+    // Security: the HE standard table covers uniform ternary (and Gaussian) secrets.
+    const int bound = he_standard_max_log_qp(lit.log_n);
+    std::string why;
+    if (bound == 0) {
+        why = "N = 2^" + std::to_string(lit.log_n) + " is below the HomomorphicEncryption.org table (2^12 … 2^17)";
+    } else if (P->log_qp() > bound) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf,
+                      "log2(QP) = %.1f exceeds the HomomorphicEncryption.org 128-bit bound %d for N = 2^%d "
+                      "by %.1f bits: remove chain or special primes, or use a larger N",
+                      P->log_qp(), bound, lit.log_n, P->log_qp() - bound);
+        why = buf;
+    } else if (lit.secret == SecretDist::SparseTernary) {
+        why = "a sparse secret (h = " + std::to_string(lit.hamming_weight) +
+              ") is outside what the HomomorphicEncryption.org table covers";
+    }
+    P->secure_ = why.empty();
+    if (!P->secure_) {
+        if (!lit.insecure)
+            bad(why + ". (Tests may opt in to insecure parameters with ParamsLiteral::insecure = true.)");
+        // Once per distinct reason per process: tests create the same test ring often.
+        static std::mutex mu;
+        static std::set<std::string> warned;
+        std::lock_guard<std::mutex> lk(mu);
+        if (warned.insert(why).second)
+            std::fprintf(stderr, "WARNING: insecure CKKS parameters%s%s: %s. For tests only.\n",
+                         lit.name.empty() ? "" : " ", lit.name.c_str(), why.c_str());
+    }
+
+    for (u64 x : q) P->ntt_.emplace_back(N, x);
+    for (u64 x : p) P->ntt_.emplace_back(N, x);
+    for (const NTTTables& t : P->ntt_) P->ntt_ptr_.push_back(&t);
+    for (std::size_t l = 0; l <= L; ++l)
+        P->basis_q_.emplace_back(std::vector<u64>(q.begin(), q.begin() + static_cast<long>(l + 1)));
+    P->basis_p_ = RNSBasis(p);
+
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    const std::int64_t head[5] = {lit.log_n, lit.log_scale, static_cast<std::int64_t>(lit.secret),
+                                  lit.hamming_weight, static_cast<std::int64_t>(lit.sigma * 1000)};
+    h = fnv1a(h, head, sizeof head);
+    h = fnv1a(h, q.data(), q.size() * sizeof(u64));
+    h = fnv1a(h, p.data(), p.size() * sizeof(u64));
+    P->fingerprint_ = h;
+    return P;
+}
+
+std::string Params::summary() const {
+    std::ostringstream o;
+    double min_scale = nominal_scale_[0], max_scale = nominal_scale_[0];
+    for (std::size_t l = 0; l <= top_scale_level_; ++l) {
+        min_scale = std::min(min_scale, nominal_scale_[l]);
+        max_scale = std::max(max_scale, nominal_scale_[l]);
+    }
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "CKKS %s: N = 2^%d (%zu slots max), secret %s, sigma %.1f\n",
+                  lit_.name.empty() ? "(custom)" : lit_.name.c_str(), lit_.log_n, max_slots(),
+                  lit_.secret == SecretDist::Ternary
+                      ? "uniform ternary"
+                      : ("sparse ternary h=" + std::to_string(lit_.hamming_weight)).c_str(),
+                  lit_.sigma);
+    o << buf;
+    o << "  chain q_0..q_" << max_level() << " (bits):";
+    for (u64 x : q_) o << ' ' << bit_length(x);
+    o << "\n  special primes (bits):";
+    for (u64 x : p_) o << ' ' << bit_length(x);
+    std::snprintf(buf, sizeof buf,
+                  "\n  log2 Q = %.1f, log2 QP = %.1f, 128-bit bound %d: %s\n"
+                  "  levels %zu (scale levels 1..%zu), nominal scales 2^%.4f .. 2^%.4f, key switching dnum %zu x %zu limbs\n",
+                  log_q_, log_qp(), max_log_qp(), secure_ ? "secure" : "INSECURE (tests only)", max_level(),
+                  top_scale_level_, std::log2(min_scale), std::log2(max_scale), dnum(), p_count());
+    o << buf;
+    return o.str();
+}
+
+// ================================================================ presets
+
+namespace {
+
+ParamsLiteral make(const std::string& name, int log_n, std::vector<int> log_q, std::vector<int> log_p,
+                   int log_scale, bool insecure = false) {
+    ParamsLiteral l;
+    l.name = name;
+    l.log_n = log_n;
+    l.log_q = std::move(log_q);
+    l.log_p = std::move(log_p);
+    l.log_scale = log_scale;
+    l.insecure = insecure;
+    return l;
+}
+
+std::vector<int> rep(int bits, int count) { return std::vector<int>(static_cast<std::size_t>(count), bits); }
+
+std::vector<int> cat(std::initializer_list<std::vector<int>> parts) {
+    std::vector<int> v;
+    for (const auto& p : parts) v.insert(v.end(), p.begin(), p.end());
+    return v;
+}
+
+}  // namespace
+
+std::vector<PresetInfo> list_presets() {
+    return {
+        {"N16_QP1533_T", "training: q0 60 bits, 13 levels at 2^40 (10 for computation, 3 for SlotsToCoeffs), "
+                         "8 x 60 bits (EvalMod), 3 x 56 bits (CoeffsToSlots); 5 special primes of 61 bits"},
+        {"N16_QP1530_T_seal", "like-for-like with SEAL: q0 60 bits + 21 x 50 bits, 7 special primes of 60 bits"},
+        {"N15_QP719_T", "N = 2^15, 12 levels at scale 2^40 (secure, no bootstrapping)"},
+        {"N13_QP215_T", "N = 2^13, 3 levels at scale 2^35 (secure; small)"},
+        {"N16_QP1645_H32_boot", "INSECURE (sparse secret h = 32, not covered by the HE standard): N = 2^16 bootstrapping "
+                                "measurements until the encapsulated secure preset exists; q0 52 bits, 10 compute + 3 StC "
+                                "levels at 2^40, 10 x 60 EvalMod, 3 x 56 CtS"},
+        {"N12_test", "INSECURE test ring: N = 2^12, 6 levels at 2^40"},
+        {"N10_test", "INSECURE test ring: N = 2^10, 4 levels at 2^35"},
+    };
+}
+
+ParamsLiteral preset_literal(const std::string& name) {
+    if (name == "N16_QP1533_T")
+        return make(name, 16, cat({{60}, rep(40, 13), rep(60, 8), rep(56, 3)}), rep(61, 5), 40);
+    if (name == "N16_QP1530_T_seal") return make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);
+    if (name == "N15_QP719_T") return make(name, 15, cat({{59}, rep(40, 12)}), rep(60, 3), 40);
+    if (name == "N13_QP215_T") return make(name, 13, cat({{50}, rep(35, 3)}), {60}, 35);
+    if (name == "N16_QP1645_H32_boot") {
+        ParamsLiteral l = make(name, 16, cat({{52}, rep(40, 13), rep(60, 10), rep(56, 3)}), rep(61, 5), 40, true);
+        l.secret = SecretDist::SparseTernary;
+        l.hamming_weight = 32;
+        return l;
+    }
+    if (name == "N12_test") return make(name, 12, cat({{55}, rep(40, 6)}), {55, 55}, 40, true);
+    if (name == "N10_test") return make(name, 10, cat({{50}, rep(35, 4)}), {50, 50}, 35, true);
+    std::string names;
+    for (const auto& p : list_presets()) names += " " + p.name;
+    throw std::invalid_argument("unknown CKKS preset '" + name + "'; presets:" + names);
+}
+
+ParamsPtr preset(const std::string& name) { return Params::create(preset_literal(name)); }
+
+}  // namespace bt::ckks

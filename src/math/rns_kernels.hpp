@@ -1,0 +1,24 @@
+// Private declarations of the SIMD kernels behind bt/rns.hpp (fast base conversion).
+#pragma once
+
+#include "bt/modarith.hpp"
+
+#include <cstddef>
+
+namespace bt::detail {
+
+#if defined(__x86_64__)
+// One target limb of a base conversion, for a block of len coefficients:
+//   out[k] = Σ_i y[i·stride + k] · c[i]  (minus v[k]·am if v) mod b,
+// fully reduced. Requires b < 2^50, c[i] < b, y < 2^61, at most 64 rows of which at most
+// 7 have y >= 2^52 (those are listed in big_rows; they are split as y_lo + y_hi·2^52).
+// AVX-512 IFMA + DQ.
+void base_conv_target_ifma(const u64* y, std::size_t stride, const unsigned* small_rows, std::size_t nsmall,
+                           const unsigned* big_rows, std::size_t nbig, const u64* c, const u64* v, u64 am,
+                           std::size_t len, u64 b, u64* out);
+// v[k] = round(Σ_i y[i·stride + k] · inv_a[i]) in double precision (AVX-512 DQ).
+void base_conv_overflow_avx512(const u64* y, std::size_t stride, std::size_t rows, const double* inv_a,
+                               std::size_t len, u64* v);
+#endif
+
+}  // namespace bt::detail

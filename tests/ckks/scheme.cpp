@@ -1,0 +1,382 @@
+// Tests for the CKKS scheme: Decrypt(op(Encrypt(x), Encrypt(y))) against op(x, y) for
+// every operation, at several levels, with measured precision in bits (-log2 of the
+// max and mean absolute error on inputs in [-1, 1]) printed and bounded; rotations as
+// exact slot permutations; hoisted = one-by-one rotations; key-switching noise; the
+// NTT-domain rescale bit-exact against the coefficient-domain reference; errors.
+#include "doctest/doctest.h"
+
+#include "ckks_test_util.hpp"
+#include "bt/ckks/encryptor.hpp"
+#include "bt/ckks/evaluator.hpp"
+
+#include <cmath>
+#include <random>
+
+using namespace bt;
+using namespace bt::ckks;
+
+namespace {
+
+struct Bits {
+    double max_bits, mean_bits;
+};
+
+Bits precision(const std::vector<cplx>& got, const std::vector<cplx>& want) {
+    double mx = 0, sum = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const double e = std::abs(got[i] - want[i]);
+        mx = std::max(mx, e);
+        sum += e;
+    }
+    return {-std::log2(mx), -std::log2(sum / static_cast<double>(want.size()))};
+}
+
+std::vector<cplx> rnd(std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<cplx> z(n);
+    for (auto& x : z) x = cplx(u(rng), u(rng));
+    return z;
+}
+
+using test_seed_fn = bt::Seed (*)(std::uint8_t);
+const test_seed_fn test_seed = bt_test::seed_of;
+
+// One key set on the N = 2^12 test ring, made once.
+struct Fixture {
+    ParamsPtr P = preset("N12_test");
+    KeyGenerator kg{P, test_seed(1)};
+    SecretKey sk = kg.secret_key();
+    PublicKey pk = kg.public_key(sk);
+    RelinKey rk = kg.relin_key(sk);
+    std::vector<long> steps{1, 2, 3, 4, 5, -1, 8, 16, 100, 1023};
+    GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps, 0, true));
+    Encoder enc{P};
+    Encryptor encryptor{P, pk, test_seed(2)};
+    Encryptor sym{P, sk, test_seed(3)};
+    Decryptor dec{P, sk};
+    Evaluator ev{P, &rk, &gk};
+
+    Ciphertext encrypt(const std::vector<cplx>& z, std::size_t level) { return encryptor.encrypt(enc.encode(z, level)); }
+    std::vector<cplx> decrypt(const Ciphertext& c) { return enc.decode(dec.decrypt(c)); }
+};
+
+Fixture& fx() {
+    static Fixture f;
+    return f;
+}
+
+void report(const std::string& what, Bits b) { MESSAGE(what << ": precision max " << b.max_bits << " bits, mean " << b.mean_bits << " bits"); }
+
+}  // namespace
+
+TEST_SUITE("ckks") {
+
+TEST_CASE("scheme: fresh encryption (public and secret key) decrypts to the message") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots();
+    const auto z = rnd(n, 1);
+    for (std::size_t level : {std::size_t{0}, std::size_t{3}, f.P->max_level()}) {
+        const Bits pkb = precision(f.decrypt(f.encrypt(z, level)), z);
+        const Bits skb = precision(f.decrypt(f.sym.encrypt(f.enc.encode(z, level))), z);
+        report("fresh public-key encryption, level " + std::to_string(level), pkb);
+        report("fresh secret-key encryption, level " + std::to_string(level), skb);
+        // Scale 2^40, N = 2^12. Secret key: noise e (σ = 3.2) is ≈ σ·sqrt(N) = 2^7.7 in a
+        // slot, 2^-32.3 after the scale. Public key: the ModDown rounding ≈ |s|/2·sqrt(N),
+        // about 2^-30. Max over 2048 complex slots adds ~2.5 bits. The bar is 25 bits.
+        CHECK(pkb.max_bits > 25);
+        CHECK(skb.max_bits > 28);
+        CHECK(pkb.mean_bits > 28);
+    }
+    // A seeded symmetric ciphertext regenerates its c1 from the seed.
+    Seed s;
+    const Ciphertext c = f.sym.encrypt_symmetric_seeded(f.enc.encode(z, 2), s);
+    Poly c1;
+    expand_seeded_c1(*f.P, s, 2, c1);
+    CHECK(c1.data == c.parts[1].data);
+}
+
+TEST_CASE("scheme: add, sub, negate, plaintext and constant operations") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), L = f.P->max_level();
+    const auto x = rnd(n, 2), y = rnd(n, 3);
+    const Ciphertext cx = f.encrypt(x, L), cy = f.encrypt(y, L);
+    std::vector<cplx> want(n);
+
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] + y[i];
+    Bits b = precision(f.decrypt(f.ev.add(cx, cy)), want);
+    report("add", b);
+    CHECK(b.max_bits > 24);
+
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] - y[i];
+    b = precision(f.decrypt(f.ev.sub(cx, cy)), want);
+    CHECK(b.max_bits > 24);
+
+    Ciphertext neg = cx;
+    f.ev.negate_inplace(neg);
+    for (std::size_t i = 0; i < n; ++i) want[i] = -x[i];
+    CHECK(precision(f.decrypt(neg), want).max_bits > 25);
+
+    Ciphertext ap = cx;
+    f.ev.add_plain_inplace(ap, f.enc.encode(y, L));
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] + y[i];
+    CHECK(precision(f.decrypt(ap), want).max_bits > 25);
+
+    Ciphertext ac = cx;
+    f.ev.add_const_inplace(ac, 0.25);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] + 0.25;
+    CHECK(precision(f.decrypt(ac), want).max_bits > 25);
+
+    Ciphertext mp = cx;
+    f.ev.mul_plain_inplace(mp, f.enc.encode(y, L));
+    f.ev.rescale_inplace(mp);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] * y[i];
+    b = precision(f.decrypt(mp), want);
+    report("mul_plain + rescale", b);
+    CHECK(b.max_bits > 24);
+    CHECK(mp.level == L - 1);
+    CHECK(std::fabs(mp.scale / f.P->nominal_scale(L - 1) - 1) < 1e-12);
+
+    Ciphertext mc = cx;
+    f.ev.mul_const_inplace(mc, -0.7);
+    f.ev.rescale_inplace(mc);
+    for (std::size_t i = 0; i < n; ++i) want[i] = -0.7 * x[i];
+    CHECK(precision(f.decrypt(mc), want).max_bits > 25);
+
+    Ciphertext mi = cx;
+    f.ev.mul_int_inplace(mi, -3);
+    for (std::size_t i = 0; i < n; ++i) want[i] = -3.0 * x[i];
+    CHECK(precision(f.decrypt(mi), want).max_bits > 23);
+}
+
+TEST_CASE("scheme: multiply + relinearize + rescale at every level, scales stay nominal") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots();
+    const auto x = rnd(n, 4), y = rnd(n, 5);
+    std::vector<cplx> want(n);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] * y[i];
+    for (std::size_t level = 1; level <= f.P->max_level(); ++level) {
+        const Ciphertext r = f.ev.multiply_relin_rescale(f.encrypt(x, level), f.encrypt(y, level));
+        CHECK(r.level == level - 1);
+        CHECK(r.size() == 2);
+        CHECK(std::fabs(r.scale / f.P->nominal_scale(level - 1) - 1) < 1e-12);
+        const Bits b = precision(f.decrypt(r), want);
+        report("multiply+relin+rescale from level " + std::to_string(level), b);
+        CHECK(b.max_bits > 25);  // the bar: >= ~25 bits at a 40-bit scale
+        CHECK(b.mean_bits > 28);
+    }
+    // Without relinearization, the 3-part ciphertext decrypts too (at scale Δ²).
+    const Ciphertext t = f.ev.multiply(f.encrypt(x, 2), f.encrypt(y, 2));
+    CHECK(t.size() == 3);
+    CHECK(precision(f.decrypt(t), want).max_bits > 25);
+}
+
+TEST_CASE("scheme: a chain of squarings uses every level") {
+    Fixture& f = fx();
+    const std::size_t n = 64, L = f.P->max_level();
+    std::vector<cplx> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = cplx(0.9 + 0.1 * std::cos(static_cast<double>(i)), 0);
+    Ciphertext c = f.encryptor.encrypt(f.enc.encode(x, L, 0, n));
+    std::vector<cplx> want = x;
+    for (std::size_t l = L; l >= 1; --l) {
+        c = f.ev.multiply_relin_rescale(c, c);
+        for (auto& v : want) v *= v;
+    }
+    CHECK(c.level == 0);
+    const Bits b = precision(f.decrypt(c), want);
+    report("x^(2^L) by L squarings", b);
+    CHECK(b.max_bits > 20);
+    CHECK_THROWS_WITH_AS(f.ev.rescale_inplace(c), doctest::Contains("level 0"), std::invalid_argument);
+}
+
+TEST_CASE("scheme: operands at different levels are aligned automatically") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), L = f.P->max_level();
+    const auto x = rnd(n, 6), y = rnd(n, 7);
+    Ciphertext low = f.ev.multiply_relin_rescale(f.encrypt(x, L), f.encrypt(y, L));  // level L-1, x·y
+    low = f.ev.multiply_relin_rescale(low, f.encrypt(y, L - 1));                       // level L-2, x·y²
+    const Ciphertext high = f.encrypt(x, L);
+    std::vector<cplx> want(n);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] * y[i] * y[i] + x[i];
+    const Ciphertext s = f.ev.add(low, high);
+    CHECK(s.level == L - 2);
+    CHECK(precision(f.decrypt(s), want).max_bits > 24);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] * y[i] * y[i] * x[i];
+    const Ciphertext m = f.ev.multiply_relin_rescale(high, low);
+    CHECK(m.level == L - 3);
+    CHECK(precision(f.decrypt(m), want).max_bits > 24);
+}
+
+TEST_CASE("scheme: rotations are slot permutations; hoisted equals one-by-one; conjugation") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), L = f.P->max_level();
+    const auto x = rnd(n, 8);
+    const Ciphertext c = f.encrypt(x, L);
+    const auto hoisted = f.ev.rotate_hoisted(c, f.steps);
+    for (std::size_t k = 0; k < f.steps.size(); ++k) {
+        const long s = f.steps[k];
+        std::vector<cplx> want(n);
+        for (std::size_t i = 0; i < n; ++i)
+            want[i] = x[(i + static_cast<std::size_t>(s + static_cast<long>(n))) % n];
+        const auto one = f.decrypt(f.ev.apply_galois(c, f.enc.galois_element(s)));
+        const auto hz = f.decrypt(hoisted[k]);
+        const Bits b = precision(hz, want);
+        CAPTURE(s);
+        CHECK(b.max_bits > 24);
+        // Hoisted and one-by-one rotations agree to within the key-switching noise.
+        CHECK(precision(hz, one).max_bits > 25);
+    }
+    report("rotation by 1 (hoisted)", precision(f.decrypt(hoisted[0]), [&] {
+               std::vector<cplx> w(n);
+               for (std::size_t i = 0; i < n; ++i) w[i] = x[(i + 1) % n];
+               return w;
+           }()));
+    std::vector<cplx> conj(n);
+    for (std::size_t i = 0; i < n; ++i) conj[i] = std::conj(x[i]);
+    CHECK(precision(f.decrypt(f.ev.conjugate(c)), conj).max_bits > 24);
+    // Rotate-and-sum over a window of 8: slot i holds x_i + … + x_(i+7).
+    const Ciphertext rs = f.ev.rotate_and_sum(c, 8);
+    std::vector<cplx> want(n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < 8; ++j) want[i] += x[(i + j) % n];
+    CHECK(precision(f.decrypt(rs), want).max_bits > 22);
+}
+
+TEST_CASE("scheme: sparse slots encrypt, multiply and rotate within the slot count") {
+    Fixture& f = fx();
+    const std::size_t n = 128, L = f.P->max_level();
+    const auto x = rnd(n, 9);
+    const Ciphertext c = f.encryptor.encrypt(f.enc.encode(x, L, 0, n));
+    const Ciphertext r = f.ev.rotate(c, 3);
+    std::vector<cplx> want(n);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[(i + 3) % n];
+    CHECK(precision(f.decrypt(r), want).max_bits > 24);
+    // Steps are taken modulo the slot count: 3 - 128 is the same rotation and key.
+    CHECK(precision(f.decrypt(f.ev.rotate(c, 3 - 128)), want).max_bits > 24);
+    CHECK_THROWS_WITH_AS(f.ev.rotate(c, 6), doctest::Contains("no key for rotation step 6"), std::invalid_argument);
+}
+
+TEST_CASE("scheme: key-switching noise is small at every level") {
+    Fixture& f = fx();
+    // Relinearization of a product of two encryptions of 0 at scale 1: what decrypts is
+    // the noise itself, in coefficient units. The hybrid bound is about
+    // sqrt(dnum·α)·q_max·σ·sqrt(N)/P + k: far below 2^20 for these parameters.
+    const Params& P = *f.P;
+    for (std::size_t level = 1; level <= P.max_level(); ++level) {
+        Ciphertext z0 = f.encryptor.encrypt_zero(level, 1, 0), z1 = f.encryptor.encrypt_zero(level, 1, 0);
+        Ciphertext t = f.ev.multiply(z0, z1);
+        const Plaintext before = f.dec.decrypt(t);
+        f.ev.relinearize_inplace(t);
+        const Plaintext after = f.dec.decrypt(t);
+        Poly diff = after.poly;
+        poly_sub(P, level, diff, after.poly, before.poly, level + 1);
+        from_ntt(P, diff, level);
+        double mx = 0;
+        std::vector<u64> res(level + 1);
+        for (std::size_t k = 0; k < P.N(); ++k) {
+            for (std::size_t l = 0; l <= level; ++l) res[l] = diff.limb(l)[k];
+            mx = std::max(mx, static_cast<double>(std::fabs(P.basis_q(level).compose_centered(res.data()))));
+        }
+        CAPTURE(level);
+        MESSAGE("key-switching noise at level " << level << ": 2^" << std::log2(mx + 1));
+        CHECK(mx < std::ldexp(1.0, 20));
+    }
+}
+
+TEST_CASE("scheme: NTT-domain rescale equals exact rounding division (coefficient reference)") {
+    Fixture& f = fx();
+    const Params& P = *f.P;
+    const std::size_t level = 3;
+    const Ciphertext c = f.encrypt(rnd(P.max_slots(), 10), level);
+    const Ciphertext r = f.ev.rescale(c);
+    for (std::size_t part = 0; part < 2; ++part) {
+        Poly coeff = c.parts[part];
+        from_ntt(P, coeff, level);
+        divide_round_by_last(coeff.data.data(), P.N(), P.basis_q(level));
+        coeff.truncate(level);
+        to_ntt(P, coeff, level - 1);
+        CHECK(coeff.data == r.parts[part].data);
+    }
+}
+
+TEST_CASE("scheme: mismatches are refused with messages that say what was expected") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), L = f.P->max_level();
+    const Ciphertext a = f.encrypt(rnd(n, 11), L);
+    Ciphertext big = a;
+    f.ev.mul_const_inplace(big, 1.0);  // scale Δ², same level
+    CHECK_THROWS_WITH_AS(f.ev.add(a, big), doctest::Contains("scales differ"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.add_plain_inplace(big, f.enc.encode(rnd(n, 1), L - 1)),
+                         doctest::Contains("encode the plaintext at the ciphertext's level"), std::invalid_argument);
+    Evaluator bare(f.P);
+    CHECK_THROWS_WITH_AS(bare.relinearize_inplace(*new Ciphertext(f.ev.multiply(a, a))),
+                         doctest::Contains("no relinearization key"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.rotate(a, 7), doctest::Contains("the key set has 1 2 3"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.drop_to_level_inplace(*new Ciphertext(a), L + 1), doctest::Contains("above"),
+                         std::invalid_argument);
+    // A ciphertext from other parameters.
+    auto other = preset("N10_test");
+    Encoder e2(other);
+    KeyGenerator kg2(other, test_seed(9));
+    SecretKey sk2 = kg2.secret_key();
+    Encryptor enc2(other, sk2, test_seed(8));
+    const Ciphertext foreign = enc2.encrypt(e2.encode(std::vector<double>{1.0}, 1));
+    CHECK_THROWS_WITH_AS(f.ev.add(a, foreign), doctest::Contains("other CKKS parameters"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.dec.decrypt(foreign), doctest::Contains("other CKKS parameters"), std::invalid_argument);
+}
+
+TEST_CASE("params: the 128-bit bound is enforced with a message; opt-in warns") {
+    ParamsLiteral lit = preset_literal("N12_test");
+    lit.insecure = false;
+    CHECK_THROWS_WITH_AS(Params::create(lit), doctest::Contains("exceeds the HomomorphicEncryption.org 128-bit bound 109"),
+                         std::invalid_argument);
+    ParamsLiteral ok;
+    ok.log_n = 13;
+    ok.log_q = {50, 35, 35, 35};
+    ok.log_p = {60};
+    ok.log_scale = 35;
+    auto P = Params::create(ok);
+    CHECK(P->secure());
+    CHECK(P->log_qp() <= 218);
+    ok.log_p = {60, 60};  // 275 bits > 218
+    CHECK_THROWS_WITH_AS(Params::create(ok), doctest::Contains("by 5"), std::invalid_argument);
+    ok.log_p = {60};
+    ok.secret = SecretDist::SparseTernary;
+    ok.hamming_weight = 64;
+    CHECK_THROWS_WITH_AS(Params::create(ok), doctest::Contains("sparse secret"), std::invalid_argument);
+    for (const auto& info : list_presets()) {
+        auto p = preset(info.name);
+        // Names carry the rounded log2 QP.
+        if (info.name.find("_QP") != std::string::npos)
+            CHECK(info.name.find("QP" + std::to_string(static_cast<int>(std::lround(p->log_qp())))) != std::string::npos);
+        // Insecure presets opt in explicitly and say so in their description.
+        CHECK(p->secure() == !preset_literal(info.name).insecure);
+        if (!p->secure()) CHECK(info.purpose.find("INSECURE") != std::string::npos);
+    }
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("ckks") {
+
+TEST_CASE("scheme: level-limited keys work at their levels, are smaller, and refuse higher levels") {
+    Fixture& f = fx();
+    const Params& P = *f.P;
+    const GaloisKeys low = f.kg.galois_keys(f.sk, f.kg.galois_elements_for_steps({1}), 2);
+    const RelinKey rlow = f.kg.relin_key(f.sk, 2);
+    CHECK(low.keys.begin()->second.max_level == 2);
+    CHECK(low.size_bytes() * 2 < f.gk.keys.begin()->second.size_bytes());
+    const Evaluator ev(f.P, &rlow, &low);
+    const std::size_t n = P.max_slots();
+    const auto x = rnd(n, 12);
+    std::vector<cplx> want(n);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[(i + 1) % n];
+    CHECK(precision(f.decrypt(ev.rotate(f.encrypt(x, 2), 1)), want).max_bits > 24);
+    CHECK(precision(f.decrypt(ev.rotate(f.encrypt(x, 1), 1)), want).max_bits > 24);
+    for (std::size_t i = 0; i < n; ++i) want[i] = x[i] * x[i];
+    CHECK(precision(f.decrypt(ev.multiply_relin_rescale(f.encrypt(x, 2), f.encrypt(x, 2))), want).max_bits > 24);
+    CHECK_THROWS_WITH_AS(ev.rotate(f.encrypt(x, 3), 1), doctest::Contains("generated for levels up to 2"),
+                         std::invalid_argument);
+}
+
+}  // TEST_SUITE
