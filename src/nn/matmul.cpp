@@ -21,24 +21,61 @@ void sgemm_ref(std::size_t M, std::size_t N, std::size_t K, const float* A, std:
 
 namespace {
 
-// Portable: for each row, broadcast A[i,k] and stream a row of B (the compiler vectorizes
-// the inner j loop); K in blocks so the B block is reused from cache across 4 rows.
+// Portable: register tiles of 4 rows × 16 columns with fixed trip counts (so the compiler
+// can keep them in vector registers without epilogues), broadcasting A[i,k] against a row
+// of B; K in blocks so that the B block is reused from cache. Each output still sums its
+// products in ascending k with separate multiply and add, as sgemm_ref does, so the two
+// agree bit for bit (unless the compiler is told to contract into FMA).
+constexpr std::size_t kMR = 4, kNR = 16;
+
+void tile_scalar(std::size_t kc, const float* A, std::size_t lda, const float* B, std::size_t ldb, float* C,
+                 std::size_t ldc) {
+    float acc[kMR][kNR];
+    for (std::size_t r = 0; r < kMR; ++r)
+        for (std::size_t j = 0; j < kNR; ++j) acc[r][j] = C[r * ldc + j];
+    for (std::size_t k = 0; k < kc; ++k) {
+        const float* b = B + k * ldb;
+        for (std::size_t r = 0; r < kMR; ++r) {
+            const float a = A[r * lda + k];
+            for (std::size_t j = 0; j < kNR; ++j) acc[r][j] += a * b[j];
+        }
+    }
+    for (std::size_t r = 0; r < kMR; ++r)
+        for (std::size_t j = 0; j < kNR; ++j) C[r * ldc + j] = acc[r][j];
+}
+
+void edge_scalar(std::size_t mr, std::size_t nr, std::size_t kc, const float* A, std::size_t lda, const float* B,
+                 std::size_t ldb, float* C, std::size_t ldc) {
+    for (std::size_t r = 0; r < mr; ++r)
+        for (std::size_t k = 0; k < kc; ++k) {
+            const float a = A[r * lda + k];
+            for (std::size_t j = 0; j < nr; ++j) C[r * ldc + j] += a * B[k * ldb + j];
+        }
+}
+
 void sgemm_scalar(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda, const float* B,
                   std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
     if (!accumulate)
         for (std::size_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
     for (std::size_t k0 = 0; k0 < K; k0 += detail::kSgemmKC) {
-        const std::size_t k1 = std::min(K, k0 + detail::kSgemmKC);
-        for (std::size_t i = 0; i < M; ++i) {
-            float* c = C + i * ldc;
-            for (std::size_t k = k0; k < k1; ++k) {
-                const float a = A[i * lda + k];
-                const float* b = B + k * ldb;
-                for (std::size_t j = 0; j < N; ++j) c[j] += a * b[j];
+        const std::size_t kc = std::min(K - k0, detail::kSgemmKC);
+        for (std::size_t j0 = 0; j0 < N; j0 += kNR) {
+            const std::size_t nr = std::min(kNR, N - j0);
+            for (std::size_t i0 = 0; i0 < M; i0 += kMR) {
+                const std::size_t mr = std::min(kMR, M - i0);
+                const float* a = A + i0 * lda + k0;
+                const float* b = B + k0 * ldb + j0;
+                float* c = C + i0 * ldc + j0;
+                if (mr == kMR && nr == kNR) tile_scalar(kc, a, lda, b, ldb, c, ldc);
+                else edge_scalar(mr, nr, kc, a, lda, b, ldb, c, ldc);
             }
         }
     }
 }
+
+}  // namespace
+
+namespace {
 
 bool has_fma() {
 #if defined(__x86_64__)

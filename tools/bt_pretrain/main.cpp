@@ -383,7 +383,16 @@ int train(const Args& args, int argc, char** argv) {
     std::size_t step = 0, epoch0 = 0;
     Decoder dec;
     const std::size_t in_px = args.cfg.channels * args.cfg.image_size * args.cfg.image_size;
-    if (args.recon > 0) dec.init(args.cfg.width, in_px, args.seed);
+    if (args.recon > 0) {
+        // The decoder's shape follows the model being trained: the checkpoint's when resuming.
+        std::size_t width = args.cfg.width;
+        if (!args.resume.empty()) {
+            auto md = read_safetensors(args.resume).metadata;
+            md["format"] = "bt-vit";
+            width = ViTConfig::from_metadata(md).width;
+        }
+        dec.init(width, in_px, args.seed);
+    }
     if (!args.resume.empty()) {
         load_checkpoint(args.resume, m, opt, &dec, step, epoch0);
         std::printf("resumed from %s at step %zu (epoch %zu)\n", args.resume.c_str(), step, epoch0);

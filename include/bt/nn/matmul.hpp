@@ -7,6 +7,9 @@
 // bt::simd_path() (BT_SIMD forces one). The SIMD kernels use fused multiply-add and a
 // different summation order, so they agree with the reference to float rounding, not
 // bit-exactly: |C - C_ref| <= 1e-5 · sum_k |A_ik·B_kj| (+1e-30) is what the tests require.
+// The Scalar path keeps the reference's order (ascending k, separate multiply and add) and
+// so matches it bit for bit unless the compiler contracts a·b + c into FMA (GCC with
+// -std=c++17 does not; the test prints the measured error per path).
 // Single-threaded: the model parallelizes over images, each worker calling sgemm.
 #pragma once
 
