@@ -7,7 +7,7 @@
 #   make clean
 #
 # Overridable: CXX, CXXFLAGS (optimisation/debug), LDFLAGS, PREFIX, BUILD, BIN.
-# Never -march=native: files named *_avx2.cpp / *_avx512.cpp get their own flags and
+# No host-tuned -march flag, ever: files named *_avx2.cpp / *_avx512.cpp get their own flags and
 # the code picks a path at run time (src/math/cpu.cpp). On non-x86 targets those files
 # are left out and only the portable path is built.
 
