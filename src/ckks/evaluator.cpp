@@ -3,6 +3,7 @@
 
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
+#include "bt/threadpool.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -295,7 +296,10 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
     const std::size_t l = a.level, N = P.N();
     if (l == 0) fail("rescale", "the ciphertext is at level 0: no level left to rescale into; bootstrap it first");
     const u64 ql = P.q(l), half = ql >> 1;
-    for (Poly& p : a.parts) {
+    // The parts are independent: one task each (the limb loops inside run inline then),
+    // so the INTT of the dropped limb is not a serial section.
+    parallel_for(a.parts.size(), [&](std::size_t part, unsigned) {
+        Poly& p = a.parts[part];
         // Per coefficient: y = (x - r) / q_l with r = ((x_l + h) mod q_l) - h the
         // representative of x mod q_l in [-h, q_l - h), h = floor(q_l/2): exact
         // rounding division (the reference is bt::divide_round_by_last).
@@ -315,7 +319,7 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
             for (std::size_t k = 0; k < N; ++k) x[k] = mul_shoup(sub_mod(x[k], t[k], q), inv, inv_s, q);
         });
         p.truncate(l);
-    }
+    });
     a.level = l - 1;
     a.scale /= static_cast<double>(ql);
 }
