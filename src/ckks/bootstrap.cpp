@@ -172,15 +172,27 @@ CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
     stc_ = std::make_unique<HomomorphicDFT>(encoder_, d);
 }
 
-std::vector<std::uint64_t> CkksBootstrapper::galois_elements() const {
-    std::vector<std::uint64_t> g = cts_->galois_elements();
-    for (std::uint64_t x : stc_->galois_elements())
-        if (std::find(g.begin(), g.end(), x) == g.end()) g.push_back(x);
+std::vector<std::uint64_t> CkksBootstrapper::top_elements() const {
+    std::vector<std::uint64_t> top = cts_->galois_elements();
     if (slots_ < params_->max_slots())
         for (long s : subring_trace_steps(params_->N(), slots_)) {
             const std::uint64_t x = encoder_.galois_element(s, params_->max_slots());
-            if (std::find(g.begin(), g.end(), x) == g.end()) g.push_back(x);
+            if (std::find(top.begin(), top.end(), x) == top.end()) top.push_back(x);
         }
+    return top;
+}
+
+std::vector<std::uint64_t> CkksBootstrapper::low_elements() const {
+    const std::vector<std::uint64_t> top = top_elements();
+    std::vector<std::uint64_t> low;
+    for (std::uint64_t x : stc_->galois_elements())
+        if (std::find(top.begin(), top.end(), x) == top.end()) low.push_back(x);
+    return low;
+}
+
+std::vector<std::uint64_t> CkksBootstrapper::galois_elements() const {
+    std::vector<std::uint64_t> g = top_elements();
+    for (std::uint64_t x : low_elements()) g.push_back(x);
     return g;
 }
 
@@ -189,17 +201,8 @@ RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk)
 }
 
 GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk) const {
-    std::vector<std::uint64_t> top = cts_->galois_elements();
-    if (slots_ < params_->max_slots())
-        for (long s : subring_trace_steps(params_->N(), slots_)) {
-            const std::uint64_t x = encoder_.galois_element(s, params_->max_slots());
-            if (std::find(top.begin(), top.end(), x) == top.end()) top.push_back(x);
-        }
-    std::vector<std::uint64_t> low;
-    for (std::uint64_t x : stc_->galois_elements())
-        if (std::find(top.begin(), top.end(), x) == top.end()) low.push_back(x);
-    GaloisKeys gk = kg.galois_keys(sk, top);
-    GaloisKeys gl = kg.galois_keys(sk, low, stc_->input_level());
+    GaloisKeys gk = kg.galois_keys(sk, top_elements());
+    GaloisKeys gl = kg.galois_keys(sk, low_elements(), stc_->input_level());
     for (auto& kv : gl.keys) gk.keys.emplace(kv.first, std::move(kv.second));
     return gk;
 }

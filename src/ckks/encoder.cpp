@@ -18,15 +18,14 @@ void bit_reverse_permute(cplx* v, std::size_t n) {
     }
 }
 
-// Residue of the integer nearest to v modulo q, v any finite long double.
-u64 residue_of(long double v, u64 q) {
+}  // namespace
+
+u64 residue_of_integer(long double v, u64 q) {
     long double r = std::fmod(v, static_cast<long double>(q));  // exact
     if (r < 0) r += static_cast<long double>(q);
     u64 x = static_cast<u64>(r);
     return x >= q ? x - q : x;
 }
-
-}  // namespace
 
 Encoder::Encoder(ParamsPtr params) : params_(std::move(params)) {
     const std::size_t n = params_->N();
@@ -115,7 +114,7 @@ void coeffs_to_rns(const Params& P, const std::vector<long double>& coeffs, std:
                 out.limb(l)[pos] = from_signed(x % static_cast<i64>(q), q);
             }
         } else {
-            for (std::size_t l = 0; l <= level; ++l) out.limb(l)[pos] = residue_of(v, P.q(l));
+            for (std::size_t l = 0; l <= level; ++l) out.limb(l)[pos] = residue_of_integer(v, P.q(l));
         }
     }
 }

@@ -18,14 +18,6 @@ namespace {
     throw std::invalid_argument(std::string(op) + ": " + msg);
 }
 
-// Residue of a signed integer-valued long double modulo q.
-u64 residue(long double v, u64 q) {
-    long double r = std::fmod(v, static_cast<long double>(q));
-    if (r < 0) r += static_cast<long double>(q);
-    u64 x = static_cast<u64>(r);
-    return x >= q ? x - q : x;
-}
-
 constexpr double kScaleTolerance = 9.3e-10;  // 2^-30 relative
 
 }  // namespace
@@ -166,7 +158,7 @@ void Evaluator::add_const_inplace(Ciphertext& a, double c) const {
     const long double v = std::nearbyint(static_cast<long double>(c) * a.scale);
     // A constant polynomial is the same value at every NTT evaluation point.
     for (std::size_t i = 0; i <= a.level; ++i) {
-        const u64 r = residue(v, P.q(i));
+        const u64 r = residue_of_integer(v, P.q(i));
         u64* x = a.parts[0].limb(i);
         for (std::size_t k = 0; k < P.N(); ++k) x[k] = add_mod(x[k], r, P.q(i));
     }
@@ -256,7 +248,7 @@ void Evaluator::mul_const_inplace(Ciphertext& a, double c, double const_scale) c
     const double s = const_scale;
     const long double v = std::nearbyint(static_cast<long double>(c) * s);
     std::vector<u64> res(a.level + 1);
-    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue(v, P.q(i));
+    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue_of_integer(v, P.q(i));
     for (Poly& p : a.parts) poly_mul_scalar(P, a.level, p, p, res, a.level + 1);
     a.scale *= s;
 }
@@ -265,7 +257,7 @@ void Evaluator::mul_int_inplace(Ciphertext& a, long long k) const {
     check(a, "mul_int");
     const Params& P = *params_;
     std::vector<u64> res(a.level + 1);
-    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue(static_cast<long double>(k), P.q(i));
+    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue_of_integer(static_cast<long double>(k), P.q(i));
     for (Poly& p : a.parts) poly_mul_scalar(P, a.level, p, p, res, a.level + 1);
 }
 
@@ -375,7 +367,7 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
     check(a, "rotate");
     if (a.size() != 2) fail("rotate", "relinearize before rotating (found " + std::to_string(a.size()) + " parts)");
     const Params& P = *params_;
-    const std::size_t l = a.level, N = P.N();
+    const std::size_t l = a.level;
     std::vector<Ciphertext> out;
     std::unique_ptr<Decomposition> dec;
     for (long s : steps) {
@@ -386,45 +378,40 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
         }
         const SwitchingKey& key = galois_key(g, s, "rotate");
         if (!dec) dec = std::make_unique<Decomposition>(decompose(P, a.parts[1], l));
-        const auto perm = automorphism_permutation(N, g);
-        Poly u0, u1;
-        inner_product(P, *dec, key, u0, u1, &perm);
-        mod_down(P, u0, l);
-        mod_down(P, u1, l);
-        Ciphertext r;
-        r.fingerprint = a.fingerprint;
-        r.level = l;
-        r.scale = a.scale;
-        r.slots = a.slots;
-        r.parts.resize(2);
-        r.parts[0] = Poly(N, l + 1, true, Poly::uninit);
-        apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
-        poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
-        r.parts[1] = std::move(u1);
-        out.push_back(std::move(r));
+        out.push_back(galois_from(a, *dec, g, key));
     }
     return out;
 }
 
 Ciphertext Evaluator::rotate(const Ciphertext& a, long steps) const { return rotate_hoisted(a, {steps})[0]; }
 
-Ciphertext Evaluator::apply_galois(const Ciphertext& a, std::uint64_t g) const {
-    check(a, "apply_galois");
-    if (a.size() != 2) fail("apply_galois", "relinearize first");
+Ciphertext Evaluator::galois_from(const Ciphertext& a, const Decomposition& dec, std::uint64_t g,
+                                  const SwitchingKey& key) const {
     const Params& P = *params_;
     const std::size_t l = a.level, N = P.N();
-    const SwitchingKey& key = galois_key(g, 0, "apply_galois");
     const auto perm = automorphism_permutation(N, g);
-    const Decomposition dec = decompose(P, a.parts[1], l);
     Poly u0, u1;
-    inner_product(P, dec, key, u0, u1, &perm);
+    inner_product(P, dec, key, u0, u1, &perm);  // the digits read through σ_g
     mod_down(P, u0, l);
     mod_down(P, u1, l);
-    Ciphertext r = a;
+    Ciphertext r;
+    r.fingerprint = a.fingerprint;
+    r.level = l;
+    r.scale = a.scale;
+    r.slots = a.slots;
+    r.parts.resize(2);
+    r.parts[0] = Poly(N, l + 1, true, Poly::uninit);
     apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
     poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
     r.parts[1] = std::move(u1);
     return r;
+}
+
+Ciphertext Evaluator::apply_galois(const Ciphertext& a, std::uint64_t g) const {
+    check(a, "apply_galois");
+    if (a.size() != 2) fail("apply_galois", "relinearize first");
+    const SwitchingKey& key = galois_key(g, 0, "apply_galois");
+    return galois_from(a, decompose(*params_, a.parts[1], a.level), g, key);
 }
 
 Ciphertext Evaluator::conjugate(const Ciphertext& a) const { return apply_galois(a, 2 * params_->N() - 1); }

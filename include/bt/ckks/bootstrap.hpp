@@ -136,6 +136,9 @@ public:
     std::string describe() const;
 
 private:
+    // Elements used at the top level (CoeffsToSlots, trace) and the others (SlotsToCoeffs).
+    std::vector<std::uint64_t> top_elements() const;
+    std::vector<std::uint64_t> low_elements() const;
     ParamsPtr params_;
     BootstrapConfig cfg_;
     Encoder encoder_;

@@ -57,6 +57,9 @@ private:
     std::vector<std::uint64_t> rot_;    // 5^j mod m, j < N/2
 };
 
+// v mod q for an integer-valued long double v of any size (exact: fmod is exact).
+u64 residue_of_integer(long double v, u64 q);
+
 // Writes `coeffs` (2n real coefficients of m(Y), already multiplied by the scale) into an
 // RNS polynomial at `level` in coefficient form, position k·gap. Rounds to integers.
 void coeffs_to_rns(const Params& P, const std::vector<long double>& coeffs, std::size_t gap, std::size_t level,

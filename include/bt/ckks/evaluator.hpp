@@ -81,6 +81,9 @@ public:
     void switch_key(const Poly& d, std::size_t level, const SwitchingKey& key, Poly& u0, Poly& u1) const;
 
 private:
+    // σ_g(a) from a's decomposed c1 (shared by hoisted and single rotations).
+    Ciphertext galois_from(const Ciphertext& a, const Decomposition& dec, std::uint64_t g,
+                           const SwitchingKey& key) const;
     void check(const Ciphertext& a, const char* op) const;
     void align(Ciphertext& a, Ciphertext& b) const;
     void check_same_scale(double sa, double sb, std::size_t level, const char* op) const;
