@@ -214,6 +214,7 @@ BootstrapConfig recommended_bootstrap_config(std::size_t slots) {
     c.evalmod.double_angles = 2;
     c.evalmod.unit_input = true;
     c.ephemeral_weight = 32;
+    c.dft_method = LTMethod::DoubleHoistedFewKeys;
     return c;
 }
 
@@ -261,6 +262,8 @@ CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
     c.level_budget = cfg.cts_budget;
     c.level = L;
     c.keep_scale = true;
+    c.method = cfg.dft_method;
+    c.compact = cfg.compact_cts;
     // EvalMod's change of variable u = t/(K+1) is folded in as well (saves its level).
     c.scaling = (sparse ? static_cast<double>(2 * slots_) / static_cast<double>(P.N()) : 1.0) * em_in_scale_ /
                 static_cast<double>(P.q(0)) / (cfg.evalmod.K + 1);
@@ -283,6 +286,8 @@ CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
     d.level_budget = cfg.stc_budget;
     d.level = out_level_ + cfg.stc_budget;
     d.scaling = P.nominal_scale(out_level_) / So;
+    d.method = cfg.dft_method;
+    d.compact = cfg.compact_stc;
     stc_ = std::make_unique<HomomorphicDFT>(encoder_, d);
 }
 

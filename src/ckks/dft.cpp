@@ -208,15 +208,29 @@ std::vector<long> DFTPlan::rotation_steps() const {
     for (const DFTStagePlan& st : stages) {
         for (std::size_t b : st.split.baby)
             if (b) s.insert(static_cast<long>(b));
-        for (std::size_t g : st.split.giant)
-            if (g) s.insert(static_cast<long>(g));
+        const HornerGiants h = horner_giants(st.split, st.view_slots);
+        if (method == LTMethod::DoubleHoistedFewKeys && h.usable) {
+            for (std::size_t g : h.steps) s.insert(static_cast<long>(g));
+        } else {
+            for (std::size_t g : st.split.giant)
+                if (g) s.insert(static_cast<long>(g));
+        }
     }
     return {s.begin(), s.end()};
 }
 
 std::size_t DFTPlan::rotations() const {
     std::size_t r = conjugation ? 1 : 0;
-    for (const DFTStagePlan& st : stages) r += st.split.rotations;
+    for (const DFTStagePlan& st : stages) {
+        const HornerGiants h = horner_giants(st.split, st.view_slots);
+        if (method == LTMethod::DoubleHoistedFewKeys && h.usable) {
+            std::size_t babies = 0;
+            for (std::size_t b : st.split.baby) babies += b != 0;
+            r += babies + h.rotations;
+        } else {
+            r += st.split.rotations;
+        }
+    }
     return r;
 }
 
@@ -252,6 +266,9 @@ DFTPlan plan_dft(std::size_t N, const DFTOptions& opt) {
     plan.N = N;
     plan.slots = n;
     plan.conjugation = opt.kind == DFTKind::CoeffsToSlots;
+    if (opt.method != LTMethod::DoubleHoisted && opt.method != LTMethod::DoubleHoistedFewKeys)
+        fail("the stages are evaluated DoubleHoisted or DoubleHoistedFewKeys");
+    plan.method = opt.method;
 
     // Stage cost, memoised by layer range and position.
     std::map<std::tuple<std::size_t, std::size_t, bool, bool>, DFTStagePlan> memo;
@@ -393,7 +410,7 @@ HomomorphicDFT::Split HomomorphicDFT::coeffs_to_slots(const Evaluator& ev, const
         fail("ciphertext with " + std::to_string(ct.slots) + " slots, the transform has " + std::to_string(opt_.slots));
     const Params& P = *params_;
     Split out;
-    Ciphertext y = apply_stages(ev, ct);
+    Ciphertext y = apply_stages(ev, ct, opt_.method);
     const Ciphertext c = ev.conjugate(y);
     if (opt_.slots < P.max_slots()) {  // [w/2 | -i·w/2] + conj = [Re w | Im w]
         out.real = ev.add(y, c);
@@ -413,14 +430,14 @@ Ciphertext HomomorphicDFT::slots_to_coeffs(const Evaluator& ev, const Ciphertext
         if (im) fail("sparse packing takes one 2n-slot ciphertext [re | im]; pass im = nullptr");
         if (re.slots != 2 * n)
             fail("sparse SlotsToCoeffs expects " + std::to_string(2 * n) + " slots, got " + std::to_string(re.slots));
-        return apply_stages(ev, re);
+        return apply_stages(ev, re, opt_.method);
     }
     if (!im) fail("full packing takes the real and the imaginary parts as two ciphertexts");
     if (re.slots != n || im->slots != n) fail("full SlotsToCoeffs expects two ciphertexts of N/2 slots");
     Ciphertext v = *im;
     mul_by_i_inplace(P, v);
     ev.add_inplace(v, re);
-    return apply_stages(ev, v);
+    return apply_stages(ev, v, opt_.method);
 }
 
 }  // namespace bt::ckks

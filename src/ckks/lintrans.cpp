@@ -119,6 +119,35 @@ BsgsSplit bsgs_split(const std::vector<std::size_t>& diagonals, std::size_t n, s
     return best;
 }
 
+HornerGiants horner_giants(const BsgsSplit& split, std::size_t n) {
+    HornerGiants h;
+    const std::size_t n1 = split.n1;
+    if (n1 == 0 || n % n1 != 0) return h;
+    const std::size_t K = n / n1;
+    std::vector<std::size_t> ks;
+    for (std::size_t g : split.giant) ks.push_back(g / n1);  // sorted, distinct, in [0, K)
+    std::size_t nonzero = 0;
+    for (std::size_t k : ks) nonzero += k != 0;
+    if (ks.size() <= 1) return h;  // nothing to nest
+    // The largest cyclic gap between consecutive giant indices; the run starts after it.
+    std::size_t best_gap = 0, start = ks[0];
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+        const std::size_t next = ks[(i + 1) % ks.size()];
+        const std::size_t gap = (next + K - ks[i]) % K;
+        if (gap > best_gap) {
+            best_gap = gap;
+            start = next;
+        }
+    }
+    h.start = start;
+    h.span = K - best_gap;  // the run covers start … start + span
+    h.rotations = h.span + (start != 0 ? 1 : 0);
+    if (h.span > 0) h.steps.push_back(n1);
+    if (start != 0 && start * n1 != n1) h.steps.push_back(start * n1);
+    h.usable = h.rotations <= nonzero + 1 && h.steps.size() < nonzero;
+    return h;
+}
+
 // ================================================================ encoding over Q·P
 
 namespace {
@@ -234,8 +263,13 @@ std::vector<long> LinearTransform::rotation_steps(LTMethod method) const {
     } else {
         for (std::size_t b : split_.baby)
             if (b != 0) s.insert(static_cast<long>(b));
-        for (std::size_t g : split_.giant)
-            if (g != 0) s.insert(static_cast<long>(g));
+        const HornerGiants h = horner_giants(split_, slots_);
+        if (method == LTMethod::DoubleHoistedFewKeys && h.usable) {
+            for (std::size_t g : h.steps) s.insert(static_cast<long>(g));
+        } else {
+            for (std::size_t g : split_.giant)
+                if (g != 0) s.insert(static_cast<long>(g));
+        }
     }
     return {s.begin(), s.end()};
 }
@@ -271,6 +305,9 @@ Ciphertext LinearTransform::evaluate_no_rescale(const Evaluator& ev, const Ciphe
         case LTMethod::Naive: r = eval_naive(ev, ct); break;
         case LTMethod::Hoisted: r = eval_hoisted(ev, ct); break;
         case LTMethod::DoubleHoisted: r = eval_double_hoisted(ev, ct); break;
+        case LTMethod::DoubleHoistedFewKeys:
+            r = horner_giants(split_, slots_).usable ? eval_double_hoisted_horner(ev, ct) : eval_double_hoisted(ev, ct);
+            break;
     }
     r.slots = out_slots_;
     return r;
@@ -365,7 +402,72 @@ std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Cipher
     return baby;
 }
 
+// rot(A, step) over Q_l·P, in place: σ(A0) + KS(σ(ModDown(A1))), the key switch not
+// ModDowned (A = P·(message ciphertext) + error, as the baby steps). S is scratch.
+void rotate_qp(const Evaluator& ev, Poly& A0, Poly& A1, std::size_t step, std::size_t slots, std::size_t l, Poly& S) {
+    const Params& P = *ev.params();
+    const std::size_t N = P.N(), qp = l + 1 + P.p_count();
+    const SwitchingKey& key = rotation_key(ev, step, slots);
+    const auto perm = automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(step), slots));
+    Poly c1 = A1;
+    mod_down(P, c1, l);  // only its decomposition is needed
+    const Decomposition dg = decompose(P, c1, l);
+    Poly v0;
+    inner_product(P, dg, key, v0, A1, &perm);  // A1 := the key switch's second part, over Q_l·P
+    apply_automorphism_ntt(A0, S, perm, qp);
+    poly_add(P, l, A0, S, v0, qp);
+}
+
 }  // namespace
+
+void LinearTransform::giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
+                                Poly& scratch) const {
+    const Params& P = *params_;
+    const std::size_t l = level_, qp = l + 1 + P.p_count();
+    std::fill(A0.data.begin(), A0.data.end(), 0);
+    std::fill(A1.data.begin(), A1.data.end(), 0);
+    for (const Term& t : G.terms) {
+        const Poly& pt = plaintext(t, qp, scratch);
+        poly_mul_acc(P, l, A0, baby[t.baby_index][0], pt, qp);
+        poly_mul_acc(P, l, A1, baby[t.baby_index][1], pt, qp);
+    }
+}
+
+// Double hoisting with the giant steps nested (HornerGiants): the giant sums Y_j are
+// formed in the order j = J … 0, each added to the running total after the total has
+// been rotated by n1; one final rotation by k_s·n1. The same products as
+// eval_double_hoisted; the giant rotations are sequential.
+Ciphertext LinearTransform::eval_double_hoisted_horner(const Evaluator& ev, const Ciphertext& ct) const {
+    const Params& P = *params_;
+    const std::size_t l = level_, N = P.N(), qp = l + 1 + P.p_count();
+    const HornerGiants h = horner_giants(split_, slots_);
+    const std::size_t n1 = split_.n1, K = slots_ / n1;
+    std::vector<const Giant*> by_k(K, nullptr);
+    for (const Giant& G : giants_) by_k[G.step / n1] = &G;
+    const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
+    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S(N, qp, true), scratch;
+    bool started = false;
+    for (std::size_t j = h.span + 1; j-- > 0;) {
+        if (started) rotate_qp(ev, T0, T1, n1, slots_, l, S);
+        const Giant* G = by_k[(h.start + j) % K];
+        if (!G) continue;
+        giant_sum(*G, baby, A0, A1, scratch);
+        poly_add(P, l, T0, T0, A0, qp);
+        poly_add(P, l, T1, T1, A1, qp);
+        started = true;
+    }
+    if (h.start != 0) rotate_qp(ev, T0, T1, h.start * n1, slots_, l, S);
+    mod_down(P, T0, l);
+    mod_down(P, T1, l);
+    Ciphertext r;
+    r.fingerprint = ct.fingerprint;
+    r.parts.push_back(std::move(T0));
+    r.parts.push_back(std::move(T1));
+    r.level = l;
+    r.scale = ct.scale * scale_;
+    r.slots = slots_;
+    return r;
+}
 
 // BSGS with double hoisting (Bossuat et al. 2021): the baby rotations stay over Q_l·P
 // as P·rot(ct) + (key-switch error), the products and giant sums are taken there, each
@@ -378,30 +480,10 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
     const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
     Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S0(N, qp, true), scratch;
     for (const Giant& G : giants_) {
-        std::fill(A0.data.begin(), A0.data.end(), 0);
-        std::fill(A1.data.begin(), A1.data.end(), 0);
-        for (const Term& t : G.terms) {
-            const Poly& pt = plaintext(t, qp, scratch);
-            poly_mul_acc(P, l, A0, baby[t.baby_index][0], pt, qp);
-            poly_mul_acc(P, l, A1, baby[t.baby_index][1], pt, qp);
-        }
-        if (G.step == 0) {
-            poly_add(P, l, T0, T0, A0, qp);
-            poly_add(P, l, T1, T1, A1, qp);
-            continue;
-        }
-        // rot(A, g) over Q_l·P: σ(A0) + KS(σ(ModDown(A1))), the key switch not ModDowned.
-        const SwitchingKey& key = rotation_key(ev, G.step, slots_);
-        const auto perm = automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(G.step), slots_));
-        Poly c1 = A1;
-        mod_down(P, c1, l);
-        const Decomposition dg = decompose(P, c1, l);
-        Poly v0, v1;
-        inner_product(P, dg, key, v0, v1, &perm);
-        apply_automorphism_ntt(A0, S0, perm, qp);
-        poly_add(P, l, T0, T0, S0, qp);
-        poly_add(P, l, T0, T0, v0, qp);
-        poly_add(P, l, T1, T1, v1, qp);
+        giant_sum(G, baby, A0, A1, scratch);
+        if (G.step != 0) rotate_qp(ev, A0, A1, G.step, slots_, l, S0);
+        poly_add(P, l, T0, T0, A0, qp);
+        poly_add(P, l, T1, T1, A1, qp);
     }
     mod_down(P, T0, l);
     mod_down(P, T1, l);

@@ -508,3 +508,81 @@ TEST_CASE("lintrans: DFT plans and argument checks") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("ckks") {
+
+TEST_CASE("lintrans: Horner giant steps (few keys): the run, the keys, and the same product") {
+    // The run starts after the largest cyclic gap: giants {0, 1, 2} of 8 start at 0 (2
+    // rotations by n1), {6, 7, 0, 1, 2} at 6 (4 by n1, then one by 6·n1); {0, 4} and
+    // {0, 2, 4, 6} (holes: 7 key switches for 3 giants) are not worth it.
+    auto split_of = [](std::vector<std::size_t> ks, std::size_t n1) {
+        BsgsSplit s;
+        s.n1 = n1;
+        s.baby = {0};
+        for (std::size_t k : ks) s.giant.push_back(k * n1);
+        std::sort(s.giant.begin(), s.giant.end());
+        return s;
+    };
+    HornerGiants h = horner_giants(split_of({0, 1, 2}, 4), 32);
+    CHECK(h.usable);  // 2 nonzero giants, one key
+    CHECK(h.rotations == 2);
+    CHECK(h.steps == std::vector<std::size_t>{4});
+    h = horner_giants(split_of({0, 1, 2, 3}, 4), 32);
+    CHECK(h.usable);
+    CHECK(h.start == 0);
+    CHECK(h.span == 3);
+    CHECK(h.rotations == 3);
+    CHECK(h.steps == std::vector<std::size_t>{4});
+    h = horner_giants(split_of({6, 7, 0, 1, 2}, 4), 32);
+    CHECK(h.usable);
+    CHECK(h.start == 6);
+    CHECK(h.span == 4);
+    CHECK(h.rotations == 5);
+    CHECK(h.steps == std::vector<std::size_t>{4, 24});
+    CHECK_FALSE(horner_giants(split_of({0, 4}, 4), 32).usable);
+    CHECK_FALSE(horner_giants(split_of({0, 2, 4, 6}, 4), 32).usable);
+
+    // Encrypted: the same product as the naive reference, with exactly the few keys.
+    Fixture& f = fx();
+    const std::size_t n = 256, level = 4;
+    std::vector<std::size_t> idx;
+    for (std::size_t d = 0; d < 18; ++d) idx.push_back(d);
+    for (std::size_t d = 250; d < 256; ++d) idx.push_back(d);
+    const LinearTransform lt(f.enc, random_diagonals(idx, n, 91), n, level, 0, 4);
+    const HornerGiants hh = horner_giants(lt.split(), n);
+    REQUIRE(hh.usable);
+    const std::vector<long> few = lt.rotation_steps(LTMethod::DoubleHoistedFewKeys), all = lt.rotation_steps();
+    MESSAGE("24 diagonals, n1 = 4: " << all.size() << " keys (one per giant) vs " << few.size() << " (Horner)");
+    CHECK(few.size() + 2 <= all.size());
+    const GaloisKeys gk = f.keys(few, n);
+    const std::vector<cplx> z = rnd(n, 92);
+    const Ciphertext ct = f.encrypt(z, level, n);
+    const Evaluator ev(f.P, nullptr, &gk);
+    const double err = max_err(f.decrypt(lt.evaluate(ev, ct, LTMethod::DoubleHoistedFewKeys)), lt.apply_plain(z));
+    MESSAGE("Horner giant steps: precision " << bits(err) << " bits");
+    CHECK(bits(err) > 30);
+    // Each of the few keys is needed.
+    for (long s : few) {
+        GaloisKeys fewer = gk;
+        fewer.keys.erase(f.enc.galois_element(s, n));
+        const Evaluator ev2(f.P, nullptr, &fewer);
+        CHECK_THROWS_AS(lt.evaluate(ev2, ct, LTMethod::DoubleHoistedFewKeys), std::invalid_argument);
+    }
+    // A DFT with the few-keys method: fewer keys, and CoeffsToSlots then SlotsToCoeffs
+    // is still the identity (checked on the plan's key set only).
+    DFTOptions o;
+    o.kind = DFTKind::CoeffsToSlots;
+    o.slots = 1024;
+    o.level_budget = 2;
+    o.level = f.P->max_level();
+    const DFTPlan plain = plan_dft(f.P->N(), o);
+    o.method = LTMethod::DoubleHoistedFewKeys;
+    const DFTPlan fk = plan_dft(f.P->N(), o);
+    MESSAGE("CoeffsToSlots N=2^11, 2 stages: " << plain.rotation_steps().size() << " keys, few-keys "
+                                               << fk.rotation_steps().size() << "; key switches " << plain.rotations()
+                                               << " vs " << fk.rotations());
+    CHECK(fk.rotation_steps().size() <= plain.rotation_steps().size());
+    CHECK(fk.rotations() <= plain.rotations() + 2);
+}
+
+}  // TEST_SUITE

@@ -169,9 +169,15 @@ struct BootstrapConfig {
     // Sparse-secret encapsulation: Hamming weight h of the ephemeral secret (0: none;
     // then the main secret must itself be sparse with (h+1)/2 <= K).
     std::size_t ephemeral_weight = 0;
+    // Key memory: DoubleHoistedFewKeys evaluates the transforms' giant steps by Horner's
+    // rule (two keys per stage instead of one per giant step, ~1 key switch more per
+    // stage); compact keeps each transform plaintext as its 2n coefficients and builds
+    // its RNS form at every use (one NTT per limb) instead of holding (level+1+k)·N words.
+    LTMethod dft_method = LTMethod::DoubleHoisted;
+    bool compact_cts = false, compact_stc = false;
 };
 
-// The recommended configuration for the N16_QP1725_T_enc preset (and the small test
+// The recommended configuration for the N16_QP1744_T_enc preset (and the small test
 // rings built like it): encapsulation h = 32, K = 16 (deterministic), degree 63, two
 // double angles (EvalMod depth 8), CoeffsToSlots and SlotsToCoeffs 3 levels each.
 BootstrapConfig recommended_bootstrap_config(std::size_t slots);

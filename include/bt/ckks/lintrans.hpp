@@ -40,6 +40,7 @@
 
 #include "bt/ckks/evaluator.hpp"
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -74,12 +75,31 @@ struct BsgsSplit {
 // steps are hoisted and cheaper). Otherwise n1 as given (any value in [1, n]).
 BsgsSplit bsgs_split(const std::vector<std::size_t>& diagonals, std::size_t n, std::size_t n1 = 0);
 
+// Giant steps by Horner's rule, with two rotation keys instead of one per giant step.
+// The giants are g = k·n1, k in Z_(n/n1). Starting after the largest cyclic gap, at k_s,
+// the giants lie in the run k_s + j, j = 0 … J, and
+//     Σ_j rot(Y_j, (k_s + j)·n1) = rot( Y_0 + rot(Y_1 + rot(… + rot(Y_J, n1) …, n1), n1), k_s·n1 )
+// costs J rotations by n1 and one by k_s·n1 (none if k_s = 0): at most one key switch
+// more than one rotation per nonzero giant when the run has no holes, and two keys
+// instead of one per giant. `usable` is false when the holes would cost more than one extra
+// key switch; the transform then uses one key per giant.
+struct HornerGiants {
+    bool usable = false;
+    std::size_t start = 0;            // k_s
+    std::size_t span = 0;             // J
+    std::vector<std::size_t> steps;   // left rotations needing keys (n1 if J > 0, k_s·n1 if k_s != 0)
+    std::size_t rotations = 0;        // key switches: J + [k_s != 0]
+};
+HornerGiants horner_giants(const BsgsSplit& split, std::size_t n);
+
 // ================================================================ encrypted linear transform
 
 enum class LTMethod {
     Naive,          // one hoisted rotation per diagonal (the reference)
     Hoisted,        // BSGS, baby steps hoisted (Evaluator::rotate_hoisted)
     DoubleHoisted,  // BSGS, baby steps and giant sums in Q·P, one ModDown per giant step
+    DoubleHoistedFewKeys,  // the same with the giant steps by Horner's rule (HornerGiants): about
+                           // one key switch more, keys for the baby steps plus two
 };
 
 class LinearTransform {
@@ -145,6 +165,10 @@ private:
     Ciphertext eval_naive(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext eval_hoisted(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext eval_double_hoisted(const Evaluator& ev, const Ciphertext& ct) const;
+    Ciphertext eval_double_hoisted_horner(const Evaluator& ev, const Ciphertext& ct) const;
+    // The products Σ_b pt ⊙ baby_b of one giant over Q·P (A0, A1 overwritten).
+    void giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
+                   Poly& scratch) const;
 
     ParamsPtr params_;
     Diagonals diags_;
@@ -199,6 +223,9 @@ struct DFTOptions {
     bool keep_scale = false;         // plaintexts at scale q_l: the ciphertext scale is unchanged;
                                      // otherwise at Δ_l (nominal scale in, nominal scale out)
     bool compact = false;            // LinearTransform's compact plaintext storage
+    // How the stages are evaluated (and so which keys they need): DoubleHoisted, or
+    // DoubleHoistedFewKeys for fewer rotation keys (bootstrapping's key memory).
+    LTMethod method = LTMethod::DoubleHoisted;
     std::vector<std::size_t> layers_per_stage;  // empty: chosen to minimise rotations
 };
 
@@ -214,6 +241,7 @@ struct DFTPlan {
     std::size_t N = 0, slots = 0;
     std::vector<DFTStagePlan> stages;  // in order of application
     bool conjugation = false;          // CoeffsToSlots: one conjugation after the stages
+    LTMethod method = LTMethod::DoubleHoisted;  // (DoubleHoisted or DoubleHoistedFewKeys)
     std::size_t depth() const { return stages.size(); }
     std::vector<long> rotation_steps() const;  // union over the stages, sorted
     std::size_t rotations() const;             // key switches per evaluation (incl. conjugation)
