@@ -255,11 +255,11 @@ std::vector<int> cat(std::initializer_list<std::vector<int>> parts) {
 
 std::vector<PresetInfo> list_presets() {
     return {
-        {"N16_QP1744_T_enc",
+        {"N16_QP1735_T_enc",
          "training and bootstrapping (secure; uniform ternary secret + sparse-secret encapsulation h = 32 at "
-         "q0·p0): q0 51 bits, 18 levels at 2^40 (15 for computation after bootstrapping, 3 for SlotsToCoeffs), "
-         "8 x 61 bits (EvalMod), 3 x 60 bits (CoeffsToSlots); 5 special primes of 61 bits (dnum 6)"},
-        {"N16_QP1533_T", "no bootstrapping planned (superseded for training by N16_QP1744_T_enc): q0 60 bits, "
+         "q0·p0): q0 50 bits, 18 levels at 2^40 (15 for computation after bootstrapping, 3 for SlotsToCoeffs), "
+         "8 x 60 bits (EvalMod), 3 x 60 bits (CoeffsToSlots); 5 special primes of 61 bits (dnum 6)"},
+        {"N16_QP1533_T", "no bootstrapping planned (superseded for training by N16_QP1735_T_enc): q0 60 bits, "
                          "13 levels at 2^40, 8 x 60 bits, 3 x 56 bits; 5 special primes of 61 bits"},
         {"N16_QP1530_T_seal", "like-for-like with SEAL: q0 60 bits + 21 x 50 bits, 7 special primes of 60 bits"},
         {"N15_QP719_T", "N = 2^15, 12 levels at scale 2^40 (secure, no bootstrapping)"},
@@ -270,8 +270,8 @@ std::vector<PresetInfo> list_presets() {
 }
 
 ParamsLiteral preset_literal(const std::string& name) {
-    if (name == "N16_QP1744_T_enc")
-        return make(name, 16, cat({{51}, rep(40, 18), rep(61, 8), rep(60, 3)}), rep(61, 5), 40);
+    if (name == "N16_QP1735_T_enc")
+        return make(name, 16, cat({{50}, rep(40, 18), rep(60, 8), rep(60, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1533_T")
         return make(name, 16, cat({{60}, rep(40, 13), rep(60, 8), rep(56, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1530_T_seal") return make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);

@@ -20,17 +20,17 @@ using bt_test::seed_of;
 
 namespace {
 
-// N = 2^11, DENSE uniform ternary main secret, built like N16_QP1744_T_enc: q_0 52 bits,
+// N = 2^11, DENSE uniform ternary main secret, built like N16_QP1735_T_enc: q_0 50 bits,
 // 5 levels at 2^40 (3 for computation, 2 for SlotsToCoeffs), 8 x 60 bits (EvalMod: K = 16,
-// degree 63, 2 double angles), 2 x 56 bits (CoeffsToSlots); 3 special primes of 61 bits.
+// degree 63, 2 double angles), 2 x 60 bits (CoeffsToSlots); 3 special primes of 61 bits.
 // Insecure only because N is small (tests only).
 ParamsPtr enc_params() {
     ParamsLiteral lit;
     lit.log_n = 11;
-    lit.log_q = {52, 40, 40, 40, 40, 40};
+    lit.log_q = {50, 40, 40, 40, 40, 40};
     for (int i = 0; i < 8; ++i) lit.log_q.push_back(60);
-    lit.log_q.push_back(56);
-    lit.log_q.push_back(56);
+    lit.log_q.push_back(60);
+    lit.log_q.push_back(60);
     lit.log_p = {61, 61, 61};
     lit.log_scale = 40;
     lit.insecure = true;
@@ -71,17 +71,17 @@ TEST_CASE("encapsulation: the encapsulation ring shares q0 and p0, and its secur
     CHECK(E->hamming_weight() == 32);
     CHECK_FALSE(E->secure());  // N = 2^11: a test ring
     // The real one: N = 2^16, log2(q0·p0) = 113 <= 121, h = 32: secure by the exception.
-    auto P16 = preset("N16_QP1744_T_enc");
+    auto P16 = preset("N16_QP1735_T_enc");
     CHECK(P16->secure());
     CHECK(P16->secret_dist() == SecretDist::Ternary);
     CHECK(P16->log_qp() <= 1747);
     auto E16 = encapsulation_params(*P16, 32);
     CHECK(E16->secure());
-    CHECK(E16->log_qp() < 114);
+    CHECK(E16->log_qp() < 112);
     // A lighter ephemeral secret, or the same secret over a bigger modulus, is not.
     CHECK_THROWS_WITH_AS(encapsulation_params(*P16, 16), doctest::Contains("sparse secret (h = 16)"),
                          std::invalid_argument);
-    ParamsLiteral big = preset_literal("N16_QP1744_T_enc");
+    ParamsLiteral big = preset_literal("N16_QP1735_T_enc");
     big.log_q.resize(3);
     big.log_p.resize(1);
     big.secret = SecretDist::SparseTernary;

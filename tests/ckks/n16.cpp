@@ -74,8 +74,8 @@ TEST_CASE("n16: encrypt, multiply+relin+rescale, rotate at N = 2^16 (60 + 21 x 5
 
 TEST_SUITE("ckks-slow") {
 
-TEST_CASE("n16: bootstrapping 1024 slots with N16_QP1744_T_enc (encapsulation h = 32)") {
-    auto P = preset("N16_QP1744_T_enc");
+TEST_CASE("n16: bootstrapping 1024 slots with N16_QP1735_T_enc (encapsulation h = 32)") {
+    auto P = preset("N16_QP1735_T_enc");
     REQUIRE(P->secure());
     CHECK(P->secret_dist() == SecretDist::Ternary);
     CHECK(P->log_qp() <= he_standard_max_log_qp(16));

@@ -1,5 +1,5 @@
 // bt_bench bootstrap: N = 2^16 bootstrapping with the secure training preset
-// N16_QP1744_T_enc (uniform ternary secret, sparse-secret encapsulation h = 32) and
+// N16_QP1735_T_enc (uniform ternary secret, sparse-secret encapsulation h = 32) and
 // recommended_bootstrap_config, for 2^15, 2^12 and 2^10 slots (--slots to choose):
 // total time and each stage's, levels left, precision (mean and max error in bits on
 // values in [-1, 1]), key memory, key-generation time and the process's peak memory.
@@ -87,7 +87,7 @@ Sample run_once(const CkksBootstrapper& bs, const Encoder& enc, Encryptor& e, co
 }
 
 void run(const Options& opt, std::size_t slots) {
-    const std::string preset_name = "N16_QP1744_T_enc";
+    const std::string preset_name = "N16_QP1735_T_enc";
     const std::vector<int> threads = opt.threads_given ? std::vector<int>{1, std::max(1, opt.threads)}
                                                        : std::vector<int>{1, 2};
     const int top_threads = *std::max_element(threads.begin(), threads.end());
@@ -155,6 +155,6 @@ void bench_bootstrap(const Options& opt) {
 }  // namespace
 
 BT_BENCH_GROUP("bootstrap",
-               "N = 2^16 bootstrapping, secure preset N16_QP1744_T_enc (2^15, 2^12, 2^10 slots; 1 and 2 threads): "
+               "N = 2^16 bootstrapping, secure preset N16_QP1735_T_enc (2^15, 2^12, 2^10 slots; 1 and 2 threads): "
                "stages, precision, keys",
                bench_bootstrap);

@@ -125,14 +125,14 @@ private:
 //
 // Security. The server holds two keys involving s', never s' itself:
 //   - s -> s' : an RLWE sample under the SPARSE secret s' over the small ring modulus
-//     q_0·p' only (one chain prime, one special prime; N = 2^16, log2(q_0·p') ≈ 113 for
-//     our preset: 52 + 61 bits, h = 32). This is the configuration Bossuat et al. use
+//     q_0·p' only (one chain prime, one special prime; N = 2^16, log2(q_0·p') ≈ 111 for
+//     our preset: 50 + 61 bits, h = 32). This is the configuration Bossuat et al. use
 //     and that Lattigo's presets ship (N16QP1546H192H32: h = 32 at q_0·p_0 = 60 + 61 =
 //     121 bits), estimated there with the lattice estimator, hybrid attacks on sparse
 //     secrets included, at >= 128-bit security: the modulus is so small relative to N
 //     (the dense-secret HE-standard bound at N = 2^16 is 1747 bits) that the sparsity
 //     does not bring the attack cost down to 128 bits. Our modulus is smaller than
-//     theirs (113 <= 121 bits), which only makes the instance harder. Params encodes
+//     theirs (111 <= 121 bits), which only makes the instance harder. Params encodes
 //     exactly this one exception (sparse_secret_max_log_qp: N = 2^16, h >= 32, 121 bits);
 //     any other sparse-secret ring is flagged insecure. We did not rerun the estimator.
 //   - s' -> s : an RLWE sample under the DENSE main secret s at the full modulus (the
@@ -177,7 +177,7 @@ struct BootstrapConfig {
     bool compact_cts = false, compact_stc = false;
 };
 
-// The recommended configuration for the N16_QP1744_T_enc preset (and the small test
+// The recommended configuration for the N16_QP1735_T_enc preset (and the small test
 // rings built like it): encapsulation h = 32, K = 16 (deterministic), degree 63, two
 // double angles (EvalMod depth 8), CoeffsToSlots and SlotsToCoeffs 3 levels each.
 BootstrapConfig recommended_bootstrap_config(std::size_t slots);
