@@ -215,6 +215,9 @@ BootstrapConfig recommended_bootstrap_config(std::size_t slots) {
     c.evalmod.unit_input = true;
     c.ephemeral_weight = 32;
     c.dft_method = LTMethod::DoubleHoistedFewKeys;
+    // Full packing at N = 2^16: the transforms' precomputed plaintexts would take ~4.7 GB
+    // (316 of 12–18 MB); compact storage keeps ~1 MB each and rebuilds them (~2 s).
+    c.compact_cts = c.compact_stc = slots == 0 || slots >= 32768;
     return c;
 }
 

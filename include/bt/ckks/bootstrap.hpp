@@ -179,7 +179,9 @@ struct BootstrapConfig {
 
 // The recommended configuration for the N16_QP1735_T_enc preset (and the small test
 // rings built like it): encapsulation h = 32, K = 16 (deterministic), degree 63, two
-// double angles (EvalMod depth 8), CoeffsToSlots and SlotsToCoeffs 3 levels each.
+// double angles (EvalMod depth 8), CoeffsToSlots and SlotsToCoeffs 3 levels each,
+// Horner giant steps (fewer keys); compact transform plaintexts for slots = 0 or >= 2^15
+// (full packing at N = 2^16), precomputed ones below (faster, the trainer's 1024 slots).
 BootstrapConfig recommended_bootstrap_config(std::size_t slots);
 
 // The real thing: ModRaise, CoeffsToSlots, EvalMod, SlotsToCoeffs, each a separate
