@@ -3,6 +3,7 @@
 
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
+#include "bt/threadpool.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -391,6 +392,15 @@ Ciphertext CkksBootstrapper::eval_mod(const Ciphertext& t) const {
     return r;
 }
 
+void CkksBootstrapper::eval_mod(HomomorphicDFT::Split& parts) const {
+    if (parts.imag.parts.empty()) {
+        parts.real = eval_mod(parts.real);
+        return;
+    }
+    Ciphertext* both[2] = {&parts.real, &parts.imag};
+    bt::parallel_for(2, [&](std::size_t i, unsigned) { *both[i] = eval_mod(*both[i]); });
+}
+
 Ciphertext CkksBootstrapper::slots_to_coeffs(const HomomorphicDFT::Split& parts) const {
     const bool full = !parts.imag.parts.empty();
     Ciphertext out = stc_->slots_to_coeffs(*ev_, parts.real, full ? &parts.imag : nullptr);
@@ -404,8 +414,7 @@ Ciphertext CkksBootstrapper::bootstrap(const Ciphertext& ct) const {
     ++calls_;
     const Ciphertext raised = raise(ct);
     HomomorphicDFT::Split parts = coeffs_to_slots(raised);
-    parts.real = eval_mod(parts.real);
-    if (!parts.imag.parts.empty()) parts.imag = eval_mod(parts.imag);
+    eval_mod(parts);
     return slots_to_coeffs(parts);
 }
 

@@ -175,10 +175,11 @@ std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cpl
 void coeffs_to_qp(const Params& P, const std::vector<long double>& c, std::size_t level, std::size_t limbs,
                   Poly& out) {
     const std::size_t N = P.N(), gap = N / c.size();
-    out = Poly(N, limbs, false);
+    out = Poly(N, limbs, false, Poly::uninit);
     for_each_limb(limbs, N, [&](std::size_t i) {
         const u64 q = P.modulus(rns_index(P, level, i)).value;
         u64* o = out.limb(i);
+        if (gap > 1) std::fill(o, o + N, 0);  // every gap-th word is written below
         for (std::size_t j = 0; j < c.size(); ++j) o[j * gap] = residue_ld(c[j], q);
         ntt_forward(o, P.ntt(rns_index(P, level, i)));
     });
@@ -402,6 +403,14 @@ std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Cipher
     return baby;
 }
 
+// A zero polynomial (NTT form), zeroed limb by limb in parallel (a serial memset of the
+// 35 limbs at N = 2^16 is 17.5 MB on one core).
+Poly zero_poly(std::size_t N, std::size_t limbs) {
+    Poly p(N, limbs, true, Poly::uninit);
+    for_each_limb(limbs, N, [&](std::size_t i) { std::fill(p.limb(i), p.limb(i) + N, 0); });
+    return p;
+}
+
 // rot(A, step) over Q_l·P, in place: σ(A0) + KS(σ(ModDown(A1))), the key switch not
 // ModDowned (A = P·(message ciphertext) + error, as the baby steps). S is scratch.
 void rotate_qp(const Evaluator& ev, Poly& A0, Poly& A1, std::size_t step, std::size_t slots, std::size_t l, Poly& S) {
@@ -423,9 +432,11 @@ void rotate_qp(const Evaluator& ev, Poly& A0, Poly& A1, std::size_t step, std::s
 void LinearTransform::giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
                                 Poly& scratch) const {
     const Params& P = *params_;
-    const std::size_t l = level_, qp = l + 1 + P.p_count();
-    std::fill(A0.data.begin(), A0.data.end(), 0);
-    std::fill(A1.data.begin(), A1.data.end(), 0);
+    const std::size_t l = level_, qp = l + 1 + P.p_count(), N = P.N();
+    for_each_limb(qp, N, [&](std::size_t i) {  // zeroed limb by limb in parallel
+        std::fill(A0.limb(i), A0.limb(i) + N, 0);
+        std::fill(A1.limb(i), A1.limb(i) + N, 0);
+    });
     for (const Term& t : G.terms) {
         const Poly& pt = plaintext(t, qp, scratch);
         poly_mul_acc(P, l, A0, baby[t.baby_index][0], pt, qp);
@@ -445,7 +456,8 @@ Ciphertext LinearTransform::eval_double_hoisted_horner(const Evaluator& ev, cons
     std::vector<const Giant*> by_k(K, nullptr);
     for (const Giant& G : giants_) by_k[G.step / n1] = &G;
     const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
-    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S(N, qp, true), scratch;
+    Poly T0 = zero_poly(N, qp), T1 = zero_poly(N, qp), scratch;
+    Poly A0(N, qp, true, Poly::uninit), A1(N, qp, true, Poly::uninit), S(N, qp, true, Poly::uninit);
     bool started = false;
     for (std::size_t j = h.span + 1; j-- > 0;) {
         if (started) rotate_qp(ev, T0, T1, n1, slots_, l, S);
@@ -478,7 +490,8 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
     const Params& P = *params_;
     const std::size_t l = level_, N = P.N(), qp = l + 1 + P.p_count();
     const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
-    Poly T0(N, qp, true), T1(N, qp, true), A0(N, qp, true), A1(N, qp, true), S0(N, qp, true), scratch;
+    Poly T0 = zero_poly(N, qp), T1 = zero_poly(N, qp), scratch;
+    Poly A0(N, qp, true, Poly::uninit), A1(N, qp, true, Poly::uninit), S0(N, qp, true, Poly::uninit);
     for (const Giant& G : giants_) {
         giant_sum(G, baby, A0, A1, scratch);
         if (G.step != 0) rotate_qp(ev, A0, A1, G.step, slots_, l, S0);

@@ -219,9 +219,13 @@ std::string Params::summary() const {
     o << "\n  special primes (bits):";
     for (u64 x : p_) o << ' ' << bit_length(x);
     std::snprintf(buf, sizeof buf,
-                  "\n  log2 Q = %.1f, log2 QP = %.1f, 128-bit bound %d: %s\n"
+                  "\n  log2 Q = %.1f, log2 QP = %.1f, 128-bit bound %d%s: %s\n"
                   "  levels %zu (scale levels 1..%zu), nominal scales 2^%.4f .. 2^%.4f, key switching dnum %zu x %zu limbs\n",
-                  log_q_, log_qp(), max_log_qp(), secure_ ? "secure" : "INSECURE (tests only)", max_level(),
+                  log_q_, log_qp(),
+                  lit_.secret == SecretDist::SparseTernary ? sparse_secret_max_log_qp(lit_.log_n, lit_.hamming_weight)
+                                                           : max_log_qp(),
+                  lit_.secret == SecretDist::SparseTernary ? " (sparse secret)" : "",
+                  secure_ ? "secure" : "INSECURE (tests only)", max_level(),
                   top_scale_level_, std::log2(min_scale), std::log2(max_scale), dnum(), p_count());
     o << buf;
     return o.str();
