@@ -175,12 +175,33 @@ std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cpl
 void coeffs_to_qp(const Params& P, const std::vector<long double>& c, std::size_t level, std::size_t limbs,
                   Poly& out) {
     const std::size_t N = P.N(), gap = N / c.size();
+    // Magnitudes and signs once (the plaintexts of bootstrapping's transforms are below
+    // 2^62), so each limb reduces 64-bit integers instead of long doubles.
+    std::vector<u64> mag(c.size());
+    std::vector<unsigned char> neg(c.size());
+    bool small = true;
+    for (std::size_t j = 0; j < c.size() && small; ++j) {
+        const long double a = std::fabs(c[j]);
+        small = a < 4.0e18L;
+        if (small) {
+            mag[j] = static_cast<u64>(a);
+            neg[j] = c[j] < 0;
+        }
+    }
     out = Poly(N, limbs, false, Poly::uninit);
     for_each_limb(limbs, N, [&](std::size_t i) {
         const u64 q = P.modulus(rns_index(P, level, i)).value;
         u64* o = out.limb(i);
         if (gap > 1) std::fill(o, o + N, 0);  // every gap-th word is written below
-        for (std::size_t j = 0; j < c.size(); ++j) o[j * gap] = residue_ld(c[j], q);
+        if (small) {  // Barrett on |c_j| < 2^62, then the sign: [0, q)
+            const Modulus& m = P.modulus(rns_index(P, level, i));
+            for (std::size_t j = 0; j < c.size(); ++j) {
+                const u64 r = barrett_reduce_64(mag[j], m);
+                o[j * gap] = neg[j] ? neg_mod(r, q) : r;
+            }
+        } else {
+            for (std::size_t j = 0; j < c.size(); ++j) o[j * gap] = residue_ld(c[j], q);
+        }
         ntt_forward(o, P.ntt(rns_index(P, level, i)));
     });
     out.ntt = true;
