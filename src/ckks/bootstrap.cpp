@@ -1,6 +1,7 @@
 // Bootstrapping: the secret-key stand-in and ModRaise (see bt/ckks/bootstrap.hpp).
 #include "bt/ckks/bootstrap.hpp"
 
+#include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
 
 #include <algorithm>
@@ -70,6 +71,78 @@ Ciphertext mod_raise(const Params& P, const Ciphertext& ct, std::size_t level) {
     return out;
 }
 
+// ================================================================ sparse-secret encapsulation
+
+ParamsPtr encapsulation_params(const Params& main, std::size_t h) {
+    ParamsLiteral lit;
+    lit.log_n = main.log_n();
+    lit.log_q = {bit_length(main.q(0))};
+    lit.log_p = {bit_length(main.p()[0])};
+    lit.q_primes = {main.q(0)};
+    lit.p_primes = {main.p()[0]};
+    lit.log_scale = std::min(main.literal().log_scale, lit.log_q[0]);
+    lit.secret = SecretDist::SparseTernary;
+    lit.hamming_weight = static_cast<int>(h);
+    lit.sigma = main.sigma();
+    // Secure for N = 2^16, h >= 32 (see the header); the test rings inherit the main
+    // ring's explicit insecure opt-in.
+    lit.insecure = !main.secure();
+    lit.name = (main.name().empty() ? std::string("custom") : main.name()) + "_encaps_H" + std::to_string(h);
+    return Params::create(lit);
+}
+
+EncapsulationKeys make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk, const ParamsPtr& encaps,
+                                          const SecureVector<std::int8_t>& ephemeral) {
+    const Params& E = *encaps;
+    if (ephemeral.size() != E.N())
+        throw std::invalid_argument("make_encapsulation_keys: the ephemeral secret has " +
+                                    std::to_string(ephemeral.size()) + " coefficients, expected N = " +
+                                    std::to_string(E.N()));
+    EncapsulationKeys ek;
+    // s -> s' over {q_0, p'}: b = -a·s' + e + p'·s, an RLWE sample under s' (small modulus).
+    KeyGenerator kg_small = kg.derive(encaps);
+    const SecretKey s_small = secret_key_from_coeffs(E, SecureVector<std::int8_t>(sk.coeffs.begin(), sk.coeffs.end()));
+    const SecretKey eph_small = secret_key_from_coeffs(E, SecureVector<std::int8_t>(ephemeral.begin(), ephemeral.end()));
+    ek.to_sparse = kg_small.switching_key(eph_small, s_small.ntt.data());
+    // s' -> s over the whole chain: an RLWE sample under the dense s, like a rotation key.
+    const SecretKey eph_main =
+        secret_key_from_coeffs(*kg.params(), SecureVector<std::int8_t>(ephemeral.begin(), ephemeral.end()));
+    ek.to_dense = kg.switching_key(sk, eph_main.ntt.data());
+    return ek;  // s_small, eph_small, eph_main: wiped by their destructors
+}
+
+Ciphertext switch_to_sparse(const Params& main, const ParamsPtr& encaps, const Ciphertext& ct,
+                            const SwitchingKey& to_sparse) {
+    check_fingerprint(main, ct.fingerprint, "the ciphertext");
+    check_fingerprint(*encaps, to_sparse.fingerprint, "the s -> s' key");
+    if (ct.level != 0 || ct.size() != 2)
+        throw std::invalid_argument("switch_to_sparse: expected a relinearized level-0 ciphertext, got level " +
+                                    std::to_string(ct.level) + " with " + std::to_string(ct.size()) + " parts");
+    if (encaps->q(0) != main.q(0)) throw std::logic_error("switch_to_sparse: the encapsulation ring has another q_0");
+    const Params& E = *encaps;
+    Poly u0, u1;
+    inner_product(E, decompose(E, ct.parts[1], 0), to_sparse, u0, u1);  // over {q_0, p'}
+    mod_down(E, u0, 0);
+    mod_down(E, u1, 0);
+    Ciphertext out = ct;  // same residues mod q_0, same fingerprint (main ring), level 0
+    const Modulus& m = main.modulus(0);
+    eltwise_add_mod(out.parts[0].limb(0), out.parts[0].limb(0), u0.limb(0), main.N(), m);
+    out.parts[1] = std::move(u1);
+    return out;
+}
+
+void switch_to_dense_inplace(const Evaluator& ev, Ciphertext& ct, const SwitchingKey& to_dense) {
+    const Params& P = *ev.params();
+    check_fingerprint(P, ct.fingerprint, "the ciphertext");
+    check_fingerprint(P, to_dense.fingerprint, "the s' -> s key");
+    if (ct.size() != 2) throw std::invalid_argument("switch_to_dense: relinearize first");
+    Poly u0, u1;
+    ev.switch_key(ct.parts[1], ct.level, to_dense, u0, u1);
+    for (std::size_t i = 0; i <= ct.level; ++i)
+        eltwise_add_mod(ct.parts[0].limb(i), ct.parts[0].limb(i), u0.limb(i), P.N(), P.modulus(i));
+    ct.parts[1] = std::move(u1);
+}
+
 // ================================================================ EvalMod
 
 namespace {
@@ -93,12 +166,12 @@ Ciphertext EvalMod::apply(const Evaluator& ev, const Ciphertext& t) const {
                                     std::to_string(depth()) + " levels");
     // The cosine lands at the level where the first double angle starts, at the scale of
     // that level's prime, so that each squaring keeps the scale near the primes.
-    const std::size_t out_level = t.level - static_cast<std::size_t>(polyeval_depth(cos_));
+    const std::size_t out_level = t.level - static_cast<std::size_t>(poly_depth());
     // The change of variable y = α·t + β here, with α encoded at q of the level, so the
     // working scale stays at the input's (near the primes); then p on [-1, 1].
     const ChebyshevPoly unit = cos_.on_unit_interval();
     Ciphertext y = t;
-    if (affine_depth(cos_) == 1) {
+    if (!cfg_.unit_input && affine_depth(cos_) == 1) {
         ev.mul_const_inplace(y, cos_.alpha(), static_cast<double>(P.q(y.level)));
         ev.rescale_inplace(y);
         if (cos_.beta() != 0) ev.add_const_inplace(y, cos_.beta());
@@ -124,10 +197,50 @@ double EvalMod::twin(double t) const {
 
 // ================================================================ the bootstrapper
 
+namespace {
+EvalModConfig unit_input(EvalModConfig c) {
+    c.unit_input = true;
+    return c;
+}
+}  // namespace
+
+BootstrapConfig recommended_bootstrap_config(std::size_t slots) {
+    BootstrapConfig c;
+    c.slots = slots;
+    c.cts_budget = 3;
+    c.stc_budget = 3;
+    c.evalmod.K = 16;  // h = 32: |I| <= 16 always
+    c.evalmod.degree = 63;
+    c.evalmod.double_angles = 2;
+    c.evalmod.unit_input = true;
+    c.ephemeral_weight = 32;
+    return c;
+}
+
 CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
-    : params_(std::move(params)), cfg_(cfg), encoder_(params_), em_(cfg.evalmod) {
+    : params_(std::move(params)), cfg_(cfg), encoder_(params_), em_(unit_input(cfg.evalmod)) {
+    cfg_.evalmod.unit_input = true;
     const Params& P = *params_;
     slots_ = cfg.slots == 0 ? P.max_slots() : cfg.slots;
+    // The bound on |I| that ModRaise guarantees: (h+1)/2 for the secret ModRaise sees
+    // (the ephemeral one with encapsulation), see the encapsulation comment in the header.
+    std::size_t h = 0;
+    if (cfg.ephemeral_weight > 0) {
+        h = cfg.ephemeral_weight;
+        enc_params_ = encapsulation_params(P, h);
+    } else if (P.secret_dist() == SecretDist::SparseTernary) {
+        h = static_cast<std::size_t>(P.hamming_weight());
+    } else {
+        throw std::invalid_argument(
+            "CkksBootstrapper: the main secret is dense (uniform ternary), so ModRaise's |I| is unbounded in "
+            "practice (maxima near 5·sqrt(N/18)); enable sparse-secret encapsulation "
+            "(BootstrapConfig::ephemeral_weight = 32, or use recommended_bootstrap_config)");
+    }
+    if (static_cast<double>((h + 1) / 2) > cfg.evalmod.K)
+        throw std::invalid_argument("CkksBootstrapper: a secret of Hamming weight " + std::to_string(h) +
+                                    " gives |I| up to " + std::to_string((h + 1) / 2) + " but EvalMod's K is " +
+                                    std::to_string(cfg.evalmod.K) + ": raise K to at least " +
+                                    std::to_string((h + 1) / 2) + " (failure probability 0)");
     const std::size_t L = P.max_level();
     const std::size_t need = cfg.cts_budget + static_cast<std::size_t>(em_.depth()) + cfg.stc_budget;
     if (need > L)
@@ -148,12 +261,13 @@ CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
     c.level_budget = cfg.cts_budget;
     c.level = L;
     c.keep_scale = true;
+    // EvalMod's change of variable u = t/(K+1) is folded in as well (saves its level).
     c.scaling = (sparse ? static_cast<double>(2 * slots_) / static_cast<double>(P.N()) : 1.0) * em_in_scale_ /
-                static_cast<double>(P.q(0));
+                static_cast<double>(P.q(0)) / (cfg.evalmod.K + 1);
     cts_ = std::make_unique<HomomorphicDFT>(encoder_, c);
     // Scales through EvalMod (replayed from its steps), then the reinterpretation
     // S' = S_e·Δ_0/q_0 under which the slots read m again.
-    std::size_t level = L - cfg.cts_budget - static_cast<std::size_t>(polyeval_depth(em_.cosine()));
+    std::size_t level = L - cfg.cts_budget - static_cast<std::size_t>(em_.poly_depth());
     double S = static_cast<double>(P.q(level));
     for (int i = 0; i < cfg.evalmod.double_angles; ++i, --level) S = S * S / static_cast<double>(P.q(level));
     em_out_scale_ = S * 6.283185307179586476925286766559 * P.nominal_scale(0) / static_cast<double>(P.q(0));
@@ -207,8 +321,29 @@ GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey&
     return gk;
 }
 
-void CkksBootstrapper::set_keys(const RelinKey* rk, const GaloisKeys* gk) {
+EncapsulationKeys CkksBootstrapper::make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk) const {
+    if (!enc_params_)
+        throw std::invalid_argument("make_encapsulation_keys: this bootstrapper has no encapsulation "
+                                    "(BootstrapConfig::ephemeral_weight = 0)");
+    // s' exists only inside this scope, in wiped memory.
+    const SecureVector<std::int8_t> ephemeral = kg.sparse_ternary_coeffs(cfg_.ephemeral_weight);
+    return bt::ckks::make_encapsulation_keys(kg, sk, enc_params_, ephemeral);
+}
+
+void CkksBootstrapper::set_keys(const RelinKey* rk, const GaloisKeys* gk, const EncapsulationKeys* ek) {
+    if (enc_params_ && !ek)
+        throw std::invalid_argument("CkksBootstrapper::set_keys: the configuration uses sparse-secret encapsulation; "
+                                    "pass the keys from make_encapsulation_keys");
+    if (ek) {
+        check_fingerprint(*enc_params_, ek->to_sparse.fingerprint, "the s -> s' encapsulation key");
+        check_fingerprint(*params_, ek->to_dense.fingerprint, "the s' -> s encapsulation key");
+        if (ek->to_dense.max_level < params_->max_level())
+            throw std::invalid_argument("CkksBootstrapper::set_keys: the s' -> s key serves levels up to " +
+                                        std::to_string(ek->to_dense.max_level) + "; it is used at the top level " +
+                                        std::to_string(params_->max_level()));
+    }
     ev_ = std::make_unique<Evaluator>(params_, rk, gk);
+    ek_ = ek;
 }
 
 Ciphertext CkksBootstrapper::raise(const Ciphertext& ct_in) const {
@@ -222,7 +357,13 @@ Ciphertext CkksBootstrapper::raise(const Ciphertext& ct_in) const {
         throw std::invalid_argument("bootstrap: a level-0 input must have the nominal scale " +
                                     scale_str(P.nominal_scale(0)) + ", found " + scale_str(ct.scale) +
                                     "; bootstrap one level earlier so it can be aligned");
-    Ciphertext r = mod_raise(P, ct, P.max_level());
+    Ciphertext r;
+    if (enc_params_) {  // s -> s' (mod q_0), ModRaise, s' -> s (top level)
+        r = mod_raise(P, switch_to_sparse(P, enc_params_, ct, ek_->to_sparse), P.max_level());
+        switch_to_dense_inplace(*ev_, r, ek_->to_dense);
+    } else {
+        r = mod_raise(P, ct, P.max_level());
+    }
     if (slots_ < P.max_slots()) {
         r.slots = P.max_slots();
         r = subring_trace(*ev_, r, slots_);
@@ -261,7 +402,10 @@ Ciphertext CkksBootstrapper::bootstrap(const Ciphertext& ct) const {
 }
 
 std::string CkksBootstrapper::describe() const {
-    return "bootstrapping " + std::to_string(slots_) + " slots: CoeffsToSlots " + std::to_string(cts_->depth()) +
+    const std::string enc = enc_params_ ? "sparse-secret encapsulation h=" + std::to_string(cfg_.ephemeral_weight) + ", "
+                                        : "no encapsulation, ";
+    return "bootstrapping " + std::to_string(slots_) + " slots (" + enc + "|I| <= K deterministic): CoeffsToSlots " +
+           std::to_string(cts_->depth()) +
            " levels, EvalMod " + std::to_string(em_.depth()) + " (K=" + std::to_string(static_cast<int>(cfg_.evalmod.K)) +
            ", degree " + std::to_string(cfg_.evalmod.degree) + ", " + std::to_string(cfg_.evalmod.double_angles) +
            " double angles), SlotsToCoeffs " + std::to_string(stc_->depth()) + "; output level " +

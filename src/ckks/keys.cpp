@@ -76,6 +76,30 @@ void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream
 KeyGenerator::KeyGenerator(ParamsPtr params, std::optional<Seed> fixed_seed)
     : params_(std::move(params)), encoder_(params_), prng_(make_prng(fixed_seed, "KeyGenerator")) {}
 
+KeyGenerator::KeyGenerator(ParamsPtr params, Prng&& prng)
+    : params_(std::move(params)), encoder_(params_), prng_(std::move(prng)) {}
+
+KeyGenerator KeyGenerator::derive(ParamsPtr other) {
+    if (other->N() != params_->N())
+        throw std::invalid_argument("KeyGenerator::derive: ring dimension " + std::to_string(other->N()) +
+                                    " differs from " + std::to_string(params_->N()));
+    Seed s;
+    prng_.fill(s.data(), s.size());
+    KeyGenerator g(std::move(other), Prng(s, 0x646572697665ull));
+    secure_wipe(s.data(), s.size());
+    return g;
+}
+
+SecureVector<std::int8_t> KeyGenerator::sparse_ternary_coeffs(std::size_t h) {
+    const std::size_t N = params_->N();
+    if (h < 1 || h > N)
+        throw std::invalid_argument("sparse_ternary_coeffs: Hamming weight " + std::to_string(h) + " outside [1, N = " +
+                                    std::to_string(N) + "]");
+    SecureVector<std::int8_t> c(N);
+    sample_sparse_ternary(prng_, h, c.data(), N);
+    return c;
+}
+
 SecretKey secret_key_from_coeffs(const Params& P, SecureVector<std::int8_t> coeffs) {
     const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
     if (coeffs.size() != N) throw std::invalid_argument("secret_key_from_coeffs: expected N coefficients");

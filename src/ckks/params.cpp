@@ -26,6 +26,11 @@ int he_standard_max_log_qp(int log_n) {
     }
 }
 
+int sparse_secret_max_log_qp(int log_n, int hamming_weight) {
+    if (log_n == 16 && hamming_weight >= 32) return 121;
+    return 0;
+}
+
 namespace {
 
 [[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("CKKS parameters: " + msg); }
@@ -79,6 +84,18 @@ void validate_literal(const ParamsLiteral& lit) {
         (lit.hamming_weight < 1 || static_cast<std::size_t>(lit.hamming_weight) > N))
         bad("sparse secret of Hamming weight " + std::to_string(lit.hamming_weight) + ": expected 1 … N = " +
             std::to_string(N));
+    auto check_explicit = [&](const std::vector<u64>& primes, const std::vector<int>& bits, const char* what) {
+        if (primes.empty()) return;
+        if (primes.size() != bits.size())
+            bad(std::string("explicit ") + what + " primes: " + std::to_string(primes.size()) + " given for " +
+                std::to_string(bits.size()) + " bit sizes; give one per entry or none");
+        for (std::size_t i = 0; i < primes.size(); ++i)
+            if (bit_length(primes[i]) != bits[i] || primes[i] % (2 * N) != 1 || !is_prime(primes[i]))
+                bad(std::string("explicit ") + what + " prime " + std::to_string(primes[i]) + " is not an NTT prime (≡ 1 mod 2N = " +
+                    std::to_string(2 * N) + ") of " + std::to_string(bits[i]) + " bits");
+    };
+    check_explicit(lit.q_primes, lit.log_q, "chain");
+    check_explicit(lit.p_primes, lit.log_p, "special");
 }
 
 }  // namespace
@@ -97,25 +114,34 @@ std::shared_ptr<const Params> Params::create(const ParamsLiteral& lit) {
     std::size_t c = 0;
     while (c + 1 <= L && lit.log_q[c + 1] == lit.log_scale) ++c;
     P->top_scale_level_ = c;
-    std::vector<u64> q(L + 1, 0), chosen;
+    std::vector<u64> q(L + 1, 0), chosen(lit.q_primes);
+    chosen.insert(chosen.end(), lit.p_primes.begin(), lit.p_primes.end());
     // The top nominal scale sits 2^-10 below 2^log_scale so that the primes nearest to
     // every Δ_l keep exactly log_scale bits (below 2^50 they stay IFMA-capable).
     std::vector<double> scale(L + 1, std::ldexp(1.0, lit.log_scale));
     if (c >= 1) scale[c] = std::ldexp(1.0 - 1.0 / 1024, lit.log_scale);
+    const bool fixed_q = !lit.q_primes.empty();
     for (std::size_t l = c; l >= 1; --l) {  // top-down, each prime nearest the current scale
-        q[l] = nearest_ntt_prime(scale[l], N, chosen, u64{1} << lit.log_scale);
-        chosen.push_back(q[l]);
+        q[l] = fixed_q ? lit.q_primes[l] : nearest_ntt_prime(scale[l], N, chosen, u64{1} << lit.log_scale);
+        if (!fixed_q) chosen.push_back(q[l]);
         scale[l - 1] = scale[l] * (scale[l] / static_cast<double>(q[l]));
     }
     for (std::size_t l = 0; l <= L; ++l) {
         if (l >= 1 && l <= c) continue;
-        q[l] = largest_ntt_prime(lit.log_q[l], N, chosen);
-        chosen.push_back(q[l]);
+        q[l] = fixed_q ? lit.q_primes[l] : largest_ntt_prime(lit.log_q[l], N, chosen);
+        if (!fixed_q) chosen.push_back(q[l]);
     }
     std::vector<u64> p;
-    for (int b : lit.log_p) {
-        p.push_back(largest_ntt_prime(b, N, chosen));
-        chosen.push_back(p.back());
+    for (std::size_t i = 0; i < lit.log_p.size(); ++i) {
+        p.push_back(lit.p_primes.empty() ? largest_ntt_prime(lit.log_p[i], N, chosen) : lit.p_primes[i]);
+        if (lit.p_primes.empty()) chosen.push_back(p.back());
+    }
+    {
+        std::vector<u64> all(q);
+        all.insert(all.end(), p.begin(), p.end());
+        std::sort(all.begin(), all.end());
+        if (std::adjacent_find(all.begin(), all.end()) != all.end())
+            bad("the explicit primes repeat a prime; every chain and special prime must be distinct");
     }
     P->q_ = q;
     P->p_ = p;
@@ -135,9 +161,13 @@ std::shared_ptr<const Params> Params::create(const ParamsLiteral& lit) {
                       "by %.1f bits: remove chain or special primes, or use a larger N",
                       P->log_qp(), bound, lit.log_n, P->log_qp() - bound);
         why = buf;
-    } else if (lit.secret == SecretDist::SparseTernary) {
+    } else if (lit.secret == SecretDist::SparseTernary &&
+               P->log_qp() > sparse_secret_max_log_qp(lit.log_n, lit.hamming_weight)) {
         why = "a sparse secret (h = " + std::to_string(lit.hamming_weight) +
               ") is outside what the HomomorphicEncryption.org table covers";
+        if (sparse_secret_max_log_qp(lit.log_n, lit.hamming_weight) > 0)
+            why += " above log2(QP) = " + std::to_string(sparse_secret_max_log_qp(lit.log_n, lit.hamming_weight)) +
+                   " (the sparse-secret encapsulation bound)";
     }
     P->secure_ = why.empty();
     if (!P->secure_) {
@@ -225,31 +255,28 @@ std::vector<int> cat(std::initializer_list<std::vector<int>> parts) {
 
 std::vector<PresetInfo> list_presets() {
     return {
-        {"N16_QP1533_T", "training: q0 60 bits, 13 levels at 2^40 (10 for computation, 3 for SlotsToCoeffs), "
-                         "8 x 60 bits (EvalMod), 3 x 56 bits (CoeffsToSlots); 5 special primes of 61 bits"},
+        {"N16_QP1725_T_enc",
+         "training and bootstrapping (secure; uniform ternary secret + sparse-secret encapsulation h = 32 at "
+         "q0·p0): q0 52 bits, 18 levels at 2^40 (15 for computation after bootstrapping, 3 for SlotsToCoeffs), "
+         "8 x 60 bits (EvalMod), 3 x 56 bits (CoeffsToSlots); 5 special primes of 61 bits (dnum 6)"},
+        {"N16_QP1533_T", "no bootstrapping planned (superseded for training by N16_QP1725_T_enc): q0 60 bits, "
+                         "13 levels at 2^40, 8 x 60 bits, 3 x 56 bits; 5 special primes of 61 bits"},
         {"N16_QP1530_T_seal", "like-for-like with SEAL: q0 60 bits + 21 x 50 bits, 7 special primes of 60 bits"},
         {"N15_QP719_T", "N = 2^15, 12 levels at scale 2^40 (secure, no bootstrapping)"},
         {"N13_QP215_T", "N = 2^13, 3 levels at scale 2^35 (secure; small)"},
-        {"N16_QP1645_H32_boot", "INSECURE (sparse secret h = 32, not covered by the HE standard): N = 2^16 bootstrapping "
-                                "measurements until the encapsulated secure preset exists; q0 52 bits, 10 compute + 3 StC "
-                                "levels at 2^40, 10 x 60 EvalMod, 3 x 56 CtS"},
         {"N12_test", "INSECURE test ring: N = 2^12, 6 levels at 2^40"},
         {"N10_test", "INSECURE test ring: N = 2^10, 4 levels at 2^35"},
     };
 }
 
 ParamsLiteral preset_literal(const std::string& name) {
+    if (name == "N16_QP1725_T_enc")
+        return make(name, 16, cat({{52}, rep(40, 18), rep(60, 8), rep(56, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1533_T")
         return make(name, 16, cat({{60}, rep(40, 13), rep(60, 8), rep(56, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1530_T_seal") return make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);
     if (name == "N15_QP719_T") return make(name, 15, cat({{59}, rep(40, 12)}), rep(60, 3), 40);
     if (name == "N13_QP215_T") return make(name, 13, cat({{50}, rep(35, 3)}), {60}, 35);
-    if (name == "N16_QP1645_H32_boot") {
-        ParamsLiteral l = make(name, 16, cat({{52}, rep(40, 13), rep(60, 10), rep(56, 3)}), rep(61, 5), 40, true);
-        l.secret = SecretDist::SparseTernary;
-        l.hamming_weight = 32;
-        return l;
-    }
     if (name == "N12_test") return make(name, 12, cat({{55}, rep(40, 6)}), {55, 55}, 40, true);
     if (name == "N10_test") return make(name, 10, cat({{50}, rep(35, 4)}), {50, 50}, 35, true);
     std::string names;

@@ -64,3 +64,65 @@ TEST_CASE("n16: encrypt, multiply+relin+rescale, rotate at N = 2^16 (60 + 21 x 5
 }
 
 }  // TEST_SUITE
+
+// The secure training preset bootstrapped once, as the trainer does it: 1024 slots,
+// dense uniform ternary main secret with sparse-secret encapsulation (h = 32), the
+// recommended configuration. Keys: 30 Galois keys (mostly at the top level), the
+// relinearization key at EvalMod's level and the two encapsulation keys, about 6.3 GB;
+// the whole case takes ~1 minute on 2 cores with AVX-512.
+#include "bt/ckks/bootstrap.hpp"
+
+TEST_SUITE("ckks-slow") {
+
+TEST_CASE("n16: bootstrapping 1024 slots with N16_QP1725_T_enc (encapsulation h = 32)") {
+    auto P = preset("N16_QP1725_T_enc");
+    REQUIRE(P->secure());
+    CHECK(P->secret_dist() == SecretDist::Ternary);
+    CHECK(P->log_qp() <= he_standard_max_log_qp(16));
+    const std::size_t slots = 1024;
+    CkksBootstrapper bs(P, recommended_bootstrap_config(slots));
+    MESSAGE(bs.describe());
+    REQUIRE(bs.encapsulation_ring());
+    CHECK(bs.encapsulation_ring()->secure());
+    CHECK(bs.output_level() == 15);
+    KeyGenerator kg(P);  // OS randomness: the real thing
+    const SecretKey sk = kg.secret_key();
+    const PublicKey pk = kg.public_key(sk);
+    const RelinKey rk = bs.make_relin_key(kg, sk);
+    const GaloisKeys gk = bs.make_galois_keys(kg, sk);
+    const EncapsulationKeys ek = bs.make_encapsulation_keys(kg, sk);
+    MESSAGE("keys: " << gk.keys.size() << " Galois keys " << gk.size_bytes() / 1048576 << " MiB, relinearization "
+                     << rk.key.size_bytes() / 1048576 << " MiB, encapsulation " << ek.size_bytes() / 1048576
+                     << " MiB (s -> s' " << ek.to_sparse.size_bytes() / 1024 << " KiB)");
+    bs.set_keys(&rk, &gk, &ek);
+    const Encoder enc(P);
+    Encryptor e(P, pk);
+    const Decryptor dec(P, sk);
+    std::mt19937_64 rng(1024);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<cplx> z(slots);
+    for (auto& v : z) v = cplx(u(rng), u(rng));
+    const Ciphertext r = bs.bootstrap(e.encrypt(enc.encode(z, 0, 0, slots)));
+    CHECK(r.level == 15);
+    CHECK(r.scale == P->nominal_scale(15));
+    const auto got = enc.decode(dec.decrypt(r));
+    double mx = 0, sum = 0;
+    for (std::size_t i = 0; i < slots; ++i) {
+        const double err = std::abs(got[i] - z[i]);
+        mx = std::max(mx, err);
+        sum += err;
+    }
+    const double bits_mean = -std::log2(sum / static_cast<double>(slots)), bits_max = -std::log2(mx);
+    MESSAGE("N = 2^16 bootstrap, 1024 slots: precision mean " << bits_mean << " bits, max " << bits_max
+                                                              << " bits, 15 levels left");
+    // Measured 23.5 / 21.9 bits. The issue's bar (mean >= 20, max >= 16) with no margin
+    // taken off it: the test fails exactly when the bar is missed.
+    CHECK(bits_mean >= 20);
+    CHECK(bits_max >= 16);
+    // The refreshed ciphertext computes: one multiplication at 2^40.
+    const Evaluator ev(P, &rk);
+    const auto sq = enc.decode(dec.decrypt(ev.multiply_relin_rescale(r, r)));
+    CHECK(std::abs(sq[3] - z[3] * z[3]) < 1e-4);
+}
+
+}  // TEST_SUITE

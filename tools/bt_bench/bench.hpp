@@ -20,6 +20,9 @@ struct Options {
     int min_reps = 5;
     bool quick = false;        // --quick: few repetitions (smoke test)
     int threads = 1;           // --threads N (groups that support threads)
+    bool threads_given = false;
+    int reps = 0;              // --reps N: repetitions for groups that run few (bootstrap); 0: the group's default
+    std::vector<std::size_t> slots;  // --slots a,b,…: slot counts for groups that take them (bootstrap)
 };
 
 // One output row: ordered key/value pairs. Numbers keep their type in JSON.

@@ -1,18 +1,26 @@
-// bt_bench bootstrap: N = 2^16 bootstrapping, slots 2^12 and 2^15: total time and each
-// stage's, levels left, precision (mean and max error in bits on values in [-1, 1]), key
-// memory and key-generation time. One repetition per case by default (a bootstrap takes
-// seconds; --quick is the same), threads from --threads.
+// bt_bench bootstrap: N = 2^16 bootstrapping with the secure training preset
+// N16_QP1725_T_enc (uniform ternary secret, sparse-secret encapsulation h = 32) and
+// recommended_bootstrap_config, for 2^15, 2^12 and 2^10 slots (--slots to choose):
+// total time and each stage's, levels left, precision (mean and max error in bits on
+// values in [-1, 1]), key memory, key-generation time and the process's peak memory.
 //
-// Parameters: N16_QP1645_H32_boot, an INSECURE sparse-secret preset (rows carry
-// "secure":false) used for measurements until the secure encapsulated preset exists.
+// Threads: 1 and 2 by default (--threads N: 1 and N), interleaved in one process (rep 1
+// at 1 thread, rep 1 at 2 threads, rep 2 …) so that a noisy neighbour hits both alike;
+// medians over --reps runs (default 3, --quick 1). Keys are generated once per slot count
+// (with the largest thread count) and shared by the runs. The 2-thread row carries
+// "speedup" = median(1 thread) / median(2 threads).
 #include "bench.hpp"
 
 #include "bt/ckks/bootstrap.hpp"
 #include "bt/threadpool.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <random>
+#include <string>
 
 namespace {
 
@@ -22,37 +30,34 @@ using clk = std::chrono::steady_clock;
 
 double secs(clk::time_point a, clk::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-void run(const Options& opt, std::size_t slots) {
-    const unsigned threads = static_cast<unsigned>(opt.threads < 1 ? 1 : opt.threads);
-    bt::ThreadPool::set_global_threads(threads);
-    const std::string preset_name = "N16_QP1645_H32_boot";
-    auto P = preset(preset_name);
-    BootstrapConfig cfg;
-    cfg.slots = slots;
-    cfg.cts_budget = 3;
-    cfg.stc_budget = 3;
-    cfg.evalmod.K = 16;  // h = 32: |I| <= 16 always (failure probability 0)
-    cfg.evalmod.double_angles = 3;
-    cfg.evalmod.degree = 63;
-    const auto t0 = clk::now();
-    CkksBootstrapper bs(P, cfg);
-    const auto t1 = clk::now();
-    KeyGenerator kg(P);
-    const SecretKey sk = kg.secret_key();
-    const PublicKey pk = kg.public_key(sk);
-    const RelinKey rk = bs.make_relin_key(kg, sk);
-    const GaloisKeys gk = bs.make_galois_keys(kg, sk);
-    bs.set_keys(&rk, &gk);
-    const auto t2 = clk::now();
-    const Encoder enc(P);
-    Encryptor e(P, pk);
-    const Decryptor dec(P, sk);
-    std::mt19937_64 rng(slots);
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Peak resident memory of this process (VmHWM), bytes; 0 if unknown.
+std::size_t peak_rss_bytes() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) return static_cast<std::size_t>(std::stoull(line.substr(6))) * 1024;
+    return 0;
+}
+
+struct Sample {
+    double total = 0, raise = 0, cts = 0, evalmod = 0, stc = 0, bits_mean = 0, bits_max = 0;
+    std::size_t level = 0;
+};
+
+Sample run_once(const CkksBootstrapper& bs, const Encoder& enc, Encryptor& e, const Decryptor& dec,
+                std::size_t slots, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> u(-1, 1);
     std::vector<cplx> z(slots);
-    for (auto& v : z) v = cplx(u(rng), slots == P->max_slots() ? u(rng) : 0.0);
+    for (auto& v : z) v = cplx(u(rng), u(rng));
     const Ciphertext c = e.encrypt(enc.encode(z, 0, 0, slots));
-    // Stages, timed one by one.
+    Sample s;
     const auto s0 = clk::now();
     const Ciphertext raised = bs.raise(c);
     const auto s1 = clk::now();
@@ -70,20 +75,86 @@ void run(const Options& opt, std::size_t slots) {
         mx = std::max(mx, err);
         sum += err;
     }
-    Row("bootstrap").set("preset", preset_name).set("secure", "false").set("N", P->N()).set("slots", slots)
-        .set("threads", static_cast<int>(threads)).set("ns", 1e9 * secs(s0, s4)).set("reps", 1)
-        .set("modraise_s", secs(s0, s1)).set("coeffs_to_slots_s", secs(s1, s2)).set("evalmod_s", secs(s2, s3))
-        .set("slots_to_coeffs_s", secs(s3, s4)).set("levels_left", r.level)
-        .set("bits_mean", -std::log2(sum / static_cast<double>(slots))).set("bits_max", -std::log2(mx))
-        .set("key_bytes", gk.size_bytes() + rk.key.size_bytes()).set("galois_keys", gk.keys.size())
-        .set("keygen_s", secs(t1, t2)).set("setup_s", secs(t0, t1)).print(opt);
+    s.total = secs(s0, s4);
+    s.raise = secs(s0, s1);
+    s.cts = secs(s1, s2);
+    s.evalmod = secs(s2, s3);
+    s.stc = secs(s3, s4);
+    s.bits_mean = -std::log2(sum / static_cast<double>(slots));
+    s.bits_max = -std::log2(mx);
+    s.level = r.level;
+    return s;
+}
+
+void run(const Options& opt, std::size_t slots) {
+    const std::string preset_name = "N16_QP1725_T_enc";
+    const std::vector<int> threads = opt.threads_given ? std::vector<int>{1, std::max(1, opt.threads)}
+                                                       : std::vector<int>{1, 2};
+    const int top_threads = *std::max_element(threads.begin(), threads.end());
+    const int reps = opt.reps > 0 ? opt.reps : (opt.quick ? 1 : 3);
+    bt::ThreadPool::set_global_threads(static_cast<unsigned>(top_threads));
+    auto P = preset(preset_name);
+    const BootstrapConfig cfg = recommended_bootstrap_config(slots);
+    const auto t0 = clk::now();
+    CkksBootstrapper bs(P, cfg);
+    const auto t1 = clk::now();
+    KeyGenerator kg(P);
+    const SecretKey sk = kg.secret_key();
+    const PublicKey pk = kg.public_key(sk);
+    const RelinKey rk = bs.make_relin_key(kg, sk);
+    const GaloisKeys gk = bs.make_galois_keys(kg, sk);
+    const EncapsulationKeys ek = bs.make_encapsulation_keys(kg, sk);
+    bs.set_keys(&rk, &gk, &ek);
+    const auto t2 = clk::now();
+    const Encoder enc(P);
+    Encryptor e(P, pk);
+    const Decryptor dec(P, sk);
+    run_once(bs, enc, e, dec, slots, 1);  // warm-up (key-switch tables, page faults)
+    std::vector<std::vector<Sample>> samples(threads.size());
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t t = 0; t < threads.size(); ++t) {
+            bt::ThreadPool::set_global_threads(static_cast<unsigned>(threads[t]));
+            samples[t].push_back(run_once(bs, enc, e, dec, slots, 100 + static_cast<std::uint64_t>(r)));
+        }
+    double base = 0;
+    for (std::size_t t = 0; t < threads.size(); ++t) {
+        auto med = [&](double Sample::*f) {
+            std::vector<double> v;
+            for (const Sample& s : samples[t]) v.push_back(s.*f);
+            return median(v);
+        };
+        const double total = med(&Sample::total);
+        if (t == 0) base = total;
+        std::string all;
+        for (const Sample& s : samples[t]) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%s%.2f", all.empty() ? "" : " ", s.total);
+            all += buf;
+        }
+        Row row("bootstrap");
+        row.set("preset", preset_name).set("secure", P->secure() ? "true" : "false").set("N", P->N())
+            .set("logq", P->log_qp()).set("slots", slots).set("threads", threads[t]).set("ns", 1e9 * total)
+            .set("reps", static_cast<int>(samples[t].size())).set("runs_s", all)
+            .set("modraise_s", med(&Sample::raise)).set("coeffs_to_slots_s", med(&Sample::cts))
+            .set("evalmod_s", med(&Sample::evalmod)).set("slots_to_coeffs_s", med(&Sample::stc))
+            .set("levels_left", samples[t][0].level).set("bits_mean", med(&Sample::bits_mean))
+            .set("bits_max", med(&Sample::bits_max));
+        if (t > 0) row.set("speedup", base / total);
+        row.set("key_bytes", gk.size_bytes() + rk.key.size_bytes() + ek.size_bytes())
+            .set("galois_keys", gk.keys.size()).set("keygen_s", secs(t1, t2)).set("keygen_threads", top_threads)
+            .set("setup_s", secs(t0, t1)).set("peak_rss_bytes", peak_rss_bytes());
+        row.print(opt);
+    }
 }
 
 void bench_bootstrap(const Options& opt) {
-    run(opt, 4096);
-    run(opt, 32768);
+    const std::vector<std::size_t> slots = opt.slots.empty() ? std::vector<std::size_t>{32768, 4096, 1024} : opt.slots;
+    for (std::size_t s : slots) run(opt, s);
 }
 
 }  // namespace
 
-BT_BENCH_GROUP("bootstrap", "N = 2^16 bootstrapping (2^12 and 2^15 slots): stages, precision, keys", bench_bootstrap);
+BT_BENCH_GROUP("bootstrap",
+               "N = 2^16 bootstrapping, secure preset N16_QP1725_T_enc (2^15, 2^12, 2^10 slots; 1 and 2 threads): "
+               "stages, precision, keys",
+               bench_bootstrap);

@@ -128,8 +128,20 @@ int main(int argc, char** argv) {
             opt.quick = true;
         } else if (a == "--threads" && i + 1 < argc) {
             opt.threads = std::atoi(argv[++i]);
+            opt.threads_given = true;
+        } else if (a == "--reps" && i + 1 < argc) {
+            opt.reps = std::atoi(argv[++i]);
+        } else if (a == "--slots" && i + 1 < argc) {
+            const std::string list = argv[++i];
+            std::size_t pos = 0;
+            while (pos < list.size()) {
+                std::size_t end = list.find(',', pos);
+                if (end == std::string::npos) end = list.size();
+                opt.slots.push_back(static_cast<std::size_t>(std::strtoull(list.substr(pos, end - pos).c_str(), nullptr, 10)));
+                pos = end + 1;
+            }
         } else if (a == "--help" || a == "-h") {
-            std::printf("usage: bt_bench [group ...] [--json] [--quick] [--threads N]\ngroups:\n");
+            std::printf("usage: bt_bench [group ...] [--json] [--quick] [--threads N] [--reps N] [--slots a,b,...]\ngroups:\n");
             for (const auto& g : groups()) std::printf("  %-12s %s\n", g.first.c_str(), g.second.what.c_str());
             std::printf("  %-12s every group above\n", "all");
             return 0;

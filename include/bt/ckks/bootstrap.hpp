@@ -74,6 +74,10 @@ struct EvalModConfig {
     double K = 16;          // bound on |I|
     int double_angles = 3;  // r
     int degree = 63;        // Chebyshev degree of the scaled cosine
+    // The input slots hold u = t/(K+1) in [-1, 1] instead of t: the caller folded the
+    // change of variable into the step producing the input (the bootstrapper folds it
+    // into CoeffsToSlots), which saves its level. The twin still takes t.
+    bool unit_input = false;
 };
 
 class EvalMod {
@@ -81,10 +85,12 @@ public:
     explicit EvalMod(const EvalModConfig& cfg);
     const EvalModConfig& config() const { return cfg_; }
     const ChebyshevPoly& cosine() const { return cos_; }
-    int depth() const { return polyeval_depth(cos_) + cfg_.double_angles; }
+    int depth() const { return poly_depth() + cfg_.double_angles; }
+    // Levels of the cosine part (with the change of variable unless unit_input).
+    int poly_depth() const { return polyeval_depth(cfg_.unit_input ? cos_.on_unit_interval() : cos_); }
     // Max |cos approximation - cos| on the interval (float64, dense grid).
     double interpolation_error() const { return interp_err_; }
-    // Encrypted: t (real slots) at level >= depth(), scale near q of its level. The
+    // Encrypted: t (or u = t/(K+1) if unit_input; real slots) at level >= depth(), scale near q of its level. The
     // result is depth() levels lower; its scale is 2π times the working scale.
     Ciphertext apply(const Evaluator& ev, const Ciphertext& t) const;
     // The float64 twin: the same steps (same polynomial, same evaluation order).
@@ -96,13 +102,79 @@ private:
     double interp_err_ = 0;
 };
 
+// ---------------------------------------------------------------- sparse-secret encapsulation
+// Bossuat, Troncoso-Pastoriza, Hubaux, "Bootstrapping for Approximate Homomorphic
+// Encryption with Negligible Failure-Probability by Using Sparse-Secret Encapsulation",
+// ACNS 2022.
+//
+// The main secret s is dense (uniform ternary: the HomomorphicEncryption.org bound on
+// log2(QP) applies and Params enforces it). ModRaise of a ciphertext under s decrypts to
+// m + q_0·I whose coefficients have standard deviation about sqrt(N/18) ≈ 60 at N = 2^16
+// (maxima near 300), which would need a very wide EvalMod interval. Instead bootstrapping switches the level-0 input to an
+// EPHEMERAL sparse ternary secret s' of Hamming weight h before ModRaise, and back to s
+// right after it:
+//   1. (c0, c1) mod q_0 under s --[key s -> s' over q_0·p']--> (c0', c1') mod q_0 under s'
+//   2. ModRaise: c0' + c1'·s' = m + e + q_0·I over the integers, and since every
+//      coefficient of c0', c1' is in (-q_0/2, q_0/2] and s' has h entries ±1,
+//      |c0' + c1'·s'| <= (h+1)·q_0/2, so |I| <= (h+1)/2 (+ |m+e|/q_0 < 1/2). For h = 32:
+//      |I| <= 16 for EVERY coefficient, deterministically; EvalMod with K = 16 never sees
+//      an out-of-range input. Failure probability per bootstrap (|I| > K): 0. (For
+//      comparison, the exact Irwin–Hall tail gives 2^-68.5 per N = 2^16 bootstrap at
+//      K = 14 and 2^-36.6 at K = 12; we keep the deterministic K = 16.)
+//   3. key s' -> s over the whole chain at the top level, then CoeffsToSlots … as usual.
+//
+// Security. The server holds two keys involving s', never s' itself:
+//   - s -> s' : an RLWE sample under the SPARSE secret s' over the small ring modulus
+//     q_0·p' only (one chain prime, one special prime; N = 2^16, log2(q_0·p') ≈ 113 for
+//     our preset: 52 + 61 bits, h = 32). This is the configuration Bossuat et al. use
+//     and that Lattigo's presets ship (N16QP1546H192H32: h = 32 at q_0·p_0 = 60 + 61 =
+//     121 bits), estimated there with the lattice estimator, hybrid attacks on sparse
+//     secrets included, at >= 128-bit security: the modulus is so small relative to N
+//     (the dense-secret HE-standard bound at N = 2^16 is 1747 bits) that the sparsity
+//     does not bring the attack cost down to 128 bits. Our modulus is smaller than
+//     theirs (113 <= 121 bits), which only makes the instance harder. Params encodes
+//     exactly this one exception (sparse_secret_max_log_qp: N = 2^16, h >= 32, 121 bits);
+//     any other sparse-secret ring is flagged insecure. We did not rerun the estimator.
+//   - s' -> s : an RLWE sample under the DENSE main secret s at the full modulus (the
+//     HE-standard bound holds), encrypting s' like any rotation key encrypts σ(s).
+// s' is sampled inside key generation, lives in wiped memory (SecureVector) and is
+// destroyed when key generation returns; nothing stores or returns it.
+
+struct EncapsulationKeys {
+    SwitchingKey to_sparse;  // s -> s', over {q_0, p'} (the encapsulation ring, level 0)
+    SwitchingKey to_dense;   // s' -> s, over the main chain, top level
+    std::size_t size_bytes() const { return to_sparse.size_bytes() + to_dense.size_bytes(); }
+};
+
+// The encapsulation ring: the main ring's N, q_0 and first special prime p_0, sparse
+// ternary secret of weight h. Secure (by the exception above) for N = 2^16, h >= 32.
+ParamsPtr encapsulation_params(const Params& main, std::size_t h);
+// The two keys for a GIVEN ephemeral secret (coefficients, weight h): the building block,
+// exposed so that tests can check the key switches against decryption with s'. Servers
+// use CkksBootstrapper::make_encapsulation_keys, which samples and wipes s' itself.
+EncapsulationKeys make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk, const ParamsPtr& encaps,
+                                          const SecureVector<std::int8_t>& ephemeral);
+// Step 1: a level-0 ciphertext under s -> the same message under s' (mod q_0).
+Ciphertext switch_to_sparse(const Params& main, const ParamsPtr& encaps, const Ciphertext& ct,
+                            const SwitchingKey& to_sparse);
+// Step 3: a ciphertext under s' (main ring, any level up to the key's) -> under s.
+void switch_to_dense_inplace(const Evaluator& ev, Ciphertext& ct, const SwitchingKey& to_dense);
+
 // ---------------------------------------------------------------- the bootstrapper
 struct BootstrapConfig {
     std::size_t slots = 0;          // 0: N/2 (full packing); else a smaller power of two (sparse)
     std::size_t cts_budget = 3;     // CoeffsToSlots stages (= levels)
     std::size_t stc_budget = 3;     // SlotsToCoeffs stages (= levels)
-    EvalModConfig evalmod;
+    EvalModConfig evalmod;          // (the bootstrapper always sets unit_input)
+    // Sparse-secret encapsulation: Hamming weight h of the ephemeral secret (0: none;
+    // then the main secret must itself be sparse with (h+1)/2 <= K).
+    std::size_t ephemeral_weight = 0;
 };
+
+// The recommended configuration for the N16_QP1725_T_enc preset (and the small test
+// rings built like it): encapsulation h = 32, K = 16 (deterministic), degree 63, two
+// double angles (EvalMod depth 8), CoeffsToSlots and SlotsToCoeffs 3 levels each.
+BootstrapConfig recommended_bootstrap_config(std::size_t slots);
 
 // The real thing: ModRaise, CoeffsToSlots, EvalMod, SlotsToCoeffs, each a separate
 // function. Level plan from the top level L: CoeffsToSlots L -> L - c, EvalMod ->
@@ -120,15 +192,20 @@ public:
     // level; relinearization only up to EvalMod's input level.
     RelinKey make_relin_key(KeyGenerator& kg, const SecretKey& sk) const;
     GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk) const;
-    // Keys: relinearization (EvalMod) and the Galois keys above. Not owned.
-    void set_keys(const RelinKey* rk, const GaloisKeys* gk);
+    // The encapsulation keys (config ephemeral_weight > 0): samples the ephemeral secret,
+    // builds both keys, wipes the secret. Throws if the config has no encapsulation.
+    EncapsulationKeys make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk) const;
+    // Keys: relinearization (EvalMod), the Galois keys above, and the encapsulation keys
+    // if configured. Not owned.
+    void set_keys(const RelinKey* rk, const GaloisKeys* gk, const EncapsulationKeys* ek = nullptr);
+    const ParamsPtr& encapsulation_ring() const { return enc_params_; }  // null without encapsulation
 
     Ciphertext bootstrap(const Ciphertext& ct) const override;
     std::size_t output_level() const override { return out_level_; }
     const char* name() const override { return "CKKS bootstrapping"; }
 
     // The stages (exposed for tests and timing).
-    Ciphertext raise(const Ciphertext& ct) const;                       // ModRaise (+ trace), scale := S_em
+    Ciphertext raise(const Ciphertext& ct) const;  // (s -> s') ModRaise (s' -> s) (+ trace), scale := S_em
     HomomorphicDFT::Split coeffs_to_slots(const Ciphertext& raised) const;
     Ciphertext eval_mod(const Ciphertext& t) const;                     // EvalMod, scale reinterpreted
     Ciphertext slots_to_coeffs(const HomomorphicDFT::Split& parts) const;
@@ -145,6 +222,8 @@ private:
     EvalMod em_;
     std::unique_ptr<HomomorphicDFT> cts_, stc_;
     std::unique_ptr<Evaluator> ev_;
+    ParamsPtr enc_params_;
+    const EncapsulationKeys* ek_ = nullptr;
     std::size_t slots_, out_level_;
     double em_in_scale_ = 0;   // EvalMod's working scale (the raised ciphertext is read at it)
     double em_out_scale_ = 0;  // the scale EvalMod's result is reinterpreted at

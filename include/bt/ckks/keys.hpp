@@ -71,6 +71,7 @@ class KeyGenerator {
 public:
     // fixed_seed: reproducible and insecure (warns once); nullopt: OS CSPRNG.
     explicit KeyGenerator(ParamsPtr params, std::optional<Seed> fixed_seed = std::nullopt);
+    const ParamsPtr& params() const { return params_; }
 
     SecretKey secret_key();
     PublicKey public_key(const SecretKey& sk);
@@ -85,8 +86,16 @@ public:
                                                          bool conjugation = false) const;
     // A switching key from an arbitrary s' (NTT over Q ∪ P, indexed by RNS index) to sk.
     SwitchingKey switching_key(const SecretKey& sk, const u64* s_prime_ntt, std::size_t max_level = SIZE_MAX);
+    // The N ternary coefficients of a fresh sparse secret of Hamming weight h (in wiped
+    // memory), whatever the parameters' own secret distribution: the ephemeral secret of
+    // sparse-secret encapsulation.
+    SecureVector<std::int8_t> sparse_ternary_coeffs(std::size_t h);
+    // A generator for other parameters (same N) whose randomness is drawn from this one:
+    // reproducible if this one has a fixed seed, OS-seeded otherwise; no new warning.
+    KeyGenerator derive(ParamsPtr other);
 
 private:
+    KeyGenerator(ParamsPtr params, Prng&& prng);
     void sample_error_ntt(Poly& e, std::size_t limbs_q, bool with_p);
     ParamsPtr params_;
     Encoder encoder_;

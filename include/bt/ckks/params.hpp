@@ -45,11 +45,26 @@ struct ParamsLiteral {
     double sigma = 3.2;             // error standard deviation
     bool insecure = false;          // explicit opt-in to parameters above the 128-bit bound
     std::string name;               // preset name, if any
+    // Explicit primes (optional; empty: chosen by validation). When given, one per entry
+    // of log_q / log_p, each an NTT prime (≡ 1 mod 2N) of exactly that many bits. Used to
+    // build a ring that shares primes with another one (the sparse-secret encapsulation
+    // ring of bootstrapping shares q_0 and one special prime with the main ring).
+    std::vector<u64> q_primes, p_primes;
 };
 
 // HomomorphicEncryption.org standard, 128-bit classical security, ternary secret:
 // maximum log2(Q·P) for N = 2^log_n (log_n in 12 … 17); 0 if the table has no entry.
 int he_standard_max_log_qp(int log_n);
+
+// The bound used for a SPARSE ternary secret of Hamming weight h (0: none known, the
+// parameters count as insecure). Only one entry, the sparse-secret encapsulation key of
+// bootstrapping: N = 2^16, h >= 32, log2(Q·P) <= 121 -- the configuration of Bossuat,
+// Troncoso-Pastoriza, Hubaux (ACNS 2022) and of the Lattigo presets built on it
+// (N16QP1546H192H32: the ephemeral h = 32 key lives at q_0·p_0 = 60 + 61 bits), whose
+// security they estimate with the lattice estimator (hybrid attacks on sparse secrets
+// included) at >= 128 bits. A smaller modulus only makes the RLWE instance harder.
+// See bt/ckks/bootstrap.hpp (sparse-secret encapsulation) for the whole argument.
+int sparse_secret_max_log_qp(int log_n, int hamming_weight);
 
 class Params {
 public:
