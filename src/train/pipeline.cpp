@@ -77,20 +77,10 @@ void score_batch(const EncShape& sh, const std::vector<double>& p, const Feature
     }
 }
 
-ckks::BootstrapConfig boot_config(std::size_t slots) {
-    ckks::BootstrapConfig c;
-    c.slots = slots;
-    c.cts_budget = 3;
-    c.stc_budget = 3;
-    c.evalmod.K = 16;
-    c.evalmod.double_angles = 3;
-    c.evalmod.degree = 63;
-    return c;
-}
 
 }  // namespace
 
-std::string default_training_preset() { return "N16_QP1645_H32_boot"; }
+std::string default_training_preset() { return "N16_QP1725_T_enc"; }
 
 RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const auto t_start = clk::now();
@@ -177,8 +167,8 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     if (cfg.sk_bootstrap) {
         L = P->top_scale_level();
     } else {
-        bs_full = std::make_unique<ckks::CkksBootstrapper>(P, boot_config(0));
-        bs_sparse = std::make_unique<ckks::CkksBootstrapper>(P, boot_config(sh.tile_slots()));
+        bs_full = std::make_unique<ckks::CkksBootstrapper>(P, ckks::recommended_bootstrap_config(0));
+        bs_sparse = std::make_unique<ckks::CkksBootstrapper>(P, ckks::recommended_bootstrap_config(sh.tile_slots()));
         L = std::min(bs_full->output_level(), bs_sparse->output_level());
     }
     const LevelPlan plan = LevelPlan::make(sp, L);
@@ -277,6 +267,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const ckks::SecretKey sk = kg.secret_key();
     ckks::RelinKey rk;
     ckks::GaloisKeys gk_full, gk_sparse;
+    ckks::EncapsulationKeys ek;
     std::unique_ptr<ckks::SecretKeyBootstrapper> skb;
     if (cfg.sk_bootstrap) {
         rk = kg.relin_key(sk, L);
@@ -285,8 +276,11 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         rk = bs_full->make_relin_key(kg, sk);
         gk_full = bs_full->make_galois_keys(kg, sk);
         gk_sparse = bs_sparse->make_galois_keys(kg, sk);
-        bs_full->set_keys(&rk, &gk_full);
-        bs_sparse->set_keys(&rk, &gk_sparse);
+        // One ephemeral sparse secret serves both bootstrappers (the keys depend on the ring only).
+        const bool encaps = bs_full->encapsulation_ring() != nullptr;
+        if (encaps) ek = bs_full->make_encapsulation_keys(kg, sk);
+        bs_full->set_keys(&rk, &gk_full, encaps ? &ek : nullptr);
+        bs_sparse->set_keys(&rk, &gk_sparse, encaps ? &ek : nullptr);
     }
     const ckks::GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps), plan.L);
     const double t_keygen = since(t);
