@@ -3,6 +3,7 @@
 #include "bt/train/pipeline.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -78,6 +79,7 @@ void ensure_dir(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they happen, also in a pipe
     bt::train::RunConfig cfg;
     unsigned threads = 0;
     for (int i = 1; i < argc; ++i) {

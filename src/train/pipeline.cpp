@@ -162,14 +162,16 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const ckks::ParamsPtr P = cfg.params ? ckks::Params::create(*cfg.params) : ckks::preset(preset_name);
     const EncShape sh = EncShape::make(P->max_slots(), d, C, cfg.batch);
     const SoftmaxPolys sp = SoftmaxPolys::build(cfg.softmax, C, sh.cpad);
-    std::unique_ptr<ckks::CkksBootstrapper> bs_full, bs_sparse;
+    std::unique_ptr<ckks::CkksBootstrapper> bs_full;
     std::size_t L = 0;
     if (cfg.sk_bootstrap) {
         L = P->top_scale_level();
     } else {
         bs_full = std::make_unique<ckks::CkksBootstrapper>(P, ckks::recommended_bootstrap_config(0));
-        bs_sparse = std::make_unique<ckks::CkksBootstrapper>(P, ckks::recommended_bootstrap_config(sh.tile_slots()));
-        L = std::min(bs_full->output_level(), bs_sparse->output_level());
+        // One full-slot bootstrapper serves both the softmax and the weights (a tiled W is a
+        // valid full-slot vector): one key set. A second, sparse (c'·s1-slot) bootstrapper
+        // would be faster for W but doubles the bootstrapping key memory (~6 GB more).
+        L = bs_full->output_level();
     }
     const LevelPlan plan = LevelPlan::make(sp, L);
     // Dry run of one step and one validation pass in the twin: the exact rotations needed.
@@ -275,12 +277,12 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     } else {
         rk = bs_full->make_relin_key(kg, sk);
         gk_full = bs_full->make_galois_keys(kg, sk);
-        gk_sparse = bs_sparse->make_galois_keys(kg, sk);
+
         // One ephemeral sparse secret serves both bootstrappers (the keys depend on the ring only).
         const bool encaps = bs_full->encapsulation_ring() != nullptr;
         if (encaps) ek = bs_full->make_encapsulation_keys(kg, sk);
         bs_full->set_keys(&rk, &gk_full, encaps ? &ek : nullptr);
-        bs_sparse->set_keys(&rk, &gk_sparse, encaps ? &ek : nullptr);
+
     }
     const ckks::GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps), plan.L);
     const double t_keygen = since(t);
@@ -289,10 +291,13 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         for (const auto& kv : g->keys) gk_boot_bytes += kv.second.size_bytes();
     std::size_t gk_bytes = 0;
     for (const auto& kv : gk.keys) gk_bytes += kv.second.size_bytes();
-    rep.key_bytes = {{"relin", rk.key.size_bytes()}, {"galois_training", gk_bytes}, {"galois_bootstrap", gk_boot_bytes}};
+    rep.key_bytes = {{"relin", rk.key.size_bytes()},
+                     {"galois_training", gk_bytes},
+                     {"galois_bootstrap", gk_boot_bytes},
+                     {"encapsulation", ek.size_bytes()}};
     log << "keys in " << t_keygen << " s: relinearization " << mb(rk.key.size_bytes()) << ", training rotations "
         << gk.keys.size() << " keys " << mb(gk_bytes) << ", bootstrapping rotations " << gk_full.keys.size() << " + "
-        << gk_sparse.keys.size() << " keys " << mb(gk_boot_bytes) << "\n";
+        << gk_sparse.keys.size() << " keys " << mb(gk_boot_bytes) << ", encapsulation " << mb(ek.size_bytes()) << "\n";
 
     // ------------------------------------------------ client: encrypt
     t = clk::now();
@@ -329,8 +334,8 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     // ------------------------------------------------ server: train (ciphertexts and evaluation keys only)
     ckks::Evaluator evl(P, &rk, &gk);
     const ckks::Bootstrapper& bf = cfg.sk_bootstrap ? static_cast<const ckks::Bootstrapper&>(*skb) : *bs_full;
-    const ckks::Bootstrapper& bsp = cfg.sk_bootstrap ? static_cast<const ckks::Bootstrapper&>(*skb) : *bs_sparse;
-    CkksBackend cb(evl, bf, bsp, sh.tile_slots());
+    const ckks::Bootstrapper& bsp = bf;
+    CkksBackend cb(evl, bf, bsp, cfg.sk_bootstrap ? sh.tile_slots() : sh.slots);
     if (cfg.check_ranges) cb.set_probe(&dec);  // the client's own self-check (one-process mode only)
     Engine<CkksBackend> eng(sh, sp, cb);
     TwinBackend tb(sh.slots, sh.tile_slots());
