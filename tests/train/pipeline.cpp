@@ -76,3 +76,30 @@ TEST_CASE("pipeline: bad input gets a clear error") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("train-slow") {
+
+// Skipped by default (run with `./bt_tests -ts=train-slow --no-skip`): with one full-slot
+// bootstrapping key set it needs ~15 GB, too much next to the rest of CI; it becomes a CI
+// case when the softmax bootstrap moves to sparse slots (6 GB of keys).
+TEST_CASE("pipeline: N = 2^16 secure preset, real bootstrapping: a short run matches its twin" * doctest::skip()) {
+    RunConfig cfg;  // the default preset (N16_QP1725_T_enc) and CKKS bootstrapping
+    cfg.train_size = 512;
+    cfg.val_size = 0;
+    cfg.test_size = 1000;
+    cfg.batch = 512;
+    cfg.epochs = 1;
+    std::ostringstream log;
+    const RunResult r = run_pipeline(cfg, log);
+    MESSAGE(log.str());
+    const RunReport& rep = r.report;
+    CHECK(rep.steps == 1);
+    CHECK(rep.bootstraps == 2);
+    CHECK(rep.acc_encrypted > 0.6);  // chance: 0.2
+    CHECK(std::fabs(rep.acc_encrypted - rep.acc_twin) <= 0.005);
+    CHECK(r.max_weight_diff < 1e-3);
+    CHECK(r.ranges.t_max > 0);
+    CHECK(r.ranges.t_max <= 1);
+}
+
+}  // TEST_SUITE
