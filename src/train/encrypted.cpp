@@ -256,11 +256,11 @@ std::string LevelPlan::describe() const {
       << "  X (.) rot(W~), row sums             " << logits_level << "\n"
       << "  masked, merged logits t             " << v_level << "\n"
       << "  E = exp poly                        " << exp_level << "\n"
-      << "  y = E / sum E (coarse)              " << y_level << "   -> bootstrap (full slots) -> " << L << "\n"
+      << "  y = E / sum E (coarse)              " << y_level << "   -> bootstrap (softmax) -> " << L << "\n"
       << "  z = y^2 / sum y^2                   " << z_level << "\n"
       << "  P = z^2 / sum z^2                   " << p_level << "   (encrypted labels at " << y_label_level << ")\n"
       << "  D = (P - Y) masked per diagonal     " << d_level << "\n"
-      << "  gradient (tiled), W - grad          " << grad_level << "   -> bootstrap (sparse) -> " << L << "\n"
+      << "  gradient (tiled), W - grad          " << grad_level << "   -> bootstrap (weights) -> " << L << "\n"
       << "  depth: " << stage1_depth << " before the softmax bootstrap, " << stage2_depth << " after; bootstraps per step: 2"
       << (feasible ? "" : "\n  NOT FEASIBLE: " + problem);
     return o.str();
@@ -293,8 +293,8 @@ std::string OpCounts::describe() const {
     std::ostringstream o;
     o << ct_mults << " ct x ct multiplications (" << polyevals << " polynomial evaluations included), "
       << plain_mults << " plaintext and " << const_mults << " constant multiplications, " << rotations
-      << " rotations + " << hoisted_rotations << " hoisted, bootstraps: " << boot_full << " full + " << boot_sparse
-      << " sparse";
+      << " rotations + " << hoisted_rotations << " hoisted, bootstraps: " << boot_full << " (softmax) + " << boot_sparse
+      << " (weights)";
     return o.str();
 }
 

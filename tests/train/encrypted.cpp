@@ -7,6 +7,7 @@
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/keys.hpp"
 #include "../ckks/ckks_test_util.hpp"
+#include "train_test_util.hpp"
 
 #include <cmath>
 #include <numeric>
@@ -150,15 +151,7 @@ TEST_CASE("encrypted: twin forward and step equal the plain reference (several s
 }
 
 TEST_CASE("encrypted: CKKS step with the stand-in bootstrapper matches its float64 twin") {
-    ck::ParamsLiteral lit;
-    lit.log_n = 12;
-    lit.log_q.push_back(55);
-    for (int i = 0; i < 14; ++i) lit.log_q.push_back(40);
-    lit.log_p = {56, 56, 56};
-    lit.log_scale = 40;
-    lit.insecure = true;
-    lit.name = "train_test_N12";
-    const auto P = ck::Params::create(lit);
+    const auto P = ck::Params::create(bt_test::train_test_literal("train_test_N12"));
     const EncShape sh = EncShape::make(P->max_slots(), 24, 5, 40);
     const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, 5, sh.cpad);
     const LevelPlan plan = LevelPlan::make(sp, P->max_level());

@@ -4,6 +4,7 @@
 #include "doctest/doctest.h"
 
 #include "bt/train/pipeline.hpp"
+#include "train_test_util.hpp"
 
 #include <cmath>
 #include <sstream>
@@ -14,15 +15,7 @@ namespace {
 
 RunConfig small_config() {
     RunConfig cfg;
-    bt::ckks::ParamsLiteral lit;
-    lit.log_n = 12;
-    lit.log_q.push_back(55);
-    for (int i = 0; i < 14; ++i) lit.log_q.push_back(40);
-    lit.log_p = {56, 56, 56};
-    lit.log_scale = 40;
-    lit.insecure = true;
-    lit.name = "pipeline_test_N12";
-    cfg.params = lit;
+    cfg.params = bt_test::train_test_literal("pipeline_test_N12");
     cfg.sk_bootstrap = true;
     cfg.train_size = 384;
     cfg.val_size = 64;
