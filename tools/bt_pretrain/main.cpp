@@ -15,6 +15,7 @@
 #include "bt/nn/safetensors.hpp"
 #include "bt/nn/vit.hpp"
 #include "bt/threadpool.hpp"
+#include "contrastive.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +29,8 @@
 #include <vector>
 
 using namespace bt::nn;
+using bt::pretrain::contrastive_view;
+using bt::pretrain::Projector;
 
 namespace {
 
@@ -43,6 +46,8 @@ const char* kUsage =
     "  --checkpoint FILE checkpoint with optimizer state, written atomically every epoch\n"
     "                    (default: OUT.ckpt)\n"
     "  --resume FILE     continue from a checkpoint\n"
+    "  --init FILE       start from a model's weights (fresh optimizer state and schedule; the\n"
+    "                    topology options are taken from the file)\n"
     "training:\n"
     "  --epochs N (4)  --batch N (128)  --lr X (1e-3)  --wd X (0.05)  --warmup STEPS (300)\n"
     "  --seed N (1)    --threads N (all)  --max-steps N (stop early, for smoke tests)\n"
@@ -53,16 +58,23 @@ const char* kUsage =
     "  --recon X       add X times a pixel-reconstruction loss: a linear decoder from the\n"
     "                  features to the input image, trained along and then discarded, so the\n"
     "                  features keep image information beyond the five public classes (0: off)\n"
+    "  --contrastive X   add X times SimCLR's NT-Xent loss: every image is seen as two views\n"
+    "                    (random resized crop, flip, brightness, erasing; same rotation), whose\n"
+    "                    features, through a projection MLP trained along and discarded, must\n"
+    "                    pick each other out of the batch (0: off). Doubles the images per step.\n"
+    "  --tau X (0.2)     its temperature      --proj-dim N (64) its projection width\n"
     "topology (28x28x1 input):\n"
     "  --patch N (4)  --width N (96)  --depth N (4)  --heads N (3)  --mlp N (192)\n"
     "probe:\n"
     "  --probe-train N  training images per probe (default: all 30000 of classes 5-9)\n"
-    "  --probe-epochs N (30)\n";
+    "  --probe-epochs N (30)\n"
+    "  --probe-seeds N   repeat with N training subsets (seeds S, S+1, ...) and print the mean (1)\n";
 
 struct Args {
-    std::string data = "/usr/share/datasets/fashion-mnist", out = "bt-vit-fmnist04.safetensors", ckpt, resume, model;
-    std::size_t epochs = 4, batch = 128, warmup = 300, max_steps = 0, probe_train = 0, probe_epochs = 30;
-    float lr = 1e-3f, wd = 0.05f, recon = 0.0f;
+    std::string data = "/usr/share/datasets/fashion-mnist", out = "bt-vit-fmnist04.safetensors", ckpt, resume, model, init;
+    std::size_t epochs = 4, batch = 128, warmup = 300, max_steps = 0, probe_train = 0, probe_epochs = 30, probe_seeds = 1;
+    float lr = 1e-3f, wd = 0.05f, recon = 0.0f, contrastive = 0.0f, tau = 0.2f;
+    std::size_t proj_dim = 64;
     std::uint64_t seed = 1;
     unsigned threads = 0;
     bool augment = true, eval = false, probe = false, rotations = false;
@@ -104,6 +116,10 @@ Args parse(int argc, char** argv) {
         else if (f == "--out") a.out = val();
         else if (f == "--checkpoint") a.ckpt = val();
         else if (f == "--resume") a.resume = val();
+        else if (f == "--init") a.init = val();
+        else if (f == "--contrastive") a.contrastive = to_float(f, val());
+        else if (f == "--tau") a.tau = to_float(f, val());
+        else if (f == "--proj-dim") a.proj_dim = to_size(f, val());
         else if (f == "--model") a.model = val();
         else if (f == "--eval") a.eval = true;
         else if (f == "--probe") a.probe = true;
@@ -125,10 +141,14 @@ Args parse(int argc, char** argv) {
         else if (f == "--mlp") a.cfg.mlp_hidden = to_size(f, val());
         else if (f == "--probe-train") a.probe_train = to_size(f, val());
         else if (f == "--probe-epochs") a.probe_epochs = to_size(f, val());
+        else if (f == "--probe-seeds") a.probe_seeds = to_size(f, val());
         else die("unknown option \"" + f + "\" (see --help)");
     }
     if (a.rotations) a.cfg.num_classes = 20;
     if (a.batch == 0) die("--batch must be positive");
+    if (a.contrastive > 0 && (a.tau <= 0 || a.proj_dim == 0 || a.proj_dim > 256))
+        die("--contrastive needs --tau > 0 and --proj-dim in 1..256");
+    if (!a.init.empty() && !a.resume.empty()) die("--init and --resume exclude each other");
     if ((a.eval || a.probe) && a.model.empty()) die("--eval and --probe need --model FILE");
     if (a.ckpt.empty()) a.ckpt = a.out + ".ckpt";
     try {
@@ -275,8 +295,8 @@ struct Decoder {
 };
 
 // ------------------------------------------------------------------ checkpoints
-void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, const Decoder& dec, std::size_t step,
-                     std::size_t epoch, const std::map<std::string, std::string>& info) {
+void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, const Decoder& dec, const Projector& proj,
+                     std::size_t step, std::size_t epoch, const std::map<std::string, std::string>& info) {
     std::vector<TensorView> v{{"model", {m.memory.size()}, m.memory.data()},
                               {"adam.m", {opt.m.size()}, opt.m.data()},
                               {"adam.v", {opt.v.size()}, opt.v.data()}};
@@ -284,6 +304,11 @@ void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, co
         v.push_back({"decoder.p", {dec.p.size()}, dec.p.data()});
         v.push_back({"decoder.m", {dec.m.size()}, dec.m.data()});
         v.push_back({"decoder.v", {dec.v.size()}, dec.v.data()});
+    }
+    if (!proj.p.empty()) {
+        v.push_back({"projector.p", {proj.p.size()}, proj.p.data()});
+        v.push_back({"projector.m", {proj.m.size()}, proj.m.data()});
+        v.push_back({"projector.v", {proj.v.size()}, proj.v.data()});
     }
     std::map<std::string, std::string> md = m.config.to_metadata();
     md["format"] = "bt-vit-checkpoint";
@@ -293,7 +318,8 @@ void save_checkpoint(const std::string& path, const ViT& m, const AdamW& opt, co
     write_safetensors(path, v, md);
 }
 
-void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, std::size_t& step, std::size_t& epoch) {
+void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, Projector* proj, std::size_t& step,
+                     std::size_t& epoch) {
     SafeTensors st = read_safetensors(path);
     auto md = st.metadata;
     if (md["format"] != "bt-vit-checkpoint") die(path + ": not a bt_pretrain checkpoint (format " + md["format"] + ")");
@@ -316,6 +342,16 @@ void load_checkpoint(const std::string& path, ViT& m, AdamW& opt, Decoder* dec, 
         dec->p = dp->data;
         dec->m = dm->data;
         dec->v = dv->data;
+    }
+    if (proj && !proj->p.empty()) {
+        const Tensor* pp = st.find("projector.p");
+        const Tensor* pm = st.find("projector.m");
+        const Tensor* pv = st.find("projector.v");
+        if (!pp || !pm || !pv || pp->numel() != proj->p.size())
+            die(path + ": checkpoint has no projector of the expected size; resume with the same --contrastive setup");
+        proj->p = pp->data;
+        proj->m = pm->data;
+        proj->v = pv->data;
     }
     step = to_size("step", md["step"]);
     epoch = to_size("epoch", md["epoch"]);
@@ -363,7 +399,7 @@ ViT load_model(const std::string& path) {
         ViT m;
         AdamW opt;
         std::size_t step = 0, epoch = 0;
-        load_checkpoint(path, m, opt, nullptr, step, epoch);
+        load_checkpoint(path, m, opt, nullptr, nullptr, step, epoch);
         return m;
     }
     return vit_from_safetensors(st, path);
@@ -377,24 +413,32 @@ int train(const Args& args, int argc, char** argv) {
     std::printf("data: %zu training, %zu test images of classes 0-4\n", tr.n, te.n);
     ViT m(args.cfg);
     init_vit(m, args.seed);
+    if (!args.init.empty()) {
+        m = load_model(args.init);
+        const std::size_t want = args.rotations ? 20 : 5;
+        if (m.config.num_classes != want)
+            die(args.init + " has " + std::to_string(m.config.num_classes) + " head outputs, expected " +
+                std::to_string(want) + (args.rotations ? " (--rotations)" : " (drop --rotations?)"));
+        std::printf("initialized from %s\n", args.init.c_str());
+    }
     AdamW opt;
     opt.lr = args.lr;
     opt.weight_decay = args.wd;
     std::size_t step = 0, epoch0 = 0;
+    // The extra heads' shapes follow the model being trained: the checkpoint's when resuming.
+    std::size_t width = m.config.width;
+    if (!args.resume.empty()) {
+        auto md = read_safetensors(args.resume).metadata;
+        md["format"] = "bt-vit";
+        width = ViTConfig::from_metadata(md).width;
+    }
     Decoder dec;
     const std::size_t in_px = args.cfg.channels * args.cfg.image_size * args.cfg.image_size;
-    if (args.recon > 0) {
-        // The decoder's shape follows the model being trained: the checkpoint's when resuming.
-        std::size_t width = args.cfg.width;
-        if (!args.resume.empty()) {
-            auto md = read_safetensors(args.resume).metadata;
-            md["format"] = "bt-vit";
-            width = ViTConfig::from_metadata(md).width;
-        }
-        dec.init(width, in_px, args.seed);
-    }
+    if (args.recon > 0) dec.init(width, in_px, args.seed);
+    Projector proj;
+    if (args.contrastive > 0) proj.init(width, width, args.proj_dim, args.seed);
     if (!args.resume.empty()) {
-        load_checkpoint(args.resume, m, opt, &dec, step, epoch0);
+        load_checkpoint(args.resume, m, opt, &dec, &proj, step, epoch0);
         std::printf("resumed from %s at step %zu (epoch %zu)\n", args.resume.c_str(), step, epoch0);
     }
     const ViTConfig& c = m.config;
@@ -407,7 +451,11 @@ int train(const Args& args, int argc, char** argv) {
                 args.epochs, steps_per_epoch, args.batch, static_cast<double>(args.lr), static_cast<double>(args.wd),
                 args.warmup, static_cast<double>(args.recon), static_cast<unsigned long long>(args.seed), W);
     const std::size_t in = c.channels * c.image_size * c.image_size;
-    const std::size_t shard = (args.batch + W - 1) / W;
+    // Views per step: the batch, or with --contrastive two views of each image (rows i and
+    // N + i). The views are split over the workers in contiguous shards.
+    const bool con = args.contrastive > 0;
+    const std::size_t V = con ? 2 * args.batch : args.batch;
+    const std::size_t shard = (V + W - 1) / W;
     std::vector<ViTActs> acts(W);
     std::vector<ViT> grads(W, ViT(c));
     std::vector<std::vector<float>> inputs(W, std::vector<float>(shard * in));
@@ -415,6 +463,7 @@ int train(const Args& args, int argc, char** argv) {
     std::vector<float> losses(W);
     std::vector<double> rlosses(W);
     std::vector<std::vector<float>> dgrads(W, std::vector<float>(dec.p.size())), dfeat(W), feats(W), recon(W);
+    std::vector<float> all_feats(con ? V * c.width : 0), dcon(con ? V * c.width : 0), pgrad(proj.p.size());
     for (auto& a : acts) a.allocate(c, shard);
     std::vector<std::size_t> order(tr.n);
     const double t0 = now_s();
@@ -426,37 +475,65 @@ int train(const Args& args, int argc, char** argv) {
         std::shuffle(order.begin(), order.end(), perm_rng);
         for (std::size_t s = (step % steps_per_epoch); s < steps_per_epoch && step < total; ++s) {
             const double ts = now_s();
+            const float scale_den = static_cast<float>(V);
+            // Phase 1 (parallel): inputs, forward, cross-entropy, reconstruction term.
             bt::parallel_for(W, [&](std::size_t w, unsigned) {
-                const std::size_t b0 = w * shard, b1 = std::min(args.batch, b0 + shard);
+                const std::size_t b0 = w * shard, b1 = std::min(V, b0 + shard);
                 std::fill(grads[w].memory.begin(), grads[w].memory.end(), 0.0f);
                 losses[w] = 0.0f;
+                rlosses[w] = 0.0;
                 if (b0 >= b1) return;
                 std::mt19937_64 rng(args.seed ^ (0x9E3779B97F4A7C15ull * (step * 64 + w + 1)));
                 for (std::size_t b = b0; b < b1; ++b) {
-                    const std::size_t idx = order[s * args.batch + b];
-                    const unsigned rot = args.rotations ? static_cast<unsigned>(rng() % 4) : 0u;
-                    make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
+                    const std::size_t img = con ? b % args.batch : b;
+                    const std::size_t idx = order[s * args.batch + img];
+                    unsigned rot = 0;
+                    if (con) {
+                        // Both views of an image share its rotation; each has its own augmentation.
+                        std::mt19937_64 rrng(args.seed ^ (0xD1B54A32D192ED03ull * (step * 4096 + img + 1)));
+                        rot = args.rotations ? static_cast<unsigned>(rrng() % 4) : 0u;
+                        std::uint8_t view[784];
+                        contrastive_view(tr.pixels.data() + idx * 784, rng, rot, view);
+                        preprocess_u8(c, view, 28, 28, 1, inputs[w].data() + (b - b0) * in);
+                    } else {
+                        rot = args.rotations ? static_cast<unsigned>(rng() % 4) : 0u;
+                        make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
+                    }
                     labels[w][b - b0] = static_cast<std::uint8_t>(args.rotations ? tr.labels[idx] * 4 + rot : tr.labels[idx]);
                 }
                 const std::size_t nb = b1 - b0;
                 losses[w] = vit_forward(m, acts[w], inputs[w].data(), nb, labels[w].data()) * static_cast<float>(nb);
-                const float scale = static_cast<float>(nb) / static_cast<float>(args.batch);
-                float* df = nullptr;
-                rlosses[w] = 0.0;
+                const float scale = static_cast<float>(nb) / scale_den;
+                const std::size_t C = c.width;
+                feats[w].resize(nb * C);
+                dfeat[w].assign(nb * C, 0.0f);
+                for (std::size_t b = 0; b < nb; ++b)
+                    std::memcpy(feats[w].data() + b * C, acts[w].lnf + b * 2 * C, C * sizeof(float));
+                if (con) std::memcpy(all_feats.data() + b0 * C, feats[w].data(), nb * C * sizeof(float));
                 if (args.recon > 0) {
                     // d(recon term)/d features, already scaled for the whole batch; divide
                     // by `scale` because the gradients below are multiplied by it.
-                    const std::size_t C = c.width;
-                    feats[w].resize(nb * C);
-                    dfeat[w].assign(nb * C, 0.0f);
                     std::fill(dgrads[w].begin(), dgrads[w].end(), 0.0f);
-                    for (std::size_t b = 0; b < nb; ++b)
-                        std::memcpy(feats[w].data() + b * C, acts[w].lnf + b * 2 * C, C * sizeof(float));
-                    rlosses[w] = dec.step(feats[w].data(), inputs[w].data(), nb, args.recon, args.batch,
+                    rlosses[w] = dec.step(feats[w].data(), inputs[w].data(), nb, args.recon, V,
                                           dfeat[w].data(), dgrads[w].data(), recon[w]);
                     for (float& x : dfeat[w]) x /= scale;
-                    df = dfeat[w].data();
                 }
+            });
+            // Phase 2 (serial, small): the contrastive loss over all views.
+            double closs = 0.0;
+            if (con) {
+                std::fill(pgrad.begin(), pgrad.end(), 0.0f);
+                closs = proj.step(all_feats.data(), V, args.tau, args.contrastive, dcon.data(), pgrad);
+            }
+            // Phase 3 (parallel): backward.
+            bt::parallel_for(W, [&](std::size_t w, unsigned) {
+                const std::size_t b0 = w * shard, b1 = std::min(V, b0 + shard);
+                if (b0 >= b1) return;
+                const std::size_t nb = b1 - b0, C = c.width;
+                const float scale = static_cast<float>(nb) / scale_den;
+                if (con)
+                    for (std::size_t i = 0; i < nb * C; ++i) dfeat[w][i] += dcon[b0 * C + i] / scale;
+                const float* df = (con || args.recon > 0) ? dfeat[w].data() : nullptr;
                 vit_backward(m, grads[w], acts[w], inputs[w].data(), labels[w].data(), nb, df);
                 for (float& g : grads[w].memory) g *= scale;
             });
@@ -464,14 +541,14 @@ int train(const Args& args, int argc, char** argv) {
                 for (std::size_t i = 0; i < m.num_params(); ++i) grads[0].memory[i] += grads[w].memory[i];
             float loss = 0.0f;
             for (float l : losses) loss += l;
-            loss /= static_cast<float>(args.batch);
+            loss /= scale_den;
             double rloss = 0.0;
             for (unsigned w = 0; w < W; ++w) {
                 rloss += rlosses[w];
                 if (w && args.recon > 0)
                     for (std::size_t i = 0; i < dgrads[0].size(); ++i) dgrads[0][i] += dgrads[w][i];
             }
-            rloss /= static_cast<double>(args.batch);
+            rloss /= static_cast<double>(V);
             ++step;
             // Linear warmup, then cosine decay to zero at the last step.
             const double lr = step <= args.warmup
@@ -481,17 +558,18 @@ int train(const Args& args, int argc, char** argv) {
             opt.lr = static_cast<float>(lr);
             opt.update(m, grads[0], step);
             if (args.recon > 0) dec.adam(dgrads[0], opt.lr, step);
+            if (con) proj.adam(pgrad, opt.lr, step);
             if (!std::isfinite(loss)) die("loss is not finite at step " + std::to_string(step) + "; try a lower --lr");
             const double dt = now_s() - ts;
-            std::printf("step %zu/%zu epoch %zu loss %.4f recon %.4f lr %.2e %.0f ms %.0f img/s elapsed %.0f s\n", step,
-                        total, epoch + 1, static_cast<double>(loss), rloss, lr, dt * 1e3,
-                        static_cast<double>(args.batch) / dt, now_s() - t0);
+            std::printf("step %zu/%zu epoch %zu loss %.4f recon %.4f contrastive %.4f lr %.2e %.0f ms %.0f img/s elapsed %.0f s\n",
+                        step, total, epoch + 1, static_cast<double>(loss), rloss, closs, lr, dt * 1e3,
+                        static_cast<double>(V) / dt, now_s() - t0);
             std::fflush(stdout);
         }
         const double acc = accuracy(m, te);
         std::printf("epoch %zu done: test accuracy (classes 0-4) %.4f, elapsed %.0f s\n", epoch + 1, acc, now_s() - t0);
         info["test_accuracy_0_4"] = std::to_string(acc);
-        save_checkpoint(args.ckpt, m, opt, dec, step, epoch + 1, info);
+        save_checkpoint(args.ckpt, m, opt, dec, proj, step, epoch + 1, info);
         std::printf("checkpoint: %s\n", args.ckpt.c_str());
         std::fflush(stdout);
     }
@@ -510,6 +588,8 @@ int train(const Args& args, int argc, char** argv) {
     info["command"] = cmd;
     info["seed"] = std::to_string(args.seed);
     info["recon_weight"] = std::to_string(args.recon);
+    info["contrastive_weight"] = std::to_string(args.contrastive);
+    if (!args.init.empty()) info["init"] = args.init;
     info["rotation_labels"] = args.rotations ? "1" : "0";
     info["steps"] = std::to_string(step);
     info["data"] = "Fashion-MNIST train, classes 0-4";
@@ -590,42 +670,68 @@ double probe(std::vector<float> xtr, const std::vector<std::uint8_t>& ytr, std::
     return static_cast<double>(right) / static_cast<double>(nt);
 }
 
+// Rows `idx` of a row-major [*, d] array.
+std::vector<float> rows_of(const std::vector<float>& x, std::size_t d, const std::vector<std::size_t>& idx) {
+    std::vector<float> out(idx.size() * d);
+    for (std::size_t k = 0; k < idx.size(); ++k)
+        std::memcpy(out.data() + k * d, x.data() + idx[k] * d, d * sizeof(float));
+    return out;
+}
+
+// Features and pixels of all images are computed once; each repetition r draws its own
+// seeded, class-mixed training subset (seed + r; r = 0 is the subset of earlier versions)
+// and trains both probes on it. With several repetitions the mean and spread are printed.
 int run_probe(const Args& args) {
     const ViT m = load_model(args.model);
-    Split tr = load_split(args.data, "train", 5);
+    const Split tr = load_split(args.data, "train", 5);
     const Split te = load_split(args.data, "t10k", 5);
-    std::size_t n = tr.n;
-    if (args.probe_train && args.probe_train < n) {  // a seeded, class-mixed subset
-        std::vector<std::size_t> idx(tr.n);
-        std::iota(idx.begin(), idx.end(), std::size_t{0});
-        std::mt19937_64 rng(args.seed);
-        std::shuffle(idx.begin(), idx.end(), rng);
-        Split sub;
-        for (std::size_t k = 0; k < args.probe_train; ++k) {
-            sub.pixels.insert(sub.pixels.end(), tr.pixels.begin() + static_cast<std::ptrdiff_t>(idx[k] * 784),
-                              tr.pixels.begin() + static_cast<std::ptrdiff_t>(idx[k] * 784 + 784));
-            sub.labels.push_back(tr.labels[idx[k]]);
-        }
-        sub.n = args.probe_train;
-        tr = std::move(sub);
-        n = tr.n;
-    }
-    std::printf("probe: classes 5-9, %zu training and %zu test images, %zu epochs of Nesterov SGD (batch 128, lr 0.1)\n",
-                n, te.n, args.probe_epochs);
+    const std::size_t n = (args.probe_train && args.probe_train < tr.n) ? args.probe_train : tr.n;
+    const std::size_t reps = n < tr.n ? std::max<std::size_t>(args.probe_seeds, 1) : 1;
+    std::printf("probe: classes 5-9, %zu training and %zu test images, %zu epochs of Nesterov SGD (batch 128, lr 0.1), "
+                "%zu subset(s)\n", n, te.n, args.probe_epochs, reps);
     const std::size_t C = m.config.width;
     const double t0 = now_s();
-    std::vector<float> ftr(n * C), fte(te.n * C);
-    extract_features_u8(m, tr.pixels.data(), n, 28, 28, 1, ftr.data());
+    std::vector<float> ftr(tr.n * C), fte(te.n * C);
+    extract_features_u8(m, tr.pixels.data(), tr.n, 28, 28, 1, ftr.data());
     extract_features_u8(m, te.pixels.data(), te.n, 28, 28, 1, fte.data());
     const double tf = now_s() - t0;
-    std::printf("features: %zu images in %.2f s (%.0f images/s)\n", n + te.n, tf, static_cast<double>(n + te.n) / tf);
-    const double acc_f = probe(ftr, tr.labels, fte, te.labels, C, args.probe_epochs, args.seed);
-    std::printf("probe on features (%zu-d): test accuracy %.4f\n", C, acc_f);
-    std::vector<float> ptr(n * 784), pte(te.n * 784);
-    for (std::size_t i = 0; i < n * 784; ++i) ptr[i] = static_cast<float>(tr.pixels[i]) / 255.0f;
+    std::printf("features: %zu images in %.2f s (%.0f images/s)\n", tr.n + te.n, tf, static_cast<double>(tr.n + te.n) / tf);
+    std::vector<float> ptr(tr.n * 784), pte(te.n * 784);
+    for (std::size_t i = 0; i < tr.n * 784; ++i) ptr[i] = static_cast<float>(tr.pixels[i]) / 255.0f;
     for (std::size_t i = 0; i < te.n * 784; ++i) pte[i] = static_cast<float>(te.pixels[i]) / 255.0f;
-    const double acc_p = probe(ptr, tr.labels, pte, te.labels, 784, args.probe_epochs, args.seed);
-    std::printf("probe on raw pixels (784-d): test accuracy %.4f\n", acc_p);
+    std::vector<double> af, ap;
+    for (std::size_t r = 0; r < reps; ++r) {
+        std::vector<std::size_t> idx(tr.n);
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        if (n < tr.n) {
+            std::mt19937_64 rng(args.seed + r);
+            std::shuffle(idx.begin(), idx.end(), rng);
+            idx.resize(n);
+        }
+        std::vector<std::uint8_t> y(n);
+        for (std::size_t k = 0; k < n; ++k) y[k] = tr.labels[idx[k]];
+        af.push_back(probe(rows_of(ftr, C, idx), y, fte, te.labels, C, args.probe_epochs, args.seed));
+        ap.push_back(probe(rows_of(ptr, 784, idx), y, pte, te.labels, 784, args.probe_epochs, args.seed));
+        if (reps > 1)
+            std::printf("subset seed %llu: features %.4f, raw pixels %.4f\n", static_cast<unsigned long long>(args.seed + r),
+                        af.back(), ap.back());
+    }
+    auto mean_sd = [](const std::vector<double>& v, double& mu, double& sd) {
+        mu = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+        sd = 0.0;
+        for (double x : v) sd += (x - mu) * (x - mu);
+        sd = v.size() > 1 ? std::sqrt(sd / static_cast<double>(v.size() - 1)) : 0.0;
+    };
+    double mf, sf, mp, sp;
+    mean_sd(af, mf, sf);
+    mean_sd(ap, mp, sp);
+    if (reps > 1) {
+        std::printf("probe on features (%zu-d): test accuracy %.4f (mean of %zu subsets, sd %.4f)\n", C, mf, reps, sf);
+        std::printf("probe on raw pixels (784-d): test accuracy %.4f (mean of %zu subsets, sd %.4f)\n", mp, reps, sp);
+    } else {
+        std::printf("probe on features (%zu-d): test accuracy %.4f\n", C, mf);
+        std::printf("probe on raw pixels (784-d): test accuracy %.4f\n", mp);
+    }
     return 0;
 }
 

@@ -1,0 +1,292 @@
+// Encrypted softmax-regression training (HETAL, Lee et al. ICML 2023; BlindTuner): the
+// packing, the circuits, the level plan and the Nesterov step, written ONCE as a template
+// over a backend. Two backends run it:
+//   TwinBackend  float64 vectors of slots: the plaintext twin (same maths, same
+//                polynomials, same rotations and masks, no encryption);
+//   CkksBackend  CKKS ciphertexts (bt/ckks), with real or stand-in bootstrapping.
+// So the encrypted run and its twin cannot drift apart by construction; the only
+// differences are CKKS noise and bootstrapping error.
+//
+// ---------------------------------------------------------------- packing
+// Features X (rows × cols, cols = d + 1 with the bias column), classes c padded to
+// c' = next power of two >= c. A ciphertext of n slots holds a block of s0 × s1 slots,
+// s1 = next power of two >= cols, s0 = n / s1 rows: slot r·s1 + j = X[r][j].
+// The head W (c' × cols, padded rows zero) is TILED: slot p holds W[(p / s1) mod c'][p mod s1],
+// i.e. the c'·s1-vector of W repeated n / (c'·s1) times. A tiled vector is exactly a
+// sparse-packed ciphertext of c'·s1 slots, so W is bootstrapped with c'·s1 slots.
+//
+// Logits by diagonals (X·Wᵀ): with W̃_i = rot(W̃, i·s1) (hoisted), T_i = X ⊙ W̃_i and
+// R_i = rowsum_{s1}(T_i) (log2 s1 rotations), slot r·s1 of R_i holds
+//     Z[r][(r + i) mod c']   (diagonal i).
+// Mean subtraction is free: W̃ is replaced by c·W̃ − Σ_k rot(W̃, k·s1) (integer constants;
+// the 1/c goes into the mask), so every row's logits are centred on their mean.
+// The c' diagonals of the `blocks` X-ciphertexts of a batch are masked (keeping slot
+// r·s1, pad classes zeroed, scaled by 1/(c·V)) and merged into ONE ciphertext: diagonal i
+// of block b goes to offset o = b·2c' + i of each row (one rotation). Softmax then runs
+// on that single ciphertext; its group sums are rotate-and-add over windows of c' after
+// a duplication v + rot(v, −c') (so every offset of a group sees its whole group).
+//
+// Softmax, shift-invariant and range-safe without a maximum (all intervals computed from
+// the bound V on |z − mean z|, checked by the debug range probe):
+//   t  = (z − mean)/V ∈ [−1, 1]           (pad classes: t = −1)
+//   E  = exp(V·t/4)                       Chebyshev, [−1, 1]
+//   y  = E / Σ E                           coarse inverse of the group sum (any per-row
+//                                          factor cancels later), then BOOTSTRAP (full slots)
+//   z  = y² / Σ y²,  P = z² / Σ z²         squaring twice: softmax(v/4) -> softmax(v/2) ->
+//                                          softmax(v); Σ y² ∈ [1/c', 1] whatever V, so both
+//                                          inverses work on [a, a + 1] (affine map free)
+// Gradient by the transposed diagonal method: D = P − Y (Y packed by the client in the
+// merged layout), per (block, diagonal) masked with η/B and row validity, broadcast along
+// its row (rotate-and-sum over s1, one rotation), multiplied with rot(X, −i·s1) (hoisted
+// once per batch and cached), summed, then a stride row-sum over s0/c' row groups gives
+// the gradient ALREADY TILED like W.
+// Nesterov (Kim et al. 2018, as in plain.hpp): W_{t+1} = V_t − η·G(V_t) is bootstrapped
+// (sparse, c'·s1 slots); V_{t+1} = (1 + γ_t)·W_{t+1} − γ_t·W_t (one level).
+// Per step: one sparse bootstrap (the weights) and one full bootstrap (the softmax).
+#pragma once
+
+#include "bt/ckks/bootstrap.hpp"
+#include "bt/ckks/polyeval.hpp"
+#include "bt/train/plain.hpp"
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace bt::train {
+
+// ---------------------------------------------------------------- shape
+struct EncShape {
+    std::size_t slots = 0;   // n
+    std::size_t d = 0;       // features without the bias
+    std::size_t cols = 0;    // d + 1
+    std::size_t s1 = 0;      // next power of two >= cols
+    std::size_t s0 = 0;      // slots / s1
+    int c = 0;               // classes
+    std::size_t cpad = 0;    // c' = next power of two >= c (at least 2)
+    std::size_t blocks = 0;  // X ciphertexts per batch
+    std::size_t batch = 0;   // rows per batch (<= blocks·s0)
+
+    std::size_t window() const { return 2 * cpad; }
+    std::size_t tile_slots() const { return cpad * s1; }
+    std::size_t offset(std::size_t b, std::size_t i) const { return b * window() + i; }
+    // Validates; throws std::invalid_argument naming the constraint that fails.
+    static EncShape make(std::size_t slots, std::size_t d, int classes, std::size_t batch);
+    std::string describe() const;
+};
+
+// ---------------------------------------------------------------- softmax polynomials
+struct SoftmaxConfig {
+    double V = 20;          // bound on |z − mean z| (logit spread), checked by the range probe
+    int exp_degree = 0;     // exp(V t / 4) on [−1, 1]; 0: smallest 2^k − 1 with relative error < 1e-7
+    int coarse_degree = 15; // 1/x on the first group sum (a per-row factor: coarse is enough)
+    int inv1_degree = 7;    // 1/x on Σ y² (a per-row factor again)
+    int inv2_degree = 15;   // 1/x on Σ z² (the final normalisation: this one sets the precision)
+};
+
+struct SoftmaxPolys {
+    SoftmaxConfig cfg;
+    int c = 0;
+    std::size_t cpad = 0;
+    ckks::ChebyshevPoly exp_p;    // on [−1, 1]; includes the factor alpha_g
+    ckks::ChebyshevPoly coarse_p; // on [−1, 1] in u = alpha_g·S + beta_g; includes 1/alpha_g
+    ckks::ChebyshevPoly inv1_p;   // on [a1, a1 + 1] (α = 2: free change of variable)
+    ckks::ChebyshevPoly inv2_p;   // on [a2, a2 + 1]
+    double alpha_g = 1, beta_g = 0;
+    double s_lo = 0, s_hi = 0;    // interval of the first group sum Σ E
+    double coarse_rel_err = 0;    // max relative error of the coarse inverse on [s_lo, s_hi]
+    double inv1_rel_err = 0, inv2_rel_err = 0;
+    double exp_err = 0;           // max |p − exp| on [−1, 1], relative to e^(V/4)
+    static SoftmaxPolys build(const SoftmaxConfig& cfg, int c, std::size_t cpad);
+    std::string describe() const;
+};
+
+// Float64 reference of the same softmax (same polynomials, no packing) for one row of
+// logits: used to test the circuit and to explain the twin's deviation from exact softmax.
+std::vector<double> poly_softmax_row(const SoftmaxPolys& sp, const std::vector<double>& z);
+
+// ---------------------------------------------------------------- level plan
+struct LevelPlan {
+    std::size_t L = 0;  // level of a freshly bootstrapped ciphertext
+    // Levels at the end of each stage of a step (computed from the circuit depths).
+    std::size_t v_level = 0, w_level = 0, logits_level = 0, exp_level = 0, y_level = 0;
+    std::size_t z_level = 0, p_level = 0, d_level = 0, grad_level = 0, x_level = 0, y_label_level = 0;
+    int stage1_depth = 0, stage2_depth = 0;
+    bool feasible = false;
+    std::string problem;  // why not, if not
+    static LevelPlan make(const SoftmaxPolys& sp, std::size_t L);
+    std::string describe() const;
+};
+
+// ---------------------------------------------------------------- counts and timing
+enum class Stage : int { MatMul = 0, Softmax = 1, Bootstrap = 2, Update = 3, Other = 4 };
+constexpr int kStages = 5;
+const char* stage_name(Stage s);
+
+struct OpCounts {
+    std::size_t ct_mults = 0, plain_mults = 0, const_mults = 0, rotations = 0, hoisted_rotations = 0;
+    std::size_t boot_full = 0, boot_sparse = 0, polyevals = 0;
+    OpCounts& operator+=(const OpCounts& o);
+    std::string describe() const;
+};
+
+// Ranges measured by the debug probe (twin: always; encrypted: with a decryptor).
+struct RangeStats {
+    double t_max = 0;                   // max |t| at valid positions (must be <= 1)
+    double s_min = 1e300, s_max = 0;    // first group sum (must lie in [s_lo, s_hi])
+    double q1_min = 1e300, q1_max = 0;  // Σ y² (in [a1, a1 + 1])
+    double q2_min = 1e300, q2_max = 0;  // Σ z² (in [a2, a2 + 1])
+    void merge(const RangeStats& o);
+    bool within(const SoftmaxPolys& sp) const;
+    std::string describe(const SoftmaxPolys& sp) const;
+};
+
+// ---------------------------------------------------------------- masks
+struct Mask {
+    std::string key;            // identifies the mask (cache key for its encodings)
+    std::vector<double> v;      // slots
+};
+
+// ---------------------------------------------------------------- backends
+// Float64 twin: every "ciphertext" is the vector of its slots.
+class TwinBackend {
+public:
+    using Ct = std::vector<double>;
+    explicit TwinBackend(std::size_t slots, std::size_t sparse_slots);
+    Ct rotate(const Ct& a, long k);
+    std::vector<Ct> rotate_hoisted(const Ct& a, const std::vector<long>& steps);
+    Ct rotate_and_sum(const Ct& a, std::size_t window, long stride);
+    Ct mul(const Ct& a, const Ct& b);
+    Ct mul_mask(const Ct& a, const Mask& m);
+    Ct mul_const(const Ct& a, double c);
+    Ct mul_int(const Ct& a, long long k);
+    Ct add(const Ct& a, const Ct& b);
+    Ct sub(const Ct& a, const Ct& b);
+    Ct add_mask(const Ct& a, const Mask& m);
+    Ct add_const(const Ct& a, double c);
+    Ct poly(const Ct& a, const ckks::ChebyshevPoly& p);
+    Ct boot_full(const Ct& a);
+    Ct boot_sparse(const Ct& a);
+    Ct drop(const Ct& a, std::size_t) { return a; }
+    std::size_t level(const Ct&) const { return 0; }
+    // Debug probe: the slots themselves.
+    bool can_probe() const { return true; }
+    std::vector<double> probe(const Ct& a) { return a; }
+    void set_stage(Stage s) { stage_ = s; }
+    const std::set<long>& rotation_steps() const { return steps_; }
+    OpCounts counts;
+    std::array<double, kStages> seconds{};
+
+private:
+    std::size_t slots_, sparse_slots_;
+    std::set<long> steps_;
+    Stage stage_ = Stage::Other;
+};
+
+// CKKS: ciphertexts; masks are encoded on first use per level and cached.
+class CkksBackend {
+public:
+    using Ct = ckks::Ciphertext;
+    CkksBackend(const ckks::Evaluator& ev, const ckks::Bootstrapper& full, const ckks::Bootstrapper& sparse,
+                std::size_t sparse_slots);
+    Ct rotate(const Ct& a, long k);
+    std::vector<Ct> rotate_hoisted(const Ct& a, const std::vector<long>& steps);
+    Ct rotate_and_sum(const Ct& a, std::size_t window, long stride);
+    Ct mul(const Ct& a, const Ct& b);
+    Ct mul_mask(const Ct& a, const Mask& m);
+    Ct mul_const(const Ct& a, double c);
+    Ct mul_int(const Ct& a, long long k);
+    Ct add(const Ct& a, const Ct& b);
+    Ct sub(const Ct& a, const Ct& b);
+    Ct add_mask(const Ct& a, const Mask& m);
+    Ct add_const(const Ct& a, double c);
+    Ct poly(const Ct& a, const ckks::ChebyshevPoly& p);
+    Ct boot_full(const Ct& a);
+    Ct boot_sparse(const Ct& a);
+    // To `level` at its nominal scale (no-op if already at or below).
+    Ct drop(const Ct& a, std::size_t level);
+    std::size_t level(const Ct& a) const { return a.level; }
+    // Debug probe (secret key): only for the client-side self-check of ranges.
+    void set_probe(const ckks::Decryptor* dec) { dec_ = dec; }
+    bool can_probe() const { return dec_ != nullptr; }
+    std::vector<double> probe(const Ct& a);
+    void set_stage(Stage s);
+    void drop_cache() { cache_.clear(); }
+    OpCounts counts;
+    std::array<double, kStages> seconds{};
+
+private:
+    const ckks::Plaintext& encoded(const Mask& m, std::size_t level, double scale);
+    const ckks::Evaluator& ev_;
+    const ckks::Bootstrapper& full_;
+    const ckks::Bootstrapper& sparse_;
+    std::size_t sparse_slots_;
+    const ckks::Decryptor* dec_ = nullptr;
+    std::map<std::pair<std::string, std::pair<std::size_t, double>>, ckks::Plaintext> cache_;
+    Stage stage_ = Stage::Other;
+    std::chrono::steady_clock::time_point t0_;
+};
+
+// ---------------------------------------------------------------- client-side packing
+// Rows [first, first + count) of `f` (count <= blocks·s0) as the blocks' slot vectors.
+std::vector<std::vector<double>> pack_x(const EncShape& sh, const Features& f, const std::vector<std::size_t>& rows);
+// Labels of the same rows in the merged diagonal layout (1 where class (r + i) mod c' is
+// the label of row r of block b at offset b·2c' + i).
+std::vector<double> pack_y(const EncShape& sh, const Features& f, const std::vector<std::size_t>& rows);
+// The tiled head.
+std::vector<double> pack_head(const EncShape& sh, const Head& h);
+Head unpack_head(const EncShape& sh, const std::vector<double>& slots);
+
+// ---------------------------------------------------------------- the training engine
+template <class BK>
+struct BatchData {
+    std::vector<typename BK::Ct> x;                  // blocks
+    std::vector<std::vector<typename BK::Ct>> xrot;  // [b][i] = rot(x_b, −i·s1), i < c'
+    typename BK::Ct y;                               // merged labels
+    std::vector<std::size_t> rows_valid;             // per block
+    std::size_t total_rows = 0;
+};
+
+template <class BK>
+class Engine {
+public:
+    using Ct = typename BK::Ct;
+    Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk);
+    // Server side: cache rot(x_b, −i·s1) (hoisted) dropped to `level`, where the gradient
+    // uses them (LevelPlan::d_level).
+    void prepare(BatchData<BK>& bd, std::size_t level);
+    // Softmax probabilities of the batch in the merged layout (stage 1, full bootstrap,
+    // stage 2). Records ranges if the backend can probe.
+    Ct forward(const Ct& v_head, const BatchData<BK>& bd);
+    // One Nesterov step: w (at L) and v (lookahead) in, new (w, v) out.
+    void step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double gamma);
+    // Σ_i P ⊙ Y in the merged layout summed over each group: the probability of the
+    // true class at offset b·2c' of each row (validation likelihood, for the client).
+    Ct true_class_prob(const Ct& v_head, const BatchData<BK>& bd);
+    RangeStats ranges;
+
+private:
+    void record_ranges(const Ct& t, const Ct& s, const Ct* q1, const Ct* q2, const BatchData<BK>& bd);
+    const EncShape sh_;
+    const SoftmaxPolys& sp_;
+    BK& bk_;
+    // Masks built once.
+    std::vector<Mask> logit_mask_;      // [i]: (1/(c·V))·pad_i at r·s1
+    Mask pad_const_;                    // −1 at pad offsets, 0 elsewhere
+    Mask half_mask_;                    // 1 at offsets b·2c' + i, i < c', every row
+    std::vector<std::vector<Mask>> grad_mask_;  // [b][i], built per batch shape (rows valid): cached by key
+    std::map<std::string, Mask> grad_cache_;
+    const Mask& grad_mask(std::size_t b, std::size_t i, std::size_t rows_valid, double scale);
+    bool pad(std::size_t r, std::size_t i) const {  // class of diagonal i in row r is a pad class
+        return static_cast<int>((r + i) % sh_.cpad) >= sh_.c;
+    }
+};
+
+extern template class Engine<TwinBackend>;
+extern template class Engine<CkksBackend>;
+
+}  // namespace bt::train

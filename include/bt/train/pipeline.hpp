@@ -1,0 +1,55 @@
+// The whole BlindTuner pipeline in one process (what `./bt_train` runs): data and frozen
+// features on the client, key generation, encryption, encrypted training on the server
+// side (which only ever holds ciphertexts and evaluation keys), decryption and evaluation,
+// with the float64 twin and exact plaintext training alongside for comparison.
+#pragma once
+
+#include "bt/train/encrypted.hpp"
+#include "bt/train/report.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace bt::train {
+
+struct RunConfig {
+    std::string data_dir = "/usr/share/datasets/fashion-mnist";  // {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+    std::string model = "models/bt-vit-fmnist04.safetensors";
+    std::vector<int> classes = {5, 6, 7, 8, 9};                  // the private task (dataset labels)
+    std::vector<std::string> class_names;                         // optional, for the report
+    std::size_t train_size = 1024;   // 0: every training image of the classes (minus validation)
+    std::size_t val_size = 256;
+    std::size_t test_size = 0;       // 0: the whole test split of the classes
+    std::size_t batch = 512;
+    std::size_t epochs = 2;
+    std::size_t patience = 2;        // early stopping on the validation loss (0: off)
+    double lr = 2.0;
+    double gain = 0.5;               // feature standardisation gain
+    std::uint64_t seed = 1;          // data order (cryptographic randomness always comes from the OS)
+    std::string preset;              // CKKS preset; empty: the default training preset
+    std::optional<ckks::ParamsLiteral> params;  // explicit parameters instead of a preset (tests)
+    bool sk_bootstrap = false;       // INSECURE stand-in (tests and quick trials)
+    bool check_ranges = true;        // client-side secret-key probe of the softmax ranges
+    std::string out_dir = "bt_out";
+    SoftmaxConfig softmax;
+    bool plan_only = false;
+};
+
+struct RunResult {
+    RunReport report;
+    Head encrypted, twin, exact;
+    RangeStats ranges;
+    double max_weight_diff = 0;  // encrypted vs twin head
+};
+
+// The default preset of `bt_train` (N = 2^16, 128-bit, bootstrappable).
+std::string default_training_preset();
+
+// Runs everything; progress on `log`. Throws std::runtime_error / std::invalid_argument
+// with a message saying what was expected, what was found and what to do.
+RunResult run_pipeline(const RunConfig& cfg, std::ostream& log);
+
+}  // namespace bt::train

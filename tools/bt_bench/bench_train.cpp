@@ -1,0 +1,145 @@
+// bt_bench train-step: seconds per encrypted training step (forward, polynomial softmax
+// with its bootstrap, gradient, Nesterov update with the weights' bootstrap) on the
+// secure N16_QP1725_T_enc preset with real bootstrapping, at the shipped model's shape
+// (d = 120, c = 5, B = 512) and HETAL's MNIST shape (B = 1024, d = 768, c = 10; synthetic
+// features). Rows carry the counts of multiplications, rotations and bootstraps per step
+// and the time per stage. One step per repetition (--reps N, default 2: the first step of
+// a fresh engine and one more). HETAL's shape is slow (thousands of rotations per step):
+// it runs only when named: `bt_bench train-step --slots 1024` selects B = 1024 (HETAL).
+#include "bench.hpp"
+
+#include "bt/ckks/encryptor.hpp"
+#include "bt/threadpool.hpp"
+#include "bt/train/encrypted.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace {
+
+using namespace btbench;
+using namespace bt::train;
+namespace ck = bt::ckks;
+using clk = std::chrono::steady_clock;
+
+struct Shape {
+    const char* name;
+    std::size_t B, d;
+    int c;
+};
+
+void run_shape(const Options& opt, const Shape& s) {
+    const auto P = ck::preset("N16_QP1725_T_enc");
+    const EncShape sh = EncShape::make(P->max_slots(), s.d, s.c, s.B);
+    const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, s.c, sh.cpad);
+    ck::CkksBootstrapper bf(P, ck::recommended_bootstrap_config(0));
+    // One full-slot bootstrapper for the softmax and the (tiled) weights, as bt_train.
+    const LevelPlan plan = LevelPlan::make(sp, bf.output_level());
+    // Synthetic standardised features and labels.
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> g(0, 0.5);
+    Features f;
+    f.rows = s.B;
+    f.cols = s.d + 1;
+    f.classes = s.c;
+    for (std::size_t i = 0; i < s.B; ++i) {
+        f.label.push_back(static_cast<int>(i % static_cast<std::size_t>(s.c)));
+        for (std::size_t j = 0; j < s.d; ++j) f.x.push_back(g(rng));
+        f.x.push_back(1.0);
+    }
+    std::vector<std::size_t> rows(s.B);
+    for (std::size_t i = 0; i < s.B; ++i) rows[i] = i;
+    // Rotation keys from a twin dry run.
+    TwinBackend tb(sh.slots, sh.tile_slots());
+    OpCounts per_step;
+    {
+        Engine<TwinBackend> te(sh, sp, tb);
+        BatchData<TwinBackend> bd;
+        bd.x = pack_x(sh, f, rows);
+        bd.y = pack_y(sh, f, rows);
+        bd.rows_valid.assign(sh.blocks, sh.s0);
+        bd.total_rows = s.B;
+        te.prepare(bd, 0);
+        std::vector<double> w(sh.slots, 0.0), v = w;
+        tb.counts = OpCounts{};
+        te.step(w, v, bd, 1.0, 0.5);
+        per_step = tb.counts;
+    }
+    const std::vector<long> steps(tb.rotation_steps().begin(), tb.rotation_steps().end());
+    const auto k0 = clk::now();
+    ck::KeyGenerator kg(P);
+    const ck::SecretKey sk = kg.secret_key();
+    const ck::RelinKey rk = bf.make_relin_key(kg, sk);
+    const ck::GaloisKeys gkf = bf.make_galois_keys(kg, sk);
+    const ck::EncapsulationKeys ek = bf.make_encapsulation_keys(kg, sk);
+    bf.set_keys(&rk, &gkf, &ek);
+    const ck::GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps), plan.L);
+    const double keygen_s = std::chrono::duration<double>(clk::now() - k0).count();
+    std::size_t key_bytes = rk.key.size_bytes() + ek.size_bytes();
+    for (const auto* gg : {&gkf, &gk})
+        for (const auto& kv : gg->keys) key_bytes += kv.second.size_bytes();
+    ck::Encoder enc(P);
+    ck::Encryptor encr(P, sk);
+    auto encrypt = [&](const std::vector<double>& v, std::size_t level) {
+        return encr.encrypt(enc.encode(v, level, P->nominal_scale(level)));
+    };
+    for (int threads : {1, 2}) {
+        if (opt.threads_given && threads != opt.threads) continue;
+        bt::ThreadPool::set_global_threads(static_cast<unsigned>(threads));
+        ck::Evaluator ev(P, &rk, &gk);
+        CkksBackend cb(ev, bf, bf, sh.slots);
+        Engine<CkksBackend> eng(sh, sp, cb);
+        BatchData<CkksBackend> bd;
+        for (const auto& v : pack_x(sh, f, rows)) bd.x.push_back(encrypt(v, plan.x_level));
+        bd.y = encrypt(pack_y(sh, f, rows), plan.y_label_level);
+        bd.rows_valid.assign(sh.blocks, sh.s0);
+        bd.total_rows = s.B;
+        eng.prepare(bd, plan.d_level);
+        ck::Ciphertext w = encrypt(std::vector<double>(sh.slots, 0.0), plan.L), v = w;
+        const int reps = opt.reps > 0 ? opt.reps : (opt.quick ? 1 : 2);
+        std::vector<double> ns;
+        cb.seconds = {};
+        cb.counts = OpCounts{};
+        for (int r = 0; r < reps; ++r) {
+            const auto t0 = clk::now();
+            eng.step(w, v, bd, 1.0, 0.5);
+            ns.push_back(std::chrono::duration<double, std::nano>(clk::now() - t0).count());
+        }
+        std::sort(ns.begin(), ns.end());
+        const double med = ns[ns.size() / 2];
+        const double per = 1.0 / reps;
+        Row("train_step")
+            .set("shape", s.name)
+            .set("preset", "N16_QP1725_T_enc")
+            .set("B", s.B)
+            .set("d", s.d)
+            .set("c", s.c)
+            .set("threads", threads)
+            .set("ns", med)
+            .set("reps", reps)
+            .set("s_matmul", cb.seconds[0] * per)
+            .set("s_softmax", cb.seconds[1] * per)
+            .set("s_bootstrap", cb.seconds[2] * per)
+            .set("s_update", cb.seconds[3] * per)
+            .set("ct_mults", per_step.ct_mults)
+            .set("rotations", per_step.rotations + per_step.hoisted_rotations)
+            .set("bootstraps", per_step.boot_full + per_step.boot_sparse)
+            .set("levels_after_bootstrap", plan.L)
+            .set("keygen_s", keygen_s)
+            .set("key_mb", static_cast<double>(key_bytes) / 1e6)
+            .print(opt);
+    }
+}
+
+void bench_train(const Options& opt) {
+    const bool hetal = std::find(opt.slots.begin(), opt.slots.end(), std::size_t{1024}) != opt.slots.end();
+    if (!hetal || opt.slots.size() > 1) run_shape(opt, Shape{"shipped", 512, 120, 5});
+    if (hetal) run_shape(opt, Shape{"hetal_mnist", 1024, 768, 10});
+}
+
+}  // namespace
+
+BT_BENCH_GROUP("train-step", "encrypted training step, N = 2^16 secure preset, real bootstrapping (--slots 1024: HETAL's shape)",
+               bench_train);
