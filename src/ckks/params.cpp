@@ -274,6 +274,14 @@ std::vector<PresetInfo> list_presets() {
 }
 
 ParamsLiteral preset_literal(const std::string& name) {
+    if (name == "N16_QP1725_T_enc") {  // former name (q0 was 52 bits, CoeffsToSlots 56): not listed
+        static std::once_flag once;
+        std::call_once(once, [] {
+            std::fprintf(stderr, "note: CKKS preset N16_QP1725_T_enc is now N16_QP1735_T_enc (q0 50 bits, "
+                                 "CoeffsToSlots 60 bits); use the new name\n");
+        });
+        return preset_literal("N16_QP1735_T_enc");
+    }
     if (name == "N16_QP1735_T_enc")
         return make(name, 16, cat({{50}, rep(40, 18), rep(60, 8), rep(60, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1533_T")
