@@ -80,7 +80,7 @@ void score_batch(const EncShape& sh, const std::vector<double>& p, const Feature
 
 }  // namespace
 
-std::string default_training_preset() { return "N16_QP1725_T_enc"; }
+std::string default_training_preset() { return "N16_QP1735_T_enc"; }
 
 RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const auto t_start = clk::now();

@@ -76,7 +76,7 @@ TEST_SUITE("train-slow") {
 // bootstrapping key set it needs ~15 GB, too much next to the rest of CI; it becomes a CI
 // case when the softmax bootstrap moves to sparse slots (6 GB of keys).
 TEST_CASE("pipeline: N = 2^16 secure preset, real bootstrapping: a short run matches its twin" * doctest::skip()) {
-    RunConfig cfg;  // the default preset (N16_QP1725_T_enc) and CKKS bootstrapping
+    RunConfig cfg;  // the default preset (N16_QP1735_T_enc) and CKKS bootstrapping
     cfg.train_size = 512;
     cfg.val_size = 0;
     cfg.test_size = 1000;

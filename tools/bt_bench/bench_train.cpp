@@ -1,6 +1,6 @@
 // bt_bench train-step: seconds per encrypted training step (forward, polynomial softmax
 // with its bootstrap, gradient, Nesterov update with the weights' bootstrap) on the
-// secure N16_QP1725_T_enc preset with real bootstrapping, at the shipped model's shape
+// secure N16_QP1735_T_enc preset with real bootstrapping, at the shipped model's shape
 // (d = 120, c = 5, B = 512) and HETAL's MNIST shape (B = 1024, d = 768, c = 10; synthetic
 // features). Rows carry the counts of multiplications, rotations and bootstraps per step
 // and the time per stage. One step per repetition (--reps N, default 2: the first step of
@@ -31,7 +31,7 @@ struct Shape {
 };
 
 void run_shape(const Options& opt, const Shape& s) {
-    const auto P = ck::preset("N16_QP1725_T_enc");
+    const auto P = ck::preset("N16_QP1735_T_enc");
     const EncShape sh = EncShape::make(P->max_slots(), s.d, s.c, s.B);
     const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, s.c, sh.cpad);
     ck::CkksBootstrapper bf(P, ck::recommended_bootstrap_config(0));
@@ -112,7 +112,7 @@ void run_shape(const Options& opt, const Shape& s) {
         const double per = 1.0 / reps;
         Row("train_step")
             .set("shape", s.name)
-            .set("preset", "N16_QP1725_T_enc")
+            .set("preset", "N16_QP1735_T_enc")
             .set("B", s.B)
             .set("d", s.d)
             .set("c", s.c)
