@@ -274,10 +274,10 @@ std::vector<PresetInfo> list_presets() {
 }
 
 ParamsLiteral preset_literal(const std::string& name) {
-    if (name == "N16_QP1735_T_enc") {  // former name (q0 was 52 bits, CoeffsToSlots 56): not listed
+    if (name == "N16_QP1725_T_enc") {  // former name (q0 was 52 bits, CoeffsToSlots 56): not listed
         static std::once_flag once;
         std::call_once(once, [] {
-            std::fprintf(stderr, "note: CKKS preset N16_QP1735_T_enc is now N16_QP1735_T_enc (q0 50 bits, "
+            std::fprintf(stderr, "note: CKKS preset N16_QP1725_T_enc is now N16_QP1735_T_enc (q0 50 bits, "
                                  "CoeffsToSlots 60 bits); use the new name\n");
         });
         return preset_literal("N16_QP1735_T_enc");
