@@ -72,10 +72,8 @@ TEST_CASE("pipeline: bad input gets a clear error") {
 
 TEST_SUITE("train-slow") {
 
-// Skipped by default (run with `./bt_tests -ts=train-slow --no-skip`): with one full-slot
-// bootstrapping key set it needs ~15 GB, too much next to the rest of CI; it becomes a CI
-// case when the softmax bootstrap moves to sparse slots (6 GB of keys).
-TEST_CASE("pipeline: N = 2^16 secure preset, real bootstrapping: a short run matches its twin" * doctest::skip()) {
+// About 2–3 minutes on 2 cores and ~15 GB (bootstrapping and training keys at N = 2^16).
+TEST_CASE("pipeline: N = 2^16 secure preset, real bootstrapping: a short run matches its twin") {
     RunConfig cfg;  // the default preset (N16_QP1735_T_enc) and CKKS bootstrapping
     cfg.train_size = 512;
     cfg.val_size = 0;
