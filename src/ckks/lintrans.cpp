@@ -490,13 +490,19 @@ Ciphertext LinearTransform::eval_double_hoisted_horner(const Evaluator& ev, cons
         started = true;
     }
     if (h.start != 0) rotate_qp(ev, T0, T1, h.start * n1, slots_, l, S);
-    mod_down(P, T0, l);
-    mod_down(P, T1, l);
+    return finish_qp(std::move(T0), std::move(T1), ct);
+}
+
+// The sum accumulated over Q_l·P, ModDowned once to Q_l: the transform's output.
+Ciphertext LinearTransform::finish_qp(Poly&& T0, Poly&& T1, const Ciphertext& ct) const {
+    const Params& P = *params_;
+    mod_down(P, T0, level_);
+    mod_down(P, T1, level_);
     Ciphertext r;
     r.fingerprint = ct.fingerprint;
     r.parts.push_back(std::move(T0));
     r.parts.push_back(std::move(T1));
-    r.level = l;
+    r.level = level_;
     r.scale = ct.scale * scale_;
     r.slots = slots_;
     return r;
@@ -519,16 +525,7 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
         poly_add(P, l, T0, T0, A0, qp);
         poly_add(P, l, T1, T1, A1, qp);
     }
-    mod_down(P, T0, l);
-    mod_down(P, T1, l);
-    Ciphertext r;
-    r.fingerprint = ct.fingerprint;
-    r.parts.push_back(std::move(T0));
-    r.parts.push_back(std::move(T1));
-    r.level = l;
-    r.scale = ct.scale * scale_;
-    r.slots = slots_;
-    return r;
+    return finish_qp(std::move(T0), std::move(T1), ct);
 }
 
 const Poly& LinearTransform::plaintext(const Term& t, std::size_t limbs, Poly& scratch) const {

@@ -328,25 +328,25 @@ std::string RangeStats::describe(const SoftmaxPolys& sp) const {
 // ================================================================ twin backend
 TwinBackend::TwinBackend(std::size_t slots, std::size_t sparse_slots) : slots_(slots), sparse_slots_(sparse_slots) {}
 
-TwinBackend::Ct TwinBackend::rotate(const Ct& a, long k) {
-    const long s = norm_step(k, slots_);
-    if (s == 0) return a;
-    steps_.insert(s);
-    ++counts.rotations;
+TwinBackend::Ct TwinBackend::rotated(const Ct& a, long k) {
+    const std::size_t s = static_cast<std::size_t>(norm_step(k, slots_));
+    steps_.insert(static_cast<long>(s));
     Ct r(a.size());
-    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[(p + static_cast<std::size_t>(s)) % a.size()];
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[(p + s) % a.size()];
     return r;
+}
+
+TwinBackend::Ct TwinBackend::rotate(const Ct& a, long k) {
+    if (norm_step(k, slots_) == 0) return a;
+    ++counts.rotations;
+    return rotated(a, k);
 }
 
 std::vector<TwinBackend::Ct> TwinBackend::rotate_hoisted(const Ct& a, const std::vector<long>& steps) {
     std::vector<Ct> out;
     for (long k : steps) {
-        const long s = norm_step(k, slots_);
-        steps_.insert(s);
         ++counts.hoisted_rotations;
-        Ct r(a.size());
-        for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[(p + static_cast<std::size_t>(s)) % a.size()];
-        out.push_back(std::move(r));
+        out.push_back(rotated(a, k));
     }
     return out;
 }
@@ -453,9 +453,8 @@ std::vector<CkksBackend::Ct> CkksBackend::rotate_hoisted(const Ct& a, const std:
     return ev_.rotate_hoisted(a, steps);
 }
 CkksBackend::Ct CkksBackend::rotate_and_sum(const Ct& a, std::size_t window, long stride) {
-    Ct r = a;
-    for (std::size_t k = 1; k < window; k <<= 1) ev_.add_inplace(r, rotate(r, static_cast<long>(k) * stride));
-    return r;
+    for (std::size_t k = 1; k < window; k <<= 1) ++counts.rotations;
+    return ev_.rotate_and_sum(a, window, stride);
 }
 CkksBackend::Ct CkksBackend::mul(const Ct& a, const Ct& b) {
     ++counts.ct_mults;
@@ -741,6 +740,22 @@ typename Engine<BK>::Ct Engine<BK>::true_class_prob(const Ct& vh, const BatchDat
     Ct r = bk_.rotate_and_sum(py, sh_.cpad, 1);
     bk_.set_stage(Stage::Other);
     return r;
+}
+
+OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<long>& rotation_steps) {
+    TwinBackend tb(sh.slots, sh.tile_slots());
+    Engine<TwinBackend> e(sh, sp, tb);
+    BatchData<TwinBackend> bd;
+    bd.x.assign(sh.blocks, std::vector<double>(sh.slots, 0.0));
+    bd.y.assign(sh.slots, 0.0);
+    bd.rows_valid.assign(sh.blocks, sh.s0);
+    bd.total_rows = sh.blocks * sh.s0;
+    e.prepare(bd, 0);
+    std::vector<double> w(sh.slots, 0.0), v = w;
+    tb.counts = OpCounts{};
+    e.step(w, v, bd, 1.0, 0.5);
+    rotation_steps.assign(tb.rotation_steps().begin(), tb.rotation_steps().end());
+    return tb.counts;
 }
 
 template class Engine<TwinBackend>;

@@ -17,7 +17,6 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <sys/stat.h>
 
 namespace bt::train {
 
@@ -73,7 +72,7 @@ void score_batch(const EncShape& sh, const std::vector<double>& p, const Feature
             if (cls == f.label[rows[k]]) p_true = v;
         }
         loss_sum += -std::log(std::max(p_true, 1e-12));
-        correct += best == f.label[rows[k]] ? 1 : 0;
+        if (best == f.label[rows[k]]) ++correct;
     }
 }
 
@@ -174,23 +173,9 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         L = bs_full->output_level();
     }
     const LevelPlan plan = LevelPlan::make(sp, L);
-    // Dry run of one step and one validation pass in the twin: the exact rotations needed.
-    TwinBackend dry(sh.slots, sh.tile_slots());
-    OpCounts per_step;
-    {
-        Engine<TwinBackend> e(sh, sp, dry);
-        BatchData<TwinBackend> bd;
-        bd.x.assign(sh.blocks, std::vector<double>(sh.slots, 0.0));
-        bd.y.assign(sh.slots, 0.0);
-        bd.rows_valid.assign(sh.blocks, sh.s0);
-        bd.total_rows = sh.blocks * sh.s0;
-        e.prepare(bd, 0);
-        std::vector<double> w(sh.slots, 0.0), v = w;
-        dry.counts = OpCounts{};
-        e.step(w, v, bd, 1.0, 0.5);
-        per_step = dry.counts;
-    }
-    const std::vector<long> steps(dry.rotation_steps().begin(), dry.rotation_steps().end());
+    // Dry run of one step in the twin: the exact rotations needed (validation uses a subset).
+    std::vector<long> steps;
+    const OpCounts per_step = dry_run_step(sh, sp, steps);
     log << "CPU path " << simd_path_name(simd_path()) << ", threads " << ThreadPool::global().size() << "\n"
         << "CKKS preset " << preset_name << ": " << P->summary() << "\n"
         << "shape: " << sh.describe() << "\n"
@@ -268,7 +253,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     ckks::KeyGenerator kg(P);
     const ckks::SecretKey sk = kg.secret_key();
     ckks::RelinKey rk;
-    ckks::GaloisKeys gk_full, gk_sparse;
+    ckks::GaloisKeys gk_boot;
     ckks::EncapsulationKeys ek;
     std::unique_ptr<ckks::SecretKeyBootstrapper> skb;
     if (cfg.sk_bootstrap) {
@@ -276,28 +261,23 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         skb = std::make_unique<ckks::SecretKeyBootstrapper>(P, sk, L);
     } else {
         rk = bs_full->make_relin_key(kg, sk);
-        gk_full = bs_full->make_galois_keys(kg, sk);
+        gk_boot = bs_full->make_galois_keys(kg, sk);
 
-        // One ephemeral sparse secret serves both bootstrappers (the keys depend on the ring only).
         const bool encaps = bs_full->encapsulation_ring() != nullptr;
         if (encaps) ek = bs_full->make_encapsulation_keys(kg, sk);
-        bs_full->set_keys(&rk, &gk_full, encaps ? &ek : nullptr);
+        bs_full->set_keys(&rk, &gk_boot, encaps ? &ek : nullptr);
 
     }
     const ckks::GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps), plan.L);
     const double t_keygen = since(t);
-    std::size_t gk_boot_bytes = 0;
-    for (const auto* g : {&gk_full, &gk_sparse})
-        for (const auto& kv : g->keys) gk_boot_bytes += kv.second.size_bytes();
-    std::size_t gk_bytes = 0;
-    for (const auto& kv : gk.keys) gk_bytes += kv.second.size_bytes();
+    const std::size_t gk_boot_bytes = gk_boot.size_bytes(), gk_bytes = gk.size_bytes();
     rep.key_bytes = {{"relin", rk.key.size_bytes()},
                      {"galois_training", gk_bytes},
                      {"galois_bootstrap", gk_boot_bytes},
                      {"encapsulation", ek.size_bytes()}};
     log << "keys in " << t_keygen << " s: relinearization " << mb(rk.key.size_bytes()) << ", training rotations "
-        << gk.keys.size() << " keys " << mb(gk_bytes) << ", bootstrapping rotations " << gk_full.keys.size() << " + "
-        << gk_sparse.keys.size() << " keys " << mb(gk_boot_bytes) << ", encapsulation " << mb(ek.size_bytes()) << "\n";
+        << gk.keys.size() << " keys " << mb(gk_bytes) << ", bootstrapping rotations " << gk_boot.keys.size()
+        << " keys " << mb(gk_boot_bytes) << ", encapsulation " << mb(ek.size_bytes()) << "\n";
 
     // ------------------------------------------------ client: encrypt
     t = clk::now();
@@ -306,6 +286,12 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const ckks::Decryptor dec(P, sk);
     auto encrypt = [&](const std::vector<double>& v, std::size_t level) {
         return encr.encrypt(enc.encode(v, level, P->nominal_scale(level)));
+    };
+    auto decrypt_real = [&](const ckks::Ciphertext& c) {
+        const auto z = enc.decode(dec.decrypt(c));
+        std::vector<double> v(z.size());
+        for (std::size_t i = 0; i < z.size(); ++i) v[i] = z[i].real();
+        return v;
     };
     auto make_bd = [&](const Features& F, const std::vector<std::size_t>& rows) {
         BatchData<CkksBackend> bd;
@@ -334,8 +320,9 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     // ------------------------------------------------ server: train (ciphertexts and evaluation keys only)
     ckks::Evaluator evl(P, &rk, &gk);
     const ckks::Bootstrapper& bf = cfg.sk_bootstrap ? static_cast<const ckks::Bootstrapper&>(*skb) : *bs_full;
-    const ckks::Bootstrapper& bsp = bf;
-    CkksBackend cb(evl, bf, bsp, cfg.sk_bootstrap ? sh.tile_slots() : sh.slots);
+    // One bootstrapper for the softmax and the weights (a tiled W is a valid full-slot
+    // vector); the stand-in is told the tile so that it refreshes exactly the tile.
+    CkksBackend cb(evl, bf, bf, cfg.sk_bootstrap ? sh.tile_slots() : sh.slots);
     if (cfg.check_ranges) cb.set_probe(&dec);  // the client's own self-check (one-process mode only)
     Engine<CkksBackend> eng(sh, sp, cb);
     TwinBackend tb(sh.slots, sh.tile_slots());
@@ -364,7 +351,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
             ++step;
             const double el = since(t_train), per = el / static_cast<double>(step);
             log << "step " << step << "/" << total_steps << "  epoch " << epoch << "  elapsed " << mmss(el) << "  ETA "
-                << mmss(per * static_cast<double>(total_steps - step)) << "  bootstraps " << bf.calls() + (&bsp == &bf ? 0 : bsp.calls())
+                << mmss(per * static_cast<double>(total_steps - step)) << "  bootstraps " << bf.calls()
                 << "  " << std::setprecision(1) << since(ts) << " s/step\n"
                 << std::flush;
         }
@@ -373,11 +360,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         double loss = 0, tloss = 0;
         std::size_t correct = 0, tcorrect = 0;
         for (std::size_t vb = 0; vb < cval.size(); ++vb) {
-            const ckks::Ciphertext p = eng.forward(cw, cval[vb]);
-            const auto z = enc.decode(dec.decrypt(p));
-            std::vector<double> pv(z.size());
-            for (std::size_t i = 0; i < z.size(); ++i) pv[i] = z[i].real();
-            score_batch(sh, pv, Fva, vbatches[vb], loss, correct);
+            score_batch(sh, decrypt_real(eng.forward(cw, cval[vb])), Fva, vbatches[vb], loss, correct);
             score_batch(sh, twin.forward(tw, tval[vb]), Fva, vbatches[vb], tloss, tcorrect);
         }
         EpochRecord er;
@@ -391,10 +374,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         }
         {
             // Training loss of the current encrypted head, computed by the client after decryption (for the report).
-            const auto z = enc.decode(dec.decrypt(cw));
-            std::vector<double> wv(z.size());
-            for (std::size_t i = 0; i < z.size(); ++i) wv[i] = z[i].real();
-            er.train_loss = cross_entropy(unpack_head(sh, wv), Ftr);
+            er.train_loss = cross_entropy(unpack_head(sh, decrypt_real(cw)), Ftr);
         }
         rep.epochs.push_back(er);
         log << "epoch " << epoch << ": validation loss " << std::setprecision(4) << er.val_loss << " (twin "
@@ -413,10 +393,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const double t_training = since(t_train);
 
     // ------------------------------------------------ client: decrypt and evaluate
-    const auto z = enc.decode(dec.decrypt(cw));
-    std::vector<double> wv(z.size());
-    for (std::size_t i = 0; i < z.size(); ++i) wv[i] = z[i].real();
-    res.encrypted = unpack_head(sh, wv);
+    res.encrypted = unpack_head(sh, decrypt_real(cw));
     res.twin = unpack_head(sh, tw);
     for (std::size_t i = 0; i < res.twin.w.size(); ++i)
         res.max_weight_diff = std::max(res.max_weight_diff, std::fabs(res.twin.w[i] - res.encrypted.w[i]));
@@ -428,7 +405,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     for (std::size_t i = 0; i < Fte.rows; ++i)
         ++rep.confusion[static_cast<std::size_t>(Fte.label[i])][static_cast<std::size_t>(predict(res.encrypted, Fte.row(i)))];
     rep.steps = step;
-    rep.bootstraps = bf.calls() + (&bsp == &bf ? 0 : bsp.calls());
+    rep.bootstraps = bf.calls();
     rep.peak_memory_bytes = peak_rss_bytes();
     rep.seconds = {{"total", since(t_start)},
                    {"features", t_features},

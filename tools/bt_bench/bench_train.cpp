@@ -51,23 +51,9 @@ void run_shape(const Options& opt, const Shape& s) {
     }
     std::vector<std::size_t> rows(s.B);
     for (std::size_t i = 0; i < s.B; ++i) rows[i] = i;
-    // Rotation keys from a twin dry run.
-    TwinBackend tb(sh.slots, sh.tile_slots());
-    OpCounts per_step;
-    {
-        Engine<TwinBackend> te(sh, sp, tb);
-        BatchData<TwinBackend> bd;
-        bd.x = pack_x(sh, f, rows);
-        bd.y = pack_y(sh, f, rows);
-        bd.rows_valid.assign(sh.blocks, sh.s0);
-        bd.total_rows = s.B;
-        te.prepare(bd, 0);
-        std::vector<double> w(sh.slots, 0.0), v = w;
-        tb.counts = OpCounts{};
-        te.step(w, v, bd, 1.0, 0.5);
-        per_step = tb.counts;
-    }
-    const std::vector<long> steps(tb.rotation_steps().begin(), tb.rotation_steps().end());
+    // Counts and rotation keys from a twin dry run (the same one bt_train uses).
+    std::vector<long> steps;
+    const OpCounts per_step = dry_run_step(sh, sp, steps);
     const auto k0 = clk::now();
     ck::KeyGenerator kg(P);
     const ck::SecretKey sk = kg.secret_key();

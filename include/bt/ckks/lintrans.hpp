@@ -166,6 +166,7 @@ private:
     Ciphertext eval_hoisted(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext eval_double_hoisted(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext eval_double_hoisted_horner(const Evaluator& ev, const Ciphertext& ct) const;
+    Ciphertext finish_qp(Poly&& T0, Poly&& T1, const Ciphertext& ct) const;
     // The products Σ_b pt ⊙ baby_b of one giant over Q·P (A0, A1 overwritten).
     void giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
                    Poly& scratch) const;

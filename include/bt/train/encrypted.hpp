@@ -182,6 +182,7 @@ public:
     std::array<double, kStages> seconds{};
 
 private:
+    Ct rotated(const Ct& a, long k);  // records the step, no count
     std::size_t slots_, sparse_slots_;
     std::set<long> steps_;
     Stage stage_ = Stage::Other;
@@ -278,13 +279,16 @@ private:
     std::vector<Mask> logit_mask_;      // [i]: (1/(c·V))·pad_i at r·s1
     Mask pad_const_;                    // −1 at pad offsets, 0 elsewhere
     Mask half_mask_;                    // 1 at offsets b·2c' + i, i < c', every row
-    std::vector<std::vector<Mask>> grad_mask_;  // [b][i], built per batch shape (rows valid): cached by key
-    std::map<std::string, Mask> grad_cache_;
+    std::map<std::string, Mask> grad_cache_;  // [b][i] per rows-valid and scale, built on first use
     const Mask& grad_mask(std::size_t b, std::size_t i, std::size_t rows_valid, double scale);
     bool pad(std::size_t r, std::size_t i) const {  // class of diagonal i in row r is a pad class
         return static_cast<int>((r + i) % sh_.cpad) >= sh_.c;
     }
 };
+
+// A dry run of one step in the twin on zero data: the operation counts of a step and the
+// exact rotation steps it uses (the training Galois keys are generated for these).
+OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<long>& rotation_steps);
 
 extern template class Engine<TwinBackend>;
 extern template class Engine<CkksBackend>;
