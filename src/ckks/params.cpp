@@ -269,6 +269,8 @@ std::vector<PresetInfo> list_presets() {
         {"N15_QP719_T", "N = 2^15, 12 levels at scale 2^40 (secure, no bootstrapping)"},
         {"N13_QP215_T", "N = 2^13, 3 levels at scale 2^35 (secure; small)"},
         {"N12_test", "INSECURE test ring: N = 2^12, 6 levels at 2^40"},
+        {"N12_test_boot", "INSECURE test ring built like N16_QP1735_T_enc at N = 2^12 (bootstrapping and "
+                          "training in seconds: tests and walk-throughs only)"},
         {"N10_test", "INSECURE test ring: N = 2^10, 4 levels at 2^35"},
     };
 }
@@ -290,6 +292,8 @@ ParamsLiteral preset_literal(const std::string& name) {
     if (name == "N15_QP719_T") return make(name, 15, cat({{59}, rep(40, 12)}), rep(60, 3), 40);
     if (name == "N13_QP215_T") return make(name, 13, cat({{50}, rep(35, 3)}), {60}, 35);
     if (name == "N12_test") return make(name, 12, cat({{55}, rep(40, 6)}), {55, 55}, 40, true);
+    if (name == "N12_test_boot")
+        return make(name, 12, cat({{50}, rep(40, 18), rep(60, 8), rep(60, 3)}), rep(61, 5), 40, true);
     if (name == "N10_test") return make(name, 10, cat({{50}, rep(35, 4)}), {50, 50}, 35, true);
     std::string names;
     for (const auto& p : list_presets()) names += " " + p.name;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 
@@ -203,6 +204,25 @@ SwitchingKey read_switching_key(Reader& r, const Params& P) {
     return k;
 }
 
+// Ciphertext body: parts, level, scale, slots, then the polynomials. With a seed, c_1 is
+// not written (flag 1 + the 32-byte seed) and the reader expands it.
+// In bundles (flagged) a storage byte precedes the polynomials: 0 full, 1 seeded.
+void write_ct_body(Writer& w, const Ciphertext& ct, const std::optional<Seed>& seed = std::nullopt,
+                   bool flagged = false) {
+    w.put32(static_cast<std::uint32_t>(ct.parts.size()));
+    w.put32(static_cast<std::uint32_t>(ct.level));
+    w.putf64(ct.scale);
+    w.put64(ct.slots);
+    if (seed) {
+        w.put8(1);
+        w.bytes(seed->data(), seed->size());
+        write_poly(w, ct.parts[0]);
+        return;
+    }
+    if (flagged) w.put8(0);
+    for (const Poly& p : ct.parts) write_poly(w, p);
+}
+
 std::size_t switching_key_bytes(const Params& P, const SwitchingKey& k) {
     return 32 + 4 + 4 + P.digits_at(k.max_level) * (k.max_level + 1 + P.p_count()) * P.N() * 8;
 }
@@ -218,6 +238,8 @@ const char* object_type_name(ObjectType t) {
         case ObjectType::GaloisKeys: return "Galois keys";
         case ObjectType::Ciphertext: return "ciphertext";
         case ObjectType::Plaintext: return "plaintext";
+        case ObjectType::EncapsulationKeys: return "encapsulation keys";
+        case ObjectType::Bundle: return "ciphertext bundle";
     }
     return "unknown object";
 }
@@ -235,7 +257,7 @@ HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string
     if (h.version != kFormatVersion)
         throw std::runtime_error(what + ": format version " + std::to_string(h.version) + ", this program reads version " +
                                  std::to_string(kFormatVersion) + ": use the same BlindTuner version on both sides");
-    if (t < 1 || t > 7) throw std::runtime_error(what + ": unknown object type " + std::to_string(t));
+    if (t < 1 || t > 9) throw std::runtime_error(what + ": unknown object type " + std::to_string(t));
     h.type = static_cast<ObjectType>(t);
     h.fingerprint = r.get64();
     h.payload_bytes = r.get64();
@@ -299,11 +321,7 @@ std::vector<std::uint8_t> serialize(const Params& P, const GaloisKeys& gk) {
 std::vector<std::uint8_t> serialize(const Params& P, const Ciphertext& ct) {
     check_fingerprint(P, ct.fingerprint, "the ciphertext");
     Writer w;
-    w.put32(static_cast<std::uint32_t>(ct.parts.size()));
-    w.put32(static_cast<std::uint32_t>(ct.level));
-    w.putf64(ct.scale);
-    w.put64(ct.slots);
-    for (const Poly& p : ct.parts) write_poly(w, p);
+    write_ct_body(w, ct);
     return finish(ObjectType::Ciphertext, P.fingerprint(), w);
 }
 
@@ -422,8 +440,9 @@ void check_level_scale_slots(Reader& r, const Params& P, std::size_t level, doub
         r.fail("invalid slot count " + std::to_string(slots));
 }
 
-Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_t>& bytes) {
-    Reader r = open(bytes, ObjectType::Ciphertext, &P);
+namespace {
+
+Ciphertext read_ct_body(Reader& r, const Params& P, bool allow_seeded, std::optional<Seed>* seed_out = nullptr) {
     Ciphertext ct;
     ct.fingerprint = P.fingerprint();
     const std::uint32_t parts = r.get32();
@@ -432,10 +451,154 @@ Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_
     ct.slots = r.get64();
     if (parts < 2 || parts > 3) r.fail("a ciphertext of " + std::to_string(parts) + " parts (expected 2 or 3)");
     check_level_scale_slots(r, P, ct.level, ct.scale, ct.slots);
+    if (allow_seeded) {
+        const std::uint8_t flag = r.get8();
+        if (flag > 1) r.fail("unknown ciphertext storage flag " + std::to_string(flag));
+        if (flag == 1) {
+            if (parts != 2) r.fail("a seeded ciphertext must have 2 parts");
+            Seed seed;
+            r.bytes(seed.data(), seed.size());
+            ct.parts.push_back(read_poly(r, P, ct.level + 1, [](std::size_t l) { return l; }, "ciphertext"));
+            ct.parts.emplace_back();
+            expand_seeded_c1(P, seed, ct.level, ct.parts[1]);
+            if (seed_out) *seed_out = seed;
+            return ct;
+        }
+    }
     for (std::uint32_t i = 0; i < parts; ++i)
         ct.parts.push_back(read_poly(r, P, ct.level + 1, [](std::size_t l) { return l; }, "ciphertext"));
+    return ct;
+}
+
+}  // namespace
+
+Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_t>& bytes) {
+    Reader r = open(bytes, ObjectType::Ciphertext, &P);
+    Ciphertext ct = read_ct_body(r, P, false);
     r.expect_end();
     return ct;
+}
+
+// ---------------------------------------------------------------- encapsulation keys
+
+std::vector<std::uint8_t> serialize(const Params& P, const Params& encaps, const EncapsulationKeys& ek) {
+    check_fingerprint(encaps, ek.to_sparse.fingerprint, "the encapsulation key s -> s'");
+    check_fingerprint(P, ek.to_dense.fingerprint, "the encapsulation key s' -> s");
+    Writer w;
+    w.put64(encaps.fingerprint());
+    write_switching_key(w, ek.to_sparse);
+    write_switching_key(w, ek.to_dense);
+    return finish(ObjectType::EncapsulationKeys, P.fingerprint(), w);
+}
+
+EncapsulationKeys deserialize_encapsulation_keys(const Params& P, const Params& encaps,
+                                                 const std::vector<std::uint8_t>& bytes) {
+    Reader r = open(bytes, ObjectType::EncapsulationKeys, &P);
+    if (r.get64() != encaps.fingerprint())
+        r.fail("made for another encapsulation ring (the bootstrapping configuration differs): regenerate the keys");
+    EncapsulationKeys ek;
+    ek.to_sparse = read_switching_key(r, encaps);
+    ek.to_dense = read_switching_key(r, P);
+    r.expect_end();
+    return ek;
+}
+
+// ---------------------------------------------------------------- bundles
+
+void CiphertextBundle::add(Ciphertext ct, std::optional<Seed> seed) {
+    cts.push_back(std::move(ct));
+    seeds.push_back(seed);
+}
+
+void CiphertextBundle::set(const std::string& key, const std::string& value) {
+    for (auto& kv : meta)
+        if (kv.first == key) {
+            kv.second = value;
+            return;
+        }
+    meta.emplace_back(key, value);
+}
+
+bool CiphertextBundle::has(const std::string& key) const {
+    for (const auto& kv : meta)
+        if (kv.first == key) return true;
+    return false;
+}
+
+const std::string& CiphertextBundle::get(const std::string& key) const {
+    for (const auto& kv : meta)
+        if (kv.first == key) return kv.second;
+    throw std::runtime_error("ciphertext bundle: no field '" + key + "' (kind '" + (has("kind") ? get("kind") : "?") +
+                             "'): the file was not written by this BlindTuner version, or is the wrong file");
+}
+
+std::uint64_t CiphertextBundle::get_u64(const std::string& key) const {
+    const std::string& v = get(key);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || *end || errno || v[0] == '-')
+        throw std::runtime_error("ciphertext bundle: field '" + key + "' is '" + v + "', expected a non-negative integer");
+    return x;
+}
+
+std::string CiphertextBundle::f64(double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%a", v);
+    return b;
+}
+
+double CiphertextBundle::get_f64(const std::string& key) const {
+    const std::string& v = get(key);
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end) throw std::runtime_error("ciphertext bundle: field '" + key + "' is '" + v + "', expected a number");
+    return x;
+}
+
+std::vector<std::uint8_t> serialize(const Params& P, const CiphertextBundle& b) {
+    if (b.seeds.size() != b.cts.size()) throw std::logic_error("CiphertextBundle: seeds and ciphertexts differ in number");
+    Writer w;
+    w.put32(static_cast<std::uint32_t>(b.meta.size()));
+    for (const auto& kv : b.meta) {
+        w.put32(static_cast<std::uint32_t>(kv.first.size()));
+        w.bytes(kv.first.data(), kv.first.size());
+        w.put32(static_cast<std::uint32_t>(kv.second.size()));
+        w.bytes(kv.second.data(), kv.second.size());
+    }
+    w.put32(static_cast<std::uint32_t>(b.cts.size()));
+    for (std::size_t i = 0; i < b.cts.size(); ++i) {
+        check_fingerprint(P, b.cts[i].fingerprint, "a ciphertext of the bundle");
+        write_ct_body(w, b.cts[i], b.seeds[i], true);
+    }
+    return finish(ObjectType::Bundle, P.fingerprint(), w);
+}
+
+CiphertextBundle deserialize_bundle(const Params& P, const std::vector<std::uint8_t>& bytes) {
+    Reader r = open(bytes, ObjectType::Bundle, &P);
+    CiphertextBundle b;
+    const std::uint32_t nm = r.get32();
+    if (nm > 100000) r.fail("implausible metadata count " + std::to_string(nm));
+    for (std::uint32_t i = 0; i < nm; ++i) {
+        std::string k, v;
+        const std::uint32_t kl = r.get32();
+        if (kl > 4096) r.fail("implausible metadata key length");
+        k.resize(kl);
+        r.bytes(&k[0], kl);
+        const std::uint32_t vl = r.get32();
+        if (vl > (1u << 24)) r.fail("implausible metadata value length");
+        v.resize(vl);
+        r.bytes(&v[0], vl);
+        b.meta.emplace_back(std::move(k), std::move(v));
+    }
+    const std::uint32_t nc = r.get32();
+    for (std::uint32_t i = 0; i < nc; ++i) {
+        std::optional<Seed> seed;
+        b.cts.push_back(read_ct_body(r, P, true, &seed));
+        b.seeds.push_back(seed);
+    }
+    r.expect_end();
+    return b;
 }
 
 Plaintext deserialize_plaintext(const Params& P, const std::vector<std::uint8_t>& bytes) {

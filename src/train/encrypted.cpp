@@ -652,8 +652,8 @@ void Engine<BK>::record_ranges(const Ct& t, const Ct& s, const Ct* q1, const Ct*
 }
 
 template <class BK>
-typename Engine<BK>::Ct Engine<BK>::forward(const Ct& vh, const BatchData<BK>& bd) {
-    const long s1 = static_cast<long>(sh_.s1), cp = static_cast<long>(sh_.cpad);
+typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd) {
+    const long s1 = static_cast<long>(sh_.s1);
     bk_.set_stage(Stage::MatMul);
     // Centre the classes: c·W̃ − Σ_k rot(W̃, k·s1) (pad rows of W are zero), 1/c in the masks.
     const Ct sum = bk_.rotate_and_sum(vh, sh_.cpad, s1);
@@ -673,7 +673,13 @@ typename Engine<BK>::Ct Engine<BK>::forward(const Ct& vh, const BatchData<BK>& b
             first = false;
         }
     bk_.set_stage(Stage::Softmax);
-    const Ct t = bk_.add_mask(acc, pad_const_);
+    return bk_.add_mask(acc, pad_const_);
+}
+
+template <class BK>
+typename Engine<BK>::Ct Engine<BK>::forward(const Ct& vh, const BatchData<BK>& bd) {
+    const long cp = static_cast<long>(sh_.cpad);
+    const Ct t = logits(vh, bd);
     const Ct td = bk_.add(t, bk_.rotate(t, -cp));
     const Ct E = bk_.poly(td, sp_.exp_p);
     const Ct S = bk_.add_const(bk_.rotate_and_sum(E, sh_.cpad, 1), sp_.beta_g);

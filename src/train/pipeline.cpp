@@ -57,44 +57,14 @@ std::string mb(std::size_t bytes) {
     return b;
 }
 
-// Client side: loss and accuracy of decrypted merged probabilities of a batch.
-void score_batch(const EncShape& sh, const std::vector<double>& p, const Features& f, const std::vector<std::size_t>& rows,
-                 double& loss_sum, std::size_t& correct) {
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-        const std::size_t b = k / sh.s0, r = k % sh.s0;
-        int best = 0;
-        double best_p = -1e300, p_true = 0;
-        for (std::size_t i = 0; i < sh.cpad; ++i) {
-            const int cls = static_cast<int>((r + i) % sh.cpad);
-            if (cls >= sh.c) continue;
-            const double v = p[r * sh.s1 + sh.offset(b, i)];
-            if (v > best_p) best_p = v, best = cls;
-            if (cls == f.label[rows[k]]) p_true = v;
-        }
-        loss_sum += -std::log(std::max(p_true, 1e-12));
-        if (best == f.label[rows[k]]) ++correct;
-    }
-}
-
-
 }  // namespace
 
-std::string default_training_preset() { return "N16_QP1735_T_enc"; }
-
-RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
-    const auto t_start = clk::now();
-    RunResult res;
-    RunReport& rep = res.report;
-    rep.title = "BlindTuner: encrypted fine-tuning of the classification head";
+ClientData prepare_client_data(const RunConfig& cfg, std::ostream& log, const Normalizer* given) {
     if (cfg.classes.size() < 2) throw std::invalid_argument("need at least 2 classes (--classes)");
     for (int c : cfg.classes)
         if (c < 0 || c > 255) throw std::invalid_argument("class label " + std::to_string(c) + " outside 0..255");
-    if (cfg.epochs == 0) throw std::invalid_argument("--epochs must be at least 1");
-    if (!(cfg.lr > 0)) throw std::invalid_argument("--lr must be positive");
     const int C = static_cast<int>(cfg.classes.size());
-
-    // ------------------------------------------------ client: data and frozen features
-    auto t = clk::now();
+    const auto t = clk::now();
     const nn::IdxImages tr_im = nn::read_idx_images(idx_path(cfg.data_dir, "train", true));
     const nn::IdxLabels tr_lb = nn::read_idx_labels(idx_path(cfg.data_dir, "train", false));
     const nn::IdxImages te_im = nn::read_idx_images(idx_path(cfg.data_dir, "t10k", true));
@@ -140,20 +110,100 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         for (std::size_t i : idx) labels.push_back(map[lb.labels[i]]);
         return nn::extract_features(model, subset(im, idx));
     };
+    ClientData cd;
+    cd.d = d;
+    cd.classes = C;
     std::vector<int> l_tr, l_va, l_te;
-    const std::vector<float> f_tr = features_of(tr_im, tr_lb, train_idx, l_tr);
-    const std::vector<float> f_va = features_of(tr_im, tr_lb, val_idx, l_va);
+    if (given) {
+        if (given->mean.size() != d)
+            throw std::invalid_argument("the stored feature standardisation has " + std::to_string(given->mean.size()) +
+                                        " features, the model " + cfg.model + " gives " + std::to_string(d) +
+                                        ": use the model the keys were made for");
+        cd.norm = *given;
+    } else {
+        const std::vector<float> f_tr = features_of(tr_im, tr_lb, train_idx, l_tr);
+        const std::vector<float> f_va = features_of(tr_im, tr_lb, val_idx, l_va);
+        cd.norm = Normalizer::fit(f_tr, train_idx.size(), d, cfg.gain);
+        cd.train = cd.norm.apply(f_tr, train_idx.size(), d, l_tr, C);
+        cd.val = cd.norm.apply(f_va, val_idx.size(), d, l_va, C);
+    }
     const std::vector<float> f_te = features_of(te_im, te_lb, test_idx, l_te);
-    const Normalizer norm = Normalizer::fit(f_tr, train_idx.size(), d, cfg.gain);
-    const Features Ftr = norm.apply(f_tr, train_idx.size(), d, l_tr, C);
-    const Features Fva = norm.apply(f_va, val_idx.size(), d, l_va, C);
-    const Features Fte = norm.apply(f_te, test_idx.size(), d, l_te, C);
-    const double t_features = since(t);
+    cd.test = cd.norm.apply(f_te, test_idx.size(), d, l_te, C);
+    cd.seconds = since(t);
     log << "data: " << n_train << " training, " << val_idx.size() << " validation, " << test_idx.size()
         << " test images of classes";
     for (int c : cfg.classes) log << " " << c;
     log << "; features " << d << " (+ bias) from " << cfg.model << " in " << std::fixed << std::setprecision(1)
-        << t_features << " s\n";
+        << cd.seconds << " s\n";
+    return cd;
+}
+
+void score_batch(const EncShape& sh, const std::vector<double>& p, const Features& f, const std::vector<std::size_t>& rows,
+                 double& loss_sum, std::size_t& correct) {
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        const std::size_t b = k / sh.s0, r = k % sh.s0;
+        int best = 0;
+        double best_p = -1e300, p_true = 0;
+        for (std::size_t i = 0; i < sh.cpad; ++i) {
+            const int cls = static_cast<int>((r + i) % sh.cpad);
+            if (cls >= sh.c) continue;
+            const double v = p[r * sh.s1 + sh.offset(b, i)];
+            if (v > best_p) best_p = v, best = cls;
+            if (cls == f.label[rows[k]]) p_true = v;
+        }
+        loss_sum += -std::log(std::max(p_true, 1e-12));
+        if (best == f.label[rows[k]]) ++correct;
+    }
+}
+
+
+
+std::vector<std::vector<std::size_t>> make_batches(std::size_t n, std::size_t size) {
+    std::vector<std::vector<std::size_t>> out;
+    for (std::size_t s = 0; s < n; s += size) {
+        std::vector<std::size_t> rows;
+        for (std::size_t k = s; k < std::min(n, s + size); ++k) rows.push_back(k);
+        out.push_back(rows);
+    }
+    return out;
+}
+
+std::vector<std::size_t> rows_valid(const EncShape& sh, std::size_t rows) {
+    std::vector<std::size_t> rv;
+    for (std::size_t b = 0; b < sh.blocks; ++b) {
+        const std::size_t lo = b * sh.s0;
+        rv.push_back(rows > lo ? std::min(sh.s0, rows - lo) : 0);
+    }
+    return rv;
+}
+
+bool EarlyStopping::stop_after(double val_loss) {
+    if (patience == 0) return false;
+    if (val_loss < best - 1e-4) {
+        best = val_loss;
+        bad = 0;
+        return false;
+    }
+    return ++bad >= patience;
+}
+
+std::string default_training_preset() { return "N16_QP1735_T_enc"; }
+
+RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
+    const auto t_start = clk::now();
+    RunResult res;
+    RunReport& rep = res.report;
+    rep.title = "BlindTuner: encrypted fine-tuning of the classification head";
+    if (cfg.epochs == 0) throw std::invalid_argument("--epochs must be at least 1");
+    if (!(cfg.lr > 0)) throw std::invalid_argument("--lr must be positive");
+
+    // ------------------------------------------------ client: data and frozen features
+    const ClientData cd = prepare_client_data(cfg, log);
+    const std::size_t d = cd.d, n_train = cd.train.rows;
+    const int C = cd.classes;
+    const Features &Ftr = cd.train, &Fva = cd.val, &Fte = cd.test;
+    const double t_features = cd.seconds;
+    auto t = clk::now();
 
     // ------------------------------------------------ plan (before any key or encryption)
     const std::string preset_name =
@@ -204,8 +254,8 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
                                       ? cfg.class_names[static_cast<std::size_t>(&c - cfg.classes.data())]
                                       : std::to_string(c));
     rep.train_size = n_train;
-    rep.val_size = val_idx.size();
-    rep.test_size = test_idx.size();
+    rep.val_size = Fva.rows;
+    rep.test_size = Fte.rows;
     rep.classes = static_cast<std::size_t>(C);
     rep.extra = {{"ct_mults_per_step", static_cast<double>(per_step.ct_mults)},
                  {"rotations_per_step", static_cast<double>(per_step.rotations + per_step.hoisted_rotations)},
@@ -214,26 +264,8 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     if (cfg.plan_only) return res;
 
     // ------------------------------------------------ batches (same for all three trainers)
-    std::vector<std::vector<std::size_t>> batches;
-    for (std::size_t s = 0; s < n_train; s += cfg.batch) {
-        std::vector<std::size_t> rows;
-        for (std::size_t k = s; k < std::min(n_train, s + cfg.batch); ++k) rows.push_back(k);
-        batches.push_back(rows);
-    }
-    std::vector<std::vector<std::size_t>> vbatches;
-    for (std::size_t s = 0; s < Fva.rows; s += sh.blocks * sh.s0) {
-        std::vector<std::size_t> rows;
-        for (std::size_t k = s; k < std::min(Fva.rows, s + sh.blocks * sh.s0); ++k) rows.push_back(k);
-        vbatches.push_back(rows);
-    }
-    auto rows_valid = [&](const std::vector<std::size_t>& rows) {
-        std::vector<std::size_t> rv;
-        for (std::size_t b = 0; b < sh.blocks; ++b) {
-            const std::size_t lo = b * sh.s0;
-            rv.push_back(rows.size() > lo ? std::min(sh.s0, rows.size() - lo) : 0);
-        }
-        return rv;
-    };
+    const auto batches = make_batches(n_train, cfg.batch);
+    const auto vbatches = make_batches(Fva.rows, sh.blocks * sh.s0);
 
     // ------------------------------------------------ exact plaintext training (reference)
     Head ew, ev_;
@@ -297,7 +329,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         BatchData<CkksBackend> bd;
         for (const auto& v : pack_x(sh, F, rows)) bd.x.push_back(encrypt(v, plan.x_level));
         bd.y = encrypt(pack_y(sh, F, rows), plan.y_label_level);
-        bd.rows_valid = rows_valid(rows);
+        bd.rows_valid = rows_valid(sh, rows.size());
         bd.total_rows = rows.size();
         return bd;
     };
@@ -305,7 +337,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         BatchData<TwinBackend> bd;
         bd.x = pack_x(sh, F, rows);
         bd.y = pack_y(sh, F, rows);
-        bd.rows_valid = rows_valid(rows);
+        bd.rows_valid = rows_valid(sh, rows.size());
         bd.total_rows = rows.size();
         return bd;
     };
@@ -331,7 +363,9 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     for (const auto& rows : batches) tbat.push_back(make_twin_bd(Ftr, rows));
     for (const auto& rows : vbatches) tval.push_back(make_twin_bd(Fva, rows));
     t = clk::now();
-    for (auto& b : cbat) eng.prepare(b, plan.d_level);
+    const bool cache_xrot = cbat.size() <= kMaxCachedBatches;
+    if (cache_xrot)
+        for (auto& b : cbat) eng.prepare(b, plan.d_level);
     for (auto& b : tbat) twin.prepare(b, 0);
     const double t_prepare = since(t);
     std::vector<double> tw(sh.slots, 0.0), tv = tw;
@@ -339,14 +373,15 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const std::size_t total_steps = cfg.epochs * batches.size();
     std::size_t step = 0;
     const auto t_train = clk::now();
-    double best_val = 1e300;
-    std::size_t bad_epochs = 0;
+    EarlyStopping stopping{cfg.patience};
     log << "training: " << cfg.epochs << " epoch(s) x " << batches.size() << " step(s), batch " << cfg.batch << "\n";
     for (std::size_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
         for (std::size_t bi = 0; bi < cbat.size(); ++bi) {
             const auto ts = clk::now();
             const double gamma = ns.next();
+            if (!cache_xrot) eng.prepare(cbat[bi], plan.d_level);
             eng.step(cw, cv, cbat[bi], cfg.lr, gamma);
+            if (!cache_xrot) cbat[bi].xrot.clear();
             twin.step(tw, tv, tbat[bi], cfg.lr, gamma);
             ++step;
             const double el = since(t_train), per = el / static_cast<double>(step);
@@ -379,14 +414,9 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         rep.epochs.push_back(er);
         log << "epoch " << epoch << ": validation loss " << std::setprecision(4) << er.val_loss << " (twin "
             << er.twin_val_loss << "), accuracy " << er.val_accuracy << std::setprecision(1) << "\n";
-        if (cfg.patience > 0 && !vbatches.empty()) {
-            if (er.val_loss < best_val - 1e-4) {
-                best_val = er.val_loss;
-                bad_epochs = 0;
-            } else if (++bad_epochs >= cfg.patience) {
-                log << "early stop: no validation improvement for " << cfg.patience << " epoch(s)\n";
-                break;
-            }
+        if (!vbatches.empty() && stopping.stop_after(er.val_loss)) {
+            log << "early stop: no validation improvement for " << cfg.patience << " epoch(s)\n";
+            break;
         }
     }
     cb.set_stage(Stage::Other);

@@ -22,10 +22,13 @@
 #include "bt/ckks/ciphertext.hpp"
 #include "bt/ckks/encoder.hpp"
 #include "bt/ckks/keys.hpp"
+#include "bt/ckks/bootstrap.hpp"
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bt::ckks {
@@ -38,6 +41,8 @@ enum class ObjectType : std::uint16_t {
     GaloisKeys = 5,
     Ciphertext = 6,
     Plaintext = 7,
+    EncapsulationKeys = 8,
+    Bundle = 9,
 };
 
 constexpr std::uint16_t kFormatVersion = 1;
@@ -61,6 +66,33 @@ RelinKey deserialize_relin_key(const Params& P, const std::vector<std::uint8_t>&
 GaloisKeys deserialize_galois_keys(const Params& P, const std::vector<std::uint8_t>& bytes);
 Ciphertext deserialize_ciphertext(const Params& P, const std::vector<std::uint8_t>& bytes);
 Plaintext deserialize_plaintext(const Params& P, const std::vector<std::uint8_t>& bytes);
+
+// Sparse-secret encapsulation keys: to_sparse lives in the encapsulation ring `encaps`
+// (its own fingerprint is checked too), to_dense in the main ring.
+std::vector<std::uint8_t> serialize(const Params& P, const Params& encaps, const EncapsulationKeys& ek);
+EncapsulationKeys deserialize_encapsulation_keys(const Params& P, const Params& encaps,
+                                                 const std::vector<std::uint8_t>& bytes);
+
+// A bundle: text metadata (ordered key/value pairs) and a list of ciphertexts, in one
+// file with one header and checksum. A ciphertext that is a fresh symmetric encryption
+// can be stored with the seed of its c_1 instead of c_1 (half the size); the reader
+// expands it. Used for the encrypted data sets, the head, checkpoints and predictions.
+struct CiphertextBundle {
+    std::vector<std::pair<std::string, std::string>> meta;
+    std::vector<Ciphertext> cts;
+    std::vector<std::optional<Seed>> seeds;  // per ciphertext (nullopt: stored in full)
+
+    void add(Ciphertext ct, std::optional<Seed> seed = std::nullopt);
+    void set(const std::string& key, const std::string& value);
+    bool has(const std::string& key) const;
+    // Throw std::runtime_error naming the file kind and the key if missing or malformed.
+    const std::string& get(const std::string& key) const;
+    std::uint64_t get_u64(const std::string& key) const;
+    double get_f64(const std::string& key) const;  // stored exactly (hexadecimal float)
+    static std::string f64(double v);              // the exact text form of a double
+};
+std::vector<std::uint8_t> serialize(const Params& P, const CiphertextBundle& b);
+CiphertextBundle deserialize_bundle(const Params& P, const std::vector<std::uint8_t>& bytes);
 
 // Exact serialized sizes, known before writing.
 std::size_t serialized_size(const Params& P, const Ciphertext& ct);

@@ -260,6 +260,9 @@ public:
     // Server side: cache rot(x_b, −i·s1) (hoisted) dropped to `level`, where the gradient
     // uses them (LevelPlan::d_level).
     void prepare(BatchData<BK>& bd, std::size_t level);
+    // Centred, scaled logits t = (z − mean z)/V of the batch in the merged layout (pad
+    // classes −1): encrypted inference (the client decrypts and takes the arg max).
+    Ct logits(const Ct& v_head, const BatchData<BK>& bd);
     // Softmax probabilities of the batch in the merged layout (stage 1, full bootstrap,
     // stage 2). Records ranges if the backend can probe.
     Ct forward(const Ct& v_head, const BatchData<BK>& bd);

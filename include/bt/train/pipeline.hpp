@@ -45,6 +45,40 @@ struct RunResult {
     double max_weight_diff = 0;  // encrypted vs twin head
 };
 
+// Client side: the dataset split (seeded), frozen features and their standardisation.
+struct ClientData {
+    std::size_t d = 0;  // feature width (without the bias)
+    int classes = 0;
+    Features train, val, test;  // standardised, bias appended, labels in [0, classes)
+    Normalizer norm;
+    double seconds = 0;
+};
+// With `given`, only the test split is extracted, standardised with `given` (evaluation).
+ClientData prepare_client_data(const RunConfig& cfg, std::ostream& log, const Normalizer* given = nullptr);
+
+// Up to this many training batches keep their hoisted rotations of X (c'·blocks
+// ciphertexts each, ~300 MB per batch at N = 2^16) between epochs; larger training sets
+// recompute them at every step (a few hoisted rotations) to stay within memory.
+constexpr std::size_t kMaxCachedBatches = 8;
+
+// Batches of consecutive row indices [0, n) of at most `size` rows.
+std::vector<std::vector<std::size_t>> make_batches(std::size_t n, std::size_t size);
+// Valid rows of each block of a batch of `rows` rows.
+std::vector<std::size_t> rows_valid(const EncShape& sh, std::size_t rows);
+// Client side: adds the loss and the correct predictions of one batch from its decrypted
+// merged probabilities (or centred logits: the arg max is the same; the loss is then meaningless).
+void score_batch(const EncShape& sh, const std::vector<double>& p, const Features& f,
+                 const std::vector<std::size_t>& rows, double& loss_sum, std::size_t& correct);
+
+// Early stopping on the validation loss: stop after `patience` epochs without an
+// improvement of at least 1e-4 (patience 0: never).
+struct EarlyStopping {
+    std::size_t patience = 2;
+    double best = 1e300;
+    std::size_t bad = 0;
+    bool stop_after(double val_loss);
+};
+
 // The default preset of `bt_train` (N = 2^16, 128-bit, bootstrappable).
 std::string default_training_preset();
 
