@@ -105,7 +105,7 @@ simd-symbol-check: $(SIMD_OBJS)
 	@bad=$$(for o in $(SIMD_OBJS); do nm $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ || $$3 ~ /^_GLOBAL__sub_I/ {print o": "$$0}'; done); \
 	if [ -n "$$bad" ]; then echo "weak symbols or static initializers in SIMD objects (make them local):"; echo "$$bad"; exit 1; fi
 
-test: info $(BIN)/bt_tests simd-symbol-check
+test: info $(BIN)/bt_tests $(BIN)/bt_train simd-symbol-check
 	$(BIN)/bt_tests
 
 bench: $(BIN)/bt_bench

@@ -34,6 +34,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -70,6 +72,10 @@ std::size_t file_size(const std::string& path) {
 }
 
 void make_dir(const std::string& dir) {
+    // Parents first (like mkdir -p).
+    for (std::size_t p = dir.find('/', 1); p != std::string::npos; p = dir.find('/', p + 1))
+        if (::mkdir(dir.substr(0, p).c_str(), 0700) != 0 && errno != EEXIST)
+            throw std::runtime_error("cannot create directory " + dir.substr(0, p) + ": " + std::strerror(errno));
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
         throw std::runtime_error("cannot create directory " + dir + ": " + std::strerror(errno));
 }
@@ -468,7 +474,15 @@ void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& 
     b.add(st.w);
     b.add(st.v);
     make_dir(dir);
-    ckks::write_file_atomic(join(dir, ckpt_name(st.step)), ckks::serialize(P, b));
+    const std::vector<std::uint8_t> bytes = ckks::serialize(P, b);
+    if (const char* e = std::getenv("BT_TEST_CRASH_IN_CHECKPOINT"); e && std::strtoull(e, nullptr, 10) == st.step) {
+        // Test hook (kill-and-resume test): die half-way through writing the temporary file.
+        std::ofstream f(join(dir, ckpt_name(st.step)) + ".tmp", std::ios::binary | std::ios::trunc);
+        f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size() / 2));
+        f.flush();
+        std::raise(SIGKILL);
+    }
+    ckks::write_file_atomic(join(dir, ckpt_name(st.step)), bytes);
     // Keep the two newest complete checkpoints.
     const auto all = list_checkpoints(dir);
     for (std::size_t i = 2; i < all.size(); ++i) std::remove(join(dir, ckpt_name(all[i])).c_str());
