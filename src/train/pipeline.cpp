@@ -44,6 +44,8 @@ nn::IdxImages subset(const nn::IdxImages& im, const std::vector<std::size_t>& id
     return s;
 }
 
+}  // namespace
+
 std::string mmss(double s) {
     char b[32];
     const long t = static_cast<long>(s + 0.5);
@@ -56,6 +58,8 @@ std::string mb(std::size_t bytes) {
     std::snprintf(b, sizeof b, "%.1f MB", static_cast<double>(bytes) / 1e6);
     return b;
 }
+
+namespace {
 
 }  // namespace
 

@@ -106,19 +106,6 @@ void write_secret_file(const std::string& path, const std::vector<std::uint8_t>&
         throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
 }
 
-std::string mb(std::size_t bytes) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f MB", static_cast<double>(bytes) / 1e6);
-    return b;
-}
-
-std::string mmss(double s) {
-    char b[32];
-    const long t = static_cast<long>(s + 0.5);
-    std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
-    return b;
-}
-
 std::string hex64(std::uint64_t v) {
     char b[20];
     std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
@@ -324,6 +311,27 @@ ClientCtx load_client(const std::string& dir) {
 ClientState load_state(const ClientCtx& c, const std::string& dir) {
     const std::string path = join(dir, "client.bin");
     return ClientState::from(load_bundle(*c.P, path, "client-state", c.job, "run `bt_train encrypt` first"), path);
+}
+
+// Client side: decrypts a bundle of merged per-batch results (probabilities or logits)
+// and scores them against `labels`.
+void score_bundle(const ckks::ParamsPtr& P, const ckks::SecretKey& sk, const Plan& plan, const CiphertextBundle& b,
+                  const std::string& path, const std::vector<int>& labels, double& loss, std::size_t& correct) {
+    const ckks::Encoder enc(P);
+    const ckks::Decryptor dec(P, sk);
+    Features f;
+    f.label = labels;
+    f.rows = labels.size();
+    const auto batches = make_batches(f.rows, plan.sh.blocks * plan.sh.s0);
+    if (b.cts.size() != batches.size())
+        throw std::runtime_error(path + ": " + std::to_string(b.cts.size()) + " batches, expected " +
+                                 std::to_string(batches.size()) + " for " + std::to_string(f.rows) + " rows");
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+        const auto z = enc.decode(dec.decrypt(b.cts[k]));
+        std::vector<double> p(z.size());
+        for (std::size_t i = 0; i < z.size(); ++i) p[i] = z[i].real();
+        score_batch(plan.sh, p, f, batches[k], loss, correct);
+    }
 }
 
 // A data set as written by `encrypt`: per batch, `blocks` X ciphertexts (and Y for training).
@@ -871,12 +879,7 @@ void role_validate(const ValidateOptions& o, std::ostream& log) {
     const ClientCtx c = load_client(o.client_dir);
     const ClientState st = load_state(c, o.client_dir);
     const Plan plan = make_plan(*c.P, c.job);
-    const ckks::Encoder enc(c.P);
-    const ckks::Decryptor dec(c.P, c.sk);
-    Features f;
-    f.label = st.val_labels;
-    f.rows = f.label.size();
-    const auto vbatches = make_batches(f.rows, plan.sh.blocks * plan.sh.s0);
+    const std::size_t n = st.val_labels.size();
     EarlyStopping es{o.patience};
     for (std::size_t epoch = 1;; ++epoch) {
         const std::string req = join(o.exchange_dir, "val-" + std::to_string(epoch) + ".bin");
@@ -889,22 +892,14 @@ void role_validate(const ValidateOptions& o, std::ostream& log) {
             throw std::runtime_error("no validation request " + req + " after " + std::to_string(o.timeout) + " s");
         }
         const CiphertextBundle b = load_bundle(*c.P, req, "validation", c.job, "");
-        if (b.cts.size() != vbatches.size())
-            throw std::runtime_error(req + ": " + std::to_string(b.cts.size()) + " batches, the validation set has " +
-                                     std::to_string(vbatches.size()));
         double loss = 0;
         std::size_t correct = 0;
-        for (std::size_t k = 0; k < vbatches.size(); ++k) {
-            const auto z = enc.decode(dec.decrypt(b.cts[k]));
-            std::vector<double> p(z.size());
-            for (std::size_t i = 0; i < z.size(); ++i) p[i] = z[i].real();
-            score_batch(plan.sh, p, f, vbatches[k], loss, correct);
-        }
-        loss /= static_cast<double>(f.rows);
+        score_bundle(c.P, c.sk, plan, b, req, st.val_labels, loss, correct);
+        loss /= static_cast<double>(n);
         const bool stop = es.stop_after(loss);
         if (!exists(ans)) write_text_atomic(ans, stop ? "stop\n" : "continue\n");
         log << "validate: epoch " << epoch << " loss " << std::fixed << std::setprecision(4) << loss << " accuracy "
-            << static_cast<double>(correct) / static_cast<double>(f.rows) << " -> " << read_text(ans) << "\n"
+            << static_cast<double>(correct) / static_cast<double>(n) << " -> " << read_text(ans) << "\n"
             << std::flush;
         if (read_text(ans) == "stop") return;
     }
@@ -1041,25 +1036,12 @@ double role_evaluate_predictions(const std::string& client_dir, const std::strin
         load_bundle(*c.P, predictions_file, "predictions", c.job, "the server's `bt_train infer` writes it");
     if (b.get("data_id") != hex64(st.data_id))
         throw std::runtime_error(predictions_file + ": computed on another encrypted test set (re-run infer)");
-    const ckks::Encoder enc(c.P);
-    const ckks::Decryptor dec(c.P, c.sk);
-    Features f;
-    f.label = st.test_labels;
-    f.rows = f.label.size();
-    const auto batches = make_batches(f.rows, plan.sh.blocks * plan.sh.s0);
-    if (b.cts.size() != batches.size())
-        throw std::runtime_error(predictions_file + ": " + std::to_string(b.cts.size()) + " batches, expected " +
-                                 std::to_string(batches.size()));
     double unused = 0;
     std::size_t correct = 0;
-    for (std::size_t k = 0; k < batches.size(); ++k) {
-        const auto z = enc.decode(dec.decrypt(b.cts[k]));
-        std::vector<double> p(z.size());
-        for (std::size_t i = 0; i < z.size(); ++i) p[i] = z[i].real();
-        score_batch(plan.sh, p, f, batches[k], unused, correct);
-    }
-    const double acc = static_cast<double>(correct) / static_cast<double>(std::max<std::size_t>(1, f.rows));
-    log << "evaluate: encrypted inference, test accuracy on " << f.rows << " images: " << std::fixed
+    score_bundle(c.P, c.sk, plan, b, predictions_file, st.test_labels, unused, correct);
+    const std::size_t n = st.test_labels.size();
+    const double acc = static_cast<double>(correct) / static_cast<double>(std::max<std::size_t>(1, n));
+    log << "evaluate: encrypted inference, test accuracy on " << n << " images: " << std::fixed
         << std::setprecision(4) << acc << "\n";
     return acc;
 }

@@ -61,6 +61,10 @@ ClientData prepare_client_data(const RunConfig& cfg, std::ostream& log, const No
 // recompute them at every step (a few hoisted rotations) to stay within memory.
 constexpr std::size_t kMaxCachedBatches = 8;
 
+// Progress text: "m:ss" and "12.3 MB".
+std::string mmss(double seconds);
+std::string mb(std::size_t bytes);
+
 // Batches of consecutive row indices [0, n) of at most `size` rows.
 std::vector<std::vector<std::size_t>> make_batches(std::size_t n, std::size_t size);
 // Valid rows of each block of a batch of `rows` rows.
