@@ -288,15 +288,7 @@ int main(int argc, char** argv) {
         } else if (a == "--data") cfg.data_dir = value();
         else if (a == "--model") cfg.model = value();
         else if (a == "--classes") {
-            cfg.classes.clear();
-            std::stringstream ss(value());
-            std::string item;
-            while (std::getline(ss, item, ',')) {
-                const std::size_t c = parse_size("--classes", item);
-                if (c > 255) usage_error("--classes: label " + item + " is above 255");
-                cfg.classes.push_back(static_cast<int>(c));
-            }
-            if (cfg.classes.size() < 2) usage_error("--classes needs at least two labels, e.g. 5,6,7,8,9");
+            cfg.classes = parse_classes(value());
         } else if (a == "--train") cfg.train_size = parse_size(a, value());
         else if (a == "--val") cfg.val_size = parse_size(a, value());
         else if (a == "--test") cfg.test_size = parse_size(a, value());
