@@ -597,14 +597,14 @@ Engine<BK>::Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk) : sh_(sh)
 }
 
 template <class BK>
-const Mask& Engine<BK>::grad_mask(std::size_t b, std::size_t i, std::size_t rows_valid, double scale) {
+const Mask& Engine<BK>::grad_mask(std::size_t i, std::size_t rows_valid, double scale) {
     char buf[96];
-    std::snprintf(buf, sizeof buf, "grad%zu_%zu_%zu_%.17g", b, i, rows_valid, scale);
+    std::snprintf(buf, sizeof buf, "grad%zu_%zu_%.17g", i, rows_valid, scale);
     auto it = grad_cache_.find(buf);
     if (it != grad_cache_.end()) return it->second;
     Mask m{buf, std::vector<double>(sh_.slots, 0.0)};
     for (std::size_t r = 0; r < rows_valid; ++r)
-        if (!pad(r, i)) m.v[r * sh_.s1 + sh_.offset(b, i)] = scale;
+        if (!pad(r, i)) m.v[r * sh_.s1 + i] = scale;
     return grad_cache_.emplace(buf, std::move(m)).first->second;
 }
 
@@ -661,17 +661,22 @@ typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd
     std::vector<long> steps;
     for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i) * s1);
     const std::vector<Ct> wr = bk_.rotate_hoisted(wc, steps);
+    // Diagonal i of block b goes to offset b·2c' + i: the c' diagonals of a block are
+    // shifted by i and summed, then the block by b·2c' (c' − 1 + blocks − 1 rotation keys
+    // instead of blocks·c').
     Ct acc;
-    bool first = true;
-    for (std::size_t b = 0; b < sh_.blocks; ++b)
+    for (std::size_t b = 0; b < sh_.blocks; ++b) {
+        Ct accb;
         for (std::size_t i = 0; i < sh_.cpad; ++i) {
             const Ct t = bk_.mul(bd.x[b], i == 0 ? wc : wr[i - 1]);
             const Ct r = bk_.rotate_and_sum(t, sh_.s1, 1);
             Ct m = bk_.mul_mask(r, logit_mask_[i]);
-            m = bk_.rotate(m, -static_cast<long>(sh_.offset(b, i)));
-            acc = first ? m : bk_.add(acc, m);
-            first = false;
+            if (i > 0) m = bk_.rotate(m, -static_cast<long>(i));
+            accb = i == 0 ? m : bk_.add(accb, m);
         }
+        if (b > 0) accb = bk_.rotate(accb, -static_cast<long>(b * sh_.window()));
+        acc = b == 0 ? accb : bk_.add(acc, accb);
+    }
     bk_.set_stage(Stage::Softmax);
     return bk_.add_mask(acc, pad_const_);
 }
@@ -715,11 +720,14 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
     bool first = true;
     for (std::size_t b = 0; b < sh_.blocks; ++b) {
         if (bd.rows_valid[b] == 0) continue;
+        // Block b's offsets b·2c' + i brought to i (one rotation per block, shared by its
+        // c' diagonals: c' + blocks − 1 rotation keys instead of blocks·c').
+        const Ct Db = b == 0 ? D : bk_.rotate(D, static_cast<long>(b * sh_.window()));
         for (std::size_t i = 0; i < sh_.cpad; ++i) {
-            const Ct db = bk_.mul_mask(D, grad_mask(b, i, bd.rows_valid[b], scale));
+            const Ct db = bk_.mul_mask(Db, grad_mask(i, bd.rows_valid[b], scale));
             // Broadcast along the row, shifted down by i rows to meet rot(X, −i·s1).
             Ct a = bk_.rotate_and_sum(db, sh_.s1, 1);
-            a = bk_.rotate(a, static_cast<long>(sh_.offset(b, i)) - s1 + 1 - static_cast<long>(i) * s1);
+            a = bk_.rotate(a, static_cast<long>(i) - s1 + 1 - static_cast<long>(i) * s1);
             const Ct f = bk_.mul(a, bd.xrot[b][i]);
             acc = first ? f : bk_.add(acc, f);
             first = false;

@@ -282,8 +282,8 @@ private:
     std::vector<Mask> logit_mask_;      // [i]: (1/(c·V))·pad_i at r·s1
     Mask pad_const_;                    // −1 at pad offsets, 0 elsewhere
     Mask half_mask_;                    // 1 at offsets b·2c' + i, i < c', every row
-    std::map<std::string, Mask> grad_cache_;  // [b][i] per rows-valid and scale, built on first use
-    const Mask& grad_mask(std::size_t b, std::size_t i, std::size_t rows_valid, double scale);
+    std::map<std::string, Mask> grad_cache_;  // [i] per rows-valid and scale (block-relative), built on first use
+    const Mask& grad_mask(std::size_t i, std::size_t rows_valid, double scale);
     bool pad(std::size_t r, std::size_t i) const {  // class of diagonal i in row r is a pad class
         return static_cast<int>((r + i) % sh_.cpad) >= sh_.c;
     }
