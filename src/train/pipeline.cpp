@@ -181,6 +181,51 @@ std::vector<std::size_t> rows_valid(const EncShape& sh, std::size_t rows) {
     return rv;
 }
 
+double max_logit_spread(const Head& h, const Features& f, const std::vector<std::size_t>& rows) {
+    double mx = 0;
+    std::vector<double> z(h.classes);
+    for (std::size_t r : rows) {
+        double mean = 0;
+        for (std::size_t k = 0; k < h.classes; ++k) {
+            z[k] = 0;
+            for (std::size_t j = 0; j < h.cols; ++j) z[k] += h.row(k)[j] * f.row(r)[j];
+            mean += z[k] / static_cast<double>(h.classes);
+        }
+        for (std::size_t k = 0; k < h.classes; ++k) mx = std::max(mx, std::fabs(z[k] - mean));
+    }
+    return mx;
+}
+
+Head exact_training(const Features& f, const std::vector<std::vector<std::size_t>>& batches, std::size_t epochs,
+                    double lr, double& spread) {
+    Head w, v;
+    w.classes = v.classes = static_cast<std::size_t>(f.classes);
+    w.cols = v.cols = f.cols;
+    w.w.assign(w.classes * w.cols, 0.0);
+    v.w = w.w;
+    NesterovSchedule ns;
+    spread = 0;
+    for (std::size_t e = 0; e < epochs; ++e)
+        for (const auto& rows : batches) {
+            spread = std::max(spread, max_logit_spread(v, f, rows));  // what the step's softmax sees
+            nesterov_step(w, v, f, rows, lr, ns.next());
+        }
+    return w;
+}
+
+void check_logit_spread(double spread, double V) {
+    if (spread > kSpreadMargin * V) {
+        char b[512];
+        std::snprintf(b, sizeof b,
+                      "range pre-check: exact plaintext training on these data reaches a logit spread max |z - mean z| "
+                      "= %.1f, above %.0f%% of the range V = %.0f that the softmax polynomials cover; the encrypted "
+                      "run would leave it and diverge. Lower --lr, train fewer --epochs, or raise --logit-bound "
+                      "(24 is feasible with the default polynomial degrees)",
+                      spread, 100 * kSpreadMargin, V);
+        throw std::invalid_argument(b);
+    }
+}
+
 bool EarlyStopping::stop_after(double val_loss) {
     if (patience == 0) return false;
     if (val_loss < best - 1e-4) {
@@ -272,17 +317,11 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     const auto vbatches = make_batches(Fva.rows, sh.blocks * sh.s0);
 
     // ------------------------------------------------ exact plaintext training (reference)
-    Head ew, ev_;
-    ew.classes = ev_.classes = static_cast<std::size_t>(C);
-    ew.cols = ev_.cols = sh.cols;
-    ew.w.assign(ew.classes * ew.cols, 0.0);
-    ev_.w = ew.w;
-    {
-        NesterovSchedule ns;
-        for (std::size_t e = 0; e < cfg.epochs; ++e)
-            for (const auto& rows : batches) nesterov_step(ew, ev_, Ftr, rows, cfg.lr, ns.next());
-    }
-    res.exact = ew;
+    double spread = 0;
+    res.exact = exact_training(Ftr, batches, cfg.epochs, cfg.lr, spread);
+    check_logit_spread(spread, cfg.softmax.V);
+    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::setprecision(2) << spread
+        << " of V = " << cfg.softmax.V << std::setprecision(1) << "\n";
 
     // ------------------------------------------------ client: keys
     t = clk::now();

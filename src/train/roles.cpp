@@ -665,6 +665,11 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
                                  std::to_string(c.job.d) + ": use the model given to keygen");
     const Plan plan = make_plan(*c.P, c.job);
     const EncShape& sh = plan.sh;
+    double spread = 0;
+    exact_training(cd.train, make_batches(cd.train.rows, sh.batch), c.job.epochs, c.job.lr, spread);
+    check_logit_spread(spread, c.job.softmax.V);
+    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::fixed << std::setprecision(2)
+        << spread << " of V = " << c.job.softmax.V << "\n";
     ckks::Encoder enc(c.P);
     ckks::Encryptor encr(c.P, c.sk);
     ClientState st;

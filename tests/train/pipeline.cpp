@@ -29,6 +29,28 @@ RunConfig small_config() {
 
 TEST_SUITE("train") {
 
+TEST_CASE("pipeline: a run whose logits would leave the softmax range is refused before any key") {
+    RunConfig cfg = small_config();
+    cfg.lr = 200;  // the exact trainer's logit spread goes far beyond V = 20
+    std::ostringstream log;
+    CHECK_THROWS_WITH_AS(run_pipeline(cfg, log), doctest::Contains("range pre-check"), std::invalid_argument);
+    CHECK(log.str().find("keys in") == std::string::npos);
+    // The spread helper itself: logits (2, 0, -2) from a one-feature head have spread 2.
+    Features f;
+    f.rows = 1;
+    f.cols = 1;
+    f.classes = 3;
+    f.x = {1.0};
+    f.label = {0};
+    Head h;
+    h.classes = 3;
+    h.cols = 1;
+    h.w = {2.0, 0.0, -2.0};
+    CHECK(max_logit_spread(h, f, {0}) == doctest::Approx(2.0));
+    CHECK_NOTHROW(check_logit_spread(17.9, 20));
+    CHECK_THROWS_AS(check_logit_spread(18.1, 20), std::invalid_argument);
+}
+
 TEST_CASE("pipeline: small ring, stand-in bootstrapping: encrypted = twin, far above chance") {
     std::ostringstream log;
     const RunResult r = run_pipeline(small_config(), log);

@@ -74,6 +74,18 @@ std::vector<std::size_t> rows_valid(const EncShape& sh, std::size_t rows);
 void score_batch(const EncShape& sh, const std::vector<double>& p, const Features& f,
                  const std::vector<std::size_t>& rows, double& loss_sum, std::size_t& correct);
 
+// Range pre-check on the client (it has the data): the exact plaintext trainer with the
+// same batches and hyper-parameters, recording the largest logit spread max |z − mean z|
+// that any step's softmax sees. The polynomial softmax is only valid for spreads up to
+// V (outside, the Chebyshev exp grows like T_n and the run diverges: measured on the
+// full-size task at lr 2, epoch 2); runs whose exact spread exceeds kSpreadMargin·V are
+// refused before any key is made.
+constexpr double kSpreadMargin = 0.9;
+double max_logit_spread(const Head& h, const Features& f, const std::vector<std::size_t>& rows);
+Head exact_training(const Features& f, const std::vector<std::vector<std::size_t>>& batches, std::size_t epochs,
+                    double lr, double& spread);
+void check_logit_spread(double spread, double V);  // throws std::invalid_argument with what to do
+
 // Early stopping on the validation loss: stop after `patience` epochs without an
 // improvement of at least 1e-4 (patience 0: never).
 struct EarlyStopping {
