@@ -69,7 +69,7 @@ server:  bt_train train    [--server DIR] [--out DIR] [--exchange DIR] [--checkp
 client:  bt_train validate [--client DIR] --exchange DIR [--patience N]
            answers the server's per-epoch validation requests with continue/stop
 client:  bt_train decrypt  [--client DIR] [--head FILE] [--out FILE] [--no-flooding] [--flood-sigma X]
-           decrypts the head to safetensors, noise-flooded by default (sigma 2^-12 per slot)
+           decrypts the head to safetensors, noise-flooded by default (sigma 2^-6 per slot)
 client:  bt_train evaluate [--client DIR] (--head FILE.safetensors | --predictions FILE)
 server:  bt_train infer    [--server DIR] [--head FILE] [--out FILE]
            encrypted inference on the encrypted test set

@@ -296,6 +296,7 @@ TEST_CASE("roles: walk-through (train as its own process, early stopping by file
     d.flooding = false;
     const DecryptResult exact = role_decrypt(d, log);
     d.flooding = true;
+    d.flood_sigma = 1.0 / 256;  // only 2 copies per weight at N = 2^12 (32 at N = 2^16)
     d.out_file = ws.root + "/head_flooded.safetensors";
     const DecryptResult flooded = role_decrypt(d, log);
     // The flooding is there, and at the documented level (relative to the copies averaged).
@@ -326,7 +327,7 @@ TEST_CASE("roles: walk-through (train as its own process, early stopping by file
                                                      << ref.report.acc_twin);
     CHECK(dw < 2e-3);  // the same tolerance as encrypted vs twin in the pipeline tests
     CHECK(std::fabs(acc_exact - ref.report.acc_twin) <= 0.004);
-    CHECK(std::fabs(acc_flooded - acc_exact) <= 0.004);
+    CHECK(std::fabs(acc_flooded - acc_exact) <= 0.006);
     CHECK(std::fabs(acc_infer - acc_exact) <= 0.004);
     CHECK(acc_exact > 0.6);  // chance 0.2
 }

@@ -82,7 +82,7 @@ struct DecryptOptions {
 // Noise flooding of the released head (see roles.cpp for the justification): Gaussian
 // noise of this standard deviation is added to every slot of the decryption (real and
 // imaginary parts) before the copies of each weight are averaged.
-constexpr double kDefaultFloodSigma = 1.0 / 4096;  // 2^-12
+constexpr double kDefaultFloodSigma = 1.0 / 64;  // 2^-6
 struct DecryptResult {
     Head head;
     double noise_sigma = 0;  // estimated CKKS noise per slot (from the imaginary parts)
