@@ -86,27 +86,6 @@ std::vector<std::uint8_t> read_required(const std::string& path, const std::stri
     return ckks::read_file(path);
 }
 
-// Secret files: created 0600 from the start, written, fsynced, renamed into place.
-void write_secret_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            ::close(fd);
-            throw std::runtime_error("writing " + tmp + " failed: " + std::strerror(errno));
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0)
-        throw std::runtime_error("writing " + tmp + " failed: " + std::strerror(errno));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
-}
-
 std::string hex64(std::uint64_t v) {
     char b[20];
     std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
@@ -617,7 +596,7 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, bool allow_insecure
     make_dir(dirs.server);
     ckks::KeyGenerator kg(P);
     const ckks::SecretKey sk = kg.secret_key();
-    write_secret_file(join(dirs.client, "secret.key"), ckks::serialize(*P, sk));
+    ckks::write_file_atomic(join(dirs.client, "secret.key"), ckks::serialize(*P, sk), 0600);
     for (const std::string& dir : {dirs.client, dirs.server}) {
         ckks::write_file_atomic(join(dir, "params.bin"), ckks::serialize(*P));
         ckks::write_file_atomic(join(dir, "job.bin"), ckks::serialize(*P, job.bundle()));

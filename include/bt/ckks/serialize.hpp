@@ -108,8 +108,8 @@ struct HeaderInfo {
 };
 HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string& what = "input");
 
-// ---- files (atomic write: temporary file, then rename)
-void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes);
+// ---- files (atomic write: temporary file created with `mode`, fsync, then rename)
+void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0644);
 std::vector<std::uint8_t> read_file(const std::string& path);
 
 }  // namespace bt::ckks
