@@ -57,11 +57,13 @@ EncShape EncShape::make(std::size_t slots, std::size_t d, int classes, std::size
     s.cols = d + 1;
     s.c = classes;
     s.cpad = std::max<std::size_t>(2, next_pow2(static_cast<std::size_t>(classes)));
-    // A row must also hold one block's merged logits (2c' slots).
-    s.s1 = std::max(next_pow2(s.cols), 2 * s.cpad);
+    // A row holds c' − 1 zero columns then the features and bias, and at least one
+    // block's merged logits (2c' slots).
+    s.s1 = std::max(next_pow2(s.cols + s.cpad - 1), 2 * s.cpad);
     if (s.s1 > slots)
-        throw std::invalid_argument("encrypted training: a row of " + std::to_string(s.cols) + " features + bias needs " +
-                                    std::to_string(s.s1) + " slots but a ciphertext has " + std::to_string(slots) +
+        throw std::invalid_argument("encrypted training: a row of " + std::to_string(s.cols) + " features + bias and " +
+                                    std::to_string(s.cpad - 1) + " offset columns needs " + std::to_string(s.s1) +
+                                    " slots but a ciphertext has " + std::to_string(slots) +
                                     "; use a larger ring or fewer features");
     s.s0 = slots / s.s1;
     if (s.s0 < s.cpad)
@@ -210,7 +212,8 @@ LevelPlan LevelPlan::make(const SoftmaxPolys& sp, std::size_t L) {
     p.L = L;
     const long l = static_cast<long>(L);
     const long w = l - 1;                                   // V = (1 + γ)W − γW_old
-    const long logits = w - 1;                              // X ⊙ rot(W̃)
+    const long m = w - 1;                                   // M_i (column masks)
+    const long logits = m - 1;                              // Σ_i rot(X, i) ⊙ M_i
     const long v = logits - 1;                              // masks
     const long e = v - ckks::polyeval_depth(sp.exp_p);
     const long g = e - ckks::polyeval_depth(sp.coarse_p);
@@ -221,11 +224,12 @@ LevelPlan LevelPlan::make(const SoftmaxPolys& sp, std::size_t L) {
     const long q2 = z - 1;
     const long i2 = q2 - ckks::polyeval_depth(sp.inv2_p);
     const long P = i2 - 1;
-    const long D = P - 1;
-    const long G = D - 1;
+    const long D = P - 1;                                   // (P − Y) masked per block
+    const long Q = D - 1;                                   // X ⊙ rot(E, −i)
+    const long G = Q - 1;                                   // column masks
     p.stage1_depth = static_cast<int>(l - y);
     p.stage2_depth = static_cast<int>(l - G);
-    p.feasible = w >= 1 && y >= 0 && G >= 0;
+    p.feasible = m >= 1 && y >= 0 && G >= 0;
     if (!p.feasible) {
         std::ostringstream o;
         o << "a step needs " << p.stage1_depth << " levels before the softmax bootstrap and " << p.stage2_depth
@@ -235,6 +239,7 @@ LevelPlan LevelPlan::make(const SoftmaxPolys& sp, std::size_t L) {
     }
     auto u = [](long x) { return static_cast<std::size_t>(std::max(0L, x)); };
     p.w_level = u(w);
+    p.m_level = u(m);
     p.logits_level = u(logits);
     p.v_level = u(v);
     p.exp_level = u(e);
@@ -243,7 +248,7 @@ LevelPlan LevelPlan::make(const SoftmaxPolys& sp, std::size_t L) {
     p.p_level = u(P);
     p.d_level = u(D);
     p.grad_level = u(G);
-    p.x_level = u(w);
+    p.x_level = u(m);
     p.y_label_level = u(P);
     return p;
 }
@@ -252,14 +257,16 @@ std::string LevelPlan::describe() const {
     std::ostringstream o;
     o << "level plan (bootstrapping output level " << L << "):\n"
       << "  W (bootstrapped, sparse)            " << L << "\n"
-      << "  V = (1+g)W - gW_old                 " << w_level << "   (encrypted X at " << x_level << ")\n"
-      << "  X (.) rot(W~), row sums             " << logits_level << "\n"
+      << "  V = (1+g)W - gW_old                 " << w_level << "\n"
+      << "  head diagonals M_i (column masks)   " << m_level << "   (encrypted X at " << x_level << ")\n"
+      << "  sum_i rot(X,i) (.) M_i, row sums    " << logits_level << "\n"
       << "  masked, merged logits t             " << v_level << "\n"
       << "  E = exp poly                        " << exp_level << "\n"
       << "  y = E / sum E (coarse)              " << y_level << "   -> bootstrap (softmax) -> " << L << "\n"
       << "  z = y^2 / sum y^2                   " << z_level << "\n"
       << "  P = z^2 / sum z^2                   " << p_level << "   (encrypted labels at " << y_label_level << ")\n"
-      << "  D = (P - Y) masked per diagonal     " << d_level << "\n"
+      << "  D = (P - Y) masked per block        " << d_level << "\n"
+      << "  X (.) rot(E, -i), summed over blocks " << (d_level > 0 ? d_level - 1 : 0) << "\n"
       << "  gradient (tiled), W - grad          " << grad_level << "   -> bootstrap (weights) -> " << L << "\n"
       << "  depth: " << stage1_depth << " before the softmax bootstrap, " << stage2_depth << " after; bootstraps per step: 2"
       << (feasible ? "" : "\n  NOT FEASIBLE: " + problem);
@@ -369,6 +376,8 @@ TwinBackend::Ct TwinBackend::mul_mask(const Ct& a, const Mask& m) {
     for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * m.v[p];
     return r;
 }
+TwinBackend::Ct TwinBackend::mul_lazy(const Ct& a, const Ct& b) { return mul(a, b); }
+TwinBackend::Ct TwinBackend::mask_lazy(const Ct& a, const Mask& m) { return mul_mask(a, m); }
 TwinBackend::Ct TwinBackend::mul_const(const Ct& a, double c) {
     ++counts.const_mults;
     Ct r(a);
@@ -468,6 +477,22 @@ CkksBackend::Ct CkksBackend::mul_mask(const Ct& a, const Mask& m) {
     ev_.rescale_inplace(r);
     return r;
 }
+CkksBackend::Ct CkksBackend::mul_lazy(const Ct& a, const Ct& b) {
+    ++counts.ct_mults;
+    return ev_.multiply(a, b);
+}
+CkksBackend::Ct CkksBackend::mask_lazy(const Ct& a, const Mask& m) {
+    ++counts.plain_mults;
+    Ct r = a;
+    ev_.mul_plain_inplace(r, encoded(m, a.level, ev_.params()->nominal_scale(a.level)));
+    return r;
+}
+CkksBackend::Ct CkksBackend::finish(const Ct& a) {
+    Ct r = a;
+    if (r.size() > 2) ev_.relinearize_inplace(r);
+    ev_.rescale_inplace(r);
+    return r;
+}
 CkksBackend::Ct CkksBackend::mul_const(const Ct& a, double c) {
     ++counts.const_mults;
     Ct r = a;
@@ -536,7 +561,7 @@ std::vector<std::vector<double>> pack_x(const EncShape& sh, const Features& f, c
     for (std::size_t k = 0; k < rows.size(); ++k) {
         const std::size_t b = k / sh.s0, r = k % sh.s0;
         const double* x = f.row(rows[k]);
-        for (std::size_t j = 0; j < sh.cols; ++j) out[b][r * sh.s1 + j] = x[j];
+        for (std::size_t j = 0; j < sh.cols; ++j) out[b][r * sh.s1 + sh.xoff() + j] = x[j];
     }
     return out;
 }
@@ -555,8 +580,8 @@ std::vector<double> pack_y(const EncShape& sh, const Features& f, const std::vec
 std::vector<double> pack_head(const EncShape& sh, const Head& h) {
     std::vector<double> v(sh.slots, 0.0);
     for (std::size_t p = 0; p < sh.slots; ++p) {
-        const std::size_t k = (p / sh.s1) % sh.cpad, j = p % sh.s1;
-        if (k < h.classes && j < h.cols) v[p] = h.w[k * h.cols + j];
+        const std::size_t k = (p / sh.s1) % sh.cpad, q = p % sh.s1;
+        if (k < h.classes && q >= sh.xoff() && q - sh.xoff() < h.cols) v[p] = h.w[k * h.cols + q - sh.xoff()];
     }
     return v;
 }
@@ -570,7 +595,7 @@ Head unpack_head(const EncShape& sh, const std::vector<double>& slots) {
     for (std::size_t k = 0; k < h.classes; ++k)
         for (std::size_t j = 0; j < h.cols; ++j) {
             double s = 0;
-            for (std::size_t t = 0; t < copies; ++t) s += slots[t * sh.tile_slots() + k * sh.s1 + j];
+            for (std::size_t t = 0; t < copies; ++t) s += slots[t * sh.tile_slots() + k * sh.s1 + sh.xoff() + j];
             h.w[k * h.cols + j] = s / static_cast<double>(copies);
         }
     return h;
@@ -580,11 +605,16 @@ Head unpack_head(const EncShape& sh, const std::vector<double>& slots) {
 template <class BK>
 Engine<BK>::Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk) : sh_(sh), sp_(sp), bk_(bk) {
     const std::size_t n = sh.slots;
-    for (std::size_t i = 0; i < sh.cpad; ++i) {
-        Mask m{"logit" + std::to_string(i), std::vector<double>(n, 0.0)};
+    logit_mask_ = Mask{"logit", std::vector<double>(n, 0.0)};
+    for (std::size_t r = 0; r < sh.s0; ++r)
+        for (std::size_t i = 0; i < sh.cpad; ++i)
+            if (!pad(r, i)) logit_mask_.v[r * sh.s1 + i] = 1.0 / (sh.c * sp.cfg.V);
+    for (std::size_t k = 0; k < sh.cpad; ++k) {
+        Mask m{"col" + std::to_string(k), std::vector<double>(n, 0.0)};
         for (std::size_t r = 0; r < sh.s0; ++r)
-            if (!pad(r, i)) m.v[r * sh.s1] = 1.0 / (sh.c * sp.cfg.V);
-        logit_mask_.push_back(std::move(m));
+            for (std::size_t j = 0; j < sh.cols; ++j)
+                if ((sh.xoff() + j) % sh.cpad == k) m.v[r * sh.s1 + sh.xoff() + j] = 1.0;
+        col_mask_.push_back(std::move(m));
     }
     pad_const_ = Mask{"padconst", std::vector<double>(n, 0.0)};
     half_mask_ = Mask{"half", std::vector<double>(n, 0.0)};
@@ -597,29 +627,31 @@ Engine<BK>::Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk) : sh_(sh)
 }
 
 template <class BK>
-const Mask& Engine<BK>::grad_mask(std::size_t i, std::size_t rows_valid, double scale) {
+const Mask& Engine<BK>::grad_mask(std::size_t rows_valid, double scale) {
     char buf[96];
-    std::snprintf(buf, sizeof buf, "grad%zu_%zu_%.17g", i, rows_valid, scale);
+    std::snprintf(buf, sizeof buf, "grad_%zu_%.17g", rows_valid, scale);
     auto it = grad_cache_.find(buf);
     if (it != grad_cache_.end()) return it->second;
     Mask m{buf, std::vector<double>(sh_.slots, 0.0)};
     for (std::size_t r = 0; r < rows_valid; ++r)
-        if (!pad(r, i)) m.v[r * sh_.s1 + i] = scale;
+        for (std::size_t i = 0; i < sh_.cpad; ++i)
+            if (!pad(r, i)) m.v[r * sh_.s1 + i] = scale;
     return grad_cache_.emplace(buf, std::move(m)).first->second;
 }
 
 template <class BK>
-void Engine<BK>::prepare(BatchData<BK>& bd, std::size_t level) {
+void Engine<BK>::prepare(BatchData<BK>& bd) {
     bk_.set_stage(Stage::MatMul);
-    bd.xrot.assign(bd.x.size(), {});
     std::vector<long> steps;
-    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(-static_cast<long>(i * sh_.s1));
-    for (std::size_t b = 0; b < bd.x.size(); ++b) {
-        bd.xrot[b].push_back(bk_.drop(bd.x[b], level));
-        auto r = bk_.rotate_hoisted(bd.x[b], steps);
-        for (auto& c : r) bd.xrot[b].push_back(bk_.drop(c, level));
-    }
+    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i));
+    bd.xrot.clear();
+    for (const Ct& x : bd.x) bd.xrot.push_back(bk_.rotate_hoisted(x, steps));
     bk_.set_stage(Stage::Other);
+}
+
+template <class BK>
+std::size_t Engine<BK>::prepare_bytes(const EncShape& sh, std::size_t x_level, std::size_t n) {
+    return sh.blocks * (sh.cpad - 1) * 2 * (x_level + 1) * n * sizeof(std::uint64_t);
 }
 
 template <class BK>
@@ -652,30 +684,45 @@ void Engine<BK>::record_ranges(const Ct& t, const Ct& s, const Ct* q1, const Ct*
 }
 
 template <class BK>
-typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd) {
+std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh) {
     const long s1 = static_cast<long>(sh_.s1);
-    bk_.set_stage(Stage::MatMul);
     // Centre the classes: c·W̃ − Σ_k rot(W̃, k·s1) (pad rows of W are zero), 1/c in the masks.
     const Ct sum = bk_.rotate_and_sum(vh, sh_.cpad, s1);
     const Ct wc = bk_.sub(bk_.mul_int(vh, sh_.c), sum);
     std::vector<long> steps;
-    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i) * s1);
+    for (std::size_t k = 1; k < sh_.cpad; ++k) steps.push_back(static_cast<long>(k) * s1);
     const std::vector<Ct> wr = bk_.rotate_hoisted(wc, steps);
-    // Diagonal i of block b goes to offset b·2c' + i: the c' diagonals of a block are
-    // shifted by i and summed, then the block by b·2c' (c' − 1 + blocks − 1 rotation keys
-    // instead of blocks·c').
+    // U: column m of row r from row (r + k) of Wc with k ≡ m, i.e. class (m + r) mod c'.
+    Ct u = bk_.mask_lazy(wc, col_mask_[0]);
+    for (std::size_t k = 1; k < sh_.cpad; ++k) u = bk_.add(u, bk_.mask_lazy(wr[k - 1], col_mask_[k]));
+    u = bk_.finish(u);
+    steps.clear();
+    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i) - static_cast<long>(i) * s1);
+    std::vector<Ct> m = bk_.rotate_hoisted(u, steps);
+    m.insert(m.begin(), std::move(u));
+    return m;
+}
+
+template <class BK>
+typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd) {
+    bk_.set_stage(Stage::MatMul);
+    const std::vector<Ct> M = head_diagonals(vh);
+    std::vector<long> steps;
+    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i));
+    const bool cached = bd.xrot.size() == bd.x.size();
     Ct acc;
     for (std::size_t b = 0; b < sh_.blocks; ++b) {
-        Ct accb;
-        for (std::size_t i = 0; i < sh_.cpad; ++i) {
-            const Ct t = bk_.mul(bd.x[b], i == 0 ? wc : wr[i - 1]);
-            const Ct r = bk_.rotate_and_sum(t, sh_.s1, 1);
-            Ct m = bk_.mul_mask(r, logit_mask_[i]);
-            if (i > 0) m = bk_.rotate(m, -static_cast<long>(i));
-            accb = i == 0 ? m : bk_.add(accb, m);
-        }
-        if (b > 0) accb = bk_.rotate(accb, -static_cast<long>(b * sh_.window()));
-        acc = b == 0 ? accb : bk_.add(acc, accb);
+        std::vector<Ct> fresh;
+        if (!cached) fresh = bk_.rotate_hoisted(bd.x[b], steps);
+        const std::vector<Ct>& xr = cached ? bd.xrot[b] : fresh;
+        Ct t = bk_.mul_lazy(bd.x[b], M[0]);
+        for (std::size_t i = 1; i < sh_.cpad; ++i) t = bk_.add(t, bk_.mul_lazy(xr[i - 1], M[i]));
+        t = bk_.finish(t);
+        // Columns k + t·c' summed into column k: slot r·s1 + k = logit of class (r + k) mod c'.
+        const Ct r = bk_.rotate_and_sum(t, sh_.s1 / sh_.cpad, static_cast<long>(sh_.cpad));
+        Ct m = bk_.mul_mask(r, logit_mask_);
+        if (b > 0) m = bk_.rotate(m, -static_cast<long>(b * sh_.window()));
+        acc = b == 0 ? m : bk_.add(acc, m);
     }
     bk_.set_stage(Stage::Softmax);
     return bk_.add_mask(acc, pad_const_);
@@ -714,25 +761,38 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
     const Ct P = forward(v, bd);
     bk_.set_stage(Stage::MatMul);
     const Ct D = bk_.sub(P, bd.y);
-    const long s1 = static_cast<long>(sh_.s1);
+    const long s1 = static_cast<long>(sh_.s1), cp = static_cast<long>(sh_.cpad);
     const double scale = lr / static_cast<double>(bd.total_rows);
-    Ct acc;
+    std::vector<long> steps;
+    for (long i = 1; i < cp; ++i) steps.push_back(-i);
+    std::vector<Ct> Q(sh_.cpad);
     bool first = true;
     for (std::size_t b = 0; b < sh_.blocks; ++b) {
         if (bd.rows_valid[b] == 0) continue;
-        // Block b's offsets b·2c' + i brought to i (one rotation per block, shared by its
-        // c' diagonals: c' + blocks − 1 rotation keys instead of blocks·c').
+        // Block b's offsets b·2c' + i brought to i, masked, replicated with period c' along
+        // the row: E[r·s1 + j] = D[r][(r + j) mod c'].
         const Ct Db = b == 0 ? D : bk_.rotate(D, static_cast<long>(b * sh_.window()));
+        const Ct Dm = bk_.mul_mask(Db, grad_mask(bd.rows_valid[b], scale));
+        const Ct E = bk_.rotate_and_sum(Dm, sh_.s1 / sh_.cpad, -cp);
+        const std::vector<Ct> Er = bk_.rotate_hoisted(E, steps);
+        const Ct xb = bk_.drop(bd.x[b], bk_.level(E));
         for (std::size_t i = 0; i < sh_.cpad; ++i) {
-            const Ct db = bk_.mul_mask(Db, grad_mask(i, bd.rows_valid[b], scale));
-            // Broadcast along the row, shifted down by i rows to meet rot(X, −i·s1).
-            Ct a = bk_.rotate_and_sum(db, sh_.s1, 1);
-            a = bk_.rotate(a, static_cast<long>(i) - s1 + 1 - static_cast<long>(i) * s1);
-            const Ct f = bk_.mul(a, bd.xrot[b][i]);
-            acc = first ? f : bk_.add(acc, f);
-            first = false;
+            Ct t = bk_.mul_lazy(xb, i == 0 ? E : Er[i - 1]);
+            Q[i] = first ? std::move(t) : bk_.add(Q[i], t);
         }
+        first = false;
     }
+    for (Ct& q : Q) q = bk_.finish(q);
+    // A_u = Σ_k colmask_k ⊙ Q_{(k + u) mod c'}, then rows r' + u brought to r'.
+    Ct S;
+    for (std::size_t u = 0; u < sh_.cpad; ++u) {
+        Ct a = bk_.mask_lazy(Q[u], col_mask_[0]);
+        for (std::size_t k = 1; k < sh_.cpad; ++k) a = bk_.add(a, bk_.mask_lazy(Q[(k + u) % sh_.cpad], col_mask_[k]));
+        a = bk_.finish(a);
+        if (u > 0) a = bk_.rotate(a, static_cast<long>(u) * s1);
+        S = u == 0 ? std::move(a) : bk_.add(S, a);
+    }
+    const Ct& acc = S;
     // Rows r ≡ k (mod c') hold class k: summing row groups gives the tiled gradient.
     const Ct g = bk_.rotate_and_sum(acc, sh_.s0 / sh_.cpad, static_cast<long>(sh_.cpad) * s1);
     bk_.set_stage(Stage::Update);
@@ -764,7 +824,6 @@ OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<lo
     bd.y.assign(sh.slots, 0.0);
     bd.rows_valid.assign(sh.blocks, sh.s0);
     bd.total_rows = sh.blocks * sh.s0;
-    e.prepare(bd, 0);
     std::vector<double> w(sh.slots, 0.0), v = w;
     tb.counts = OpCounts{};
     e.step(w, v, bd, 1.0, 0.5);

@@ -406,10 +406,10 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     for (const auto& rows : batches) tbat.push_back(make_twin_bd(Ftr, rows));
     for (const auto& rows : vbatches) tval.push_back(make_twin_bd(Fva, rows));
     t = clk::now();
-    const bool cache_xrot = cbat.size() <= kMaxCachedBatches;
+    const bool cache_xrot =
+        cbat.size() * Engine<CkksBackend>::prepare_bytes(sh, plan.x_level, P->N()) <= kRotationCacheBytes;
     if (cache_xrot)
-        for (auto& b : cbat) eng.prepare(b, plan.d_level);
-    for (auto& b : tbat) twin.prepare(b, 0);
+        for (auto& b : cbat) eng.prepare(b);
     const double t_prepare = since(t);
     std::vector<double> tw(sh.slots, 0.0), tv = tw;
     NesterovSchedule ns;
@@ -422,9 +422,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
         for (std::size_t bi = 0; bi < cbat.size(); ++bi) {
             const auto ts = clk::now();
             const double gamma = ns.next();
-            if (!cache_xrot) eng.prepare(cbat[bi], plan.d_level);
             eng.step(cw, cv, cbat[bi], cfg.lr, gamma);
-            if (!cache_xrot) cbat[bi].xrot.clear();
             twin.step(tw, tv, tbat[bi], cfg.lr, gamma);
             ++step;
             const double el = since(t_train), per = el / static_cast<double>(step);

@@ -145,6 +145,7 @@ struct Job {
         CiphertextBundle b;
         b.set("kind", "job");
         b.set("job_id", hex64(id));
+        b.set("packing_layout", std::to_string(kPackingLayout));
         b.set("preset", preset);
         b.set("model", model);
         b.set("classes", join_list(labels));
@@ -164,6 +165,12 @@ struct Job {
     static Job from(const CiphertextBundle& b, const std::string& path) {
         if (!b.has("kind") || b.get("kind") != "job")
             throw std::runtime_error(path + " is not a job file (kind '" + (b.has("kind") ? b.get("kind") : "") + "')");
+        const std::string layout = b.has("packing_layout") ? b.get("packing_layout") : "1";
+        if (layout != std::to_string(kPackingLayout))
+            throw std::runtime_error(path + ": the client packed this job's data with layout " + layout +
+                                     ", this build uses layout " + std::to_string(kPackingLayout) +
+                                     ": client and server must run the same BlindTuner version (re-run keygen and "
+                                     "encrypt with this one)");
         Job j;
         j.id = std::strtoull(b.get("job_id").c_str(), nullptr, 16);
         j.preset = b.get("preset");
@@ -740,9 +747,8 @@ void role_train(const TrainOptions& o, std::ostream& log) {
     ckks::Evaluator evl(s.P, &s.rk, &s.gk);
     CkksBackend cb(evl, bs, bs, sh.slots);
     Engine<CkksBackend> eng(sh, plan.sp, cb);
-    const bool cache_xrot = train.batches.size() <= kMaxCachedBatches;
-    if (cache_xrot)
-        for (auto& b : train.batches) eng.prepare(b, plan.lp.d_level);
+    if (train.batches.size() * Engine<CkksBackend>::prepare_bytes(sh, plan.lp.x_level, P.N()) <= kRotationCacheBytes)
+        for (auto& b : train.batches) eng.prepare(b);
 
     const std::string ckdir = join(out, "checkpoints");
     TrainState st;
@@ -763,9 +769,7 @@ void role_train(const TrainOptions& o, std::ostream& log) {
             NesterovSchedule ns{st.lambda};
             const double gamma = ns.next();
             auto& bd = train.batches[st.next_batch];
-            if (!cache_xrot) eng.prepare(bd, plan.lp.d_level);
             eng.step(st.w, st.v, bd, s.job.lr, gamma);
-            if (!cache_xrot) bd.xrot.clear();
             st.lambda = ns.lambda;
             ++st.step;
             st.bootstraps += 2;

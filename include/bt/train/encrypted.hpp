@@ -10,21 +10,35 @@
 // ---------------------------------------------------------------- packing
 // Features X (rows × cols, cols = d + 1 with the bias column), classes c padded to
 // c' = next power of two >= c. A ciphertext of n slots holds a block of s0 × s1 slots,
-// s1 = next power of two >= cols, s0 = n / s1 rows: slot r·s1 + j = X[r][j].
-// The head W (c' × cols, padded rows zero) is TILED: slot p holds W[(p / s1) mod c'][p mod s1],
-// i.e. the c'·s1-vector of W repeated n / (c'·s1) times. A tiled vector is exactly a
-// sparse-packed ciphertext of c'·s1 slots, so W is bootstrapped with c'·s1 slots.
+// s1 = next power of two >= cols + c' − 1, s0 = n / s1 rows: slot r·s1 + o + j = X[r][j]
+// with the column offset o = c' − 1 (the first o columns of every row are zero; the
+// diagonal product below reads up to c' − 1 columns past a row's end into them).
+// The head W (c' × cols, padded rows zero) is TILED with the same column offset: slot p
+// holds W[(p / s1) mod c'][p mod s1 − o], i.e. the c'·s1-vector of W repeated n / (c'·s1)
+// times. A tiled vector is exactly a sparse-packed ciphertext of c'·s1 slots, so W is
+// bootstrapped with c'·s1 slots.
 //
-// Logits by diagonals (X·Wᵀ): with W̃_i = rot(W̃, i·s1) (hoisted), T_i = X ⊙ W̃_i and
-// R_i = rowsum_{s1}(T_i) (log2 s1 rotations), slot r·s1 of R_i holds
-//     Z[r][(r + i) mod c']   (diagonal i).
-// Mean subtraction is free: W̃ is replaced by c·W̃ − Σ_k rot(W̃, k·s1) (integer constants;
-// the 1/c goes into the mask), so every row's logits are centred on their mean.
-// The c' diagonals of the `blocks` X-ciphertexts of a batch are masked (keeping slot
-// r·s1, pad classes zeroed, scaled by 1/(c·V)) and merged into ONE ciphertext: diagonal i
-// of block b goes to offset o = b·2c' + i of each row (one rotation). Softmax then runs
-// on that single ciphertext; its group sums are rotate-and-add over windows of c' after
-// a duplication v + rot(v, −c') (so every offset of a group sees its whole group).
+// Logits (X·Wᵀ), a diagonal method with ONE row reduction per block (cf. HETAL's DiagABT,
+// Lee et al. ICML 2023, and the hoisted diagonal method of Halevi–Shoup 2014). Columns are
+// indexed in the padded layout, m ∈ [o, o + cols); colmask_k keeps the real columns
+// m ≡ k (mod c').
+//   Wc = c·W̃ − Σ_k rot(W̃, k·s1)      centred head (integer constants; 1/c in the mask), so
+//                                     every row's logits are centred on their mean
+//   U  = Σ_k colmask_k ⊙ rot(Wc, k·s1) slot r·s1 + m holds Wc[(m + r) mod c'][m]
+//   M_i = rot(U, i − i·s1), i < c'    (hoisted) slot r·s1 + j holds Wc[(j + r) mod c'][j + i]
+//   T  = Σ_i rot(X, i) ⊙ M_i          rot(X, i) hoisted (cached per batch when memory allows);
+//                                     the c' tensor products are summed before ONE
+//                                     relinearization and rescale
+//   R  = Σ_t rot(T, t·c'), t < s1/c'  (log2(s1/c') rotations) slot r·s1 + k holds
+//                                     Σ_m X[r][m]·Wc[(k + r) mod c'][m] = Z[r][(r + k) mod c']
+// (every column m of row r is met exactly once: m = k + t·c' + i; the terms past the row
+// end fall on the next row's zero offset columns). So slot r·s1 + k holds the logit of class
+// (r + k) mod c' ("diagonal k"), the layout the softmax and the labels use.
+// The c' diagonals of the `blocks` X-ciphertexts of a batch are masked (keeping slots
+// r·s1 + k, k < c', pad classes zeroed, scaled by 1/(c·V)) and merged into ONE ciphertext:
+// block b goes to offset b·2c' of each row (one rotation). Softmax then runs on that
+// single ciphertext; its group sums are rotate-and-add over windows of c' after a
+// duplication v + rot(v, −c') (so every offset of a group sees its whole group).
 //
 // Softmax, shift-invariant and range-safe without a maximum (all intervals computed from
 // the bound V on |z − mean z|, checked by the debug range probe):
@@ -35,11 +49,16 @@
 //   z  = y² / Σ y²,  P = z² / Σ z²         squaring twice: softmax(v/4) -> softmax(v/2) ->
 //                                          softmax(v); Σ y² ∈ [1/c', 1] whatever V, so both
 //                                          inverses work on [a, a + 1] (affine map free)
-// Gradient by the transposed diagonal method: D = P − Y (Y packed by the client in the
-// merged layout), per (block, diagonal) masked with η/B and row validity, broadcast along
-// its row (rotate-and-sum over s1, one rotation), multiplied with rot(X, −i·s1) (hoisted
-// once per batch and cached), summed, then a stride row-sum over s0/c' row groups gives
-// the gradient ALREADY TILED like W.
+// Gradient (the transposed product (P − Y)ᵀ·X, already tiled like W): D = P − Y (Y packed
+// by the client in the merged layout); per block, D is brought to offset 0 (one rotation),
+// masked (η/B, valid rows, real classes) and replicated along its row with period c'
+// (log2(s1/c') rotations): E[r·s1 + j] = D[r][(r + j) mod c']. Then
+//   Q_i = Σ_blocks X ⊙ rot(E, −i), i < c'    (hoisted; one relinearization per i for all
+//                                             blocks) slot r·s1 + m: X[r][m]·D[r][(r + m − i) mod c']
+//   A_u = Σ_k colmask_k ⊙ Q_{(k + u) mod c'}  u < c' (one rescale each)
+//   G̃  = Σ_t rot(Σ_u rot(A_u, u·s1), t·c'·s1), t < s0/c'
+// Slot r'·s1 + m of G̃ sums, over every row r ≡ r' + u, the term of class
+// (r + m − i) ≡ r' (i ≡ u + m): G[r' mod c'][m], tiled.
 // Nesterov (Kim et al. 2018, as in plain.hpp): W_{t+1} = V_t − η·G(V_t) is bootstrapped
 // (sparse, c'·s1 slots); V_{t+1} = (1 + γ_t)·W_{t+1} − γ_t·W_t (one level).
 // Per step: one sparse bootstrap (the weights) and one full bootstrap (the softmax).
@@ -59,12 +78,16 @@
 
 namespace bt::train {
 
+// Version of the client's packing of X, Y and W described above (2: column offset c' − 1,
+// one row reduction per block). A job records it; a server refuses another layout.
+constexpr int kPackingLayout = 2;
+
 // ---------------------------------------------------------------- shape
 struct EncShape {
     std::size_t slots = 0;   // n
     std::size_t d = 0;       // features without the bias
     std::size_t cols = 0;    // d + 1
-    std::size_t s1 = 0;      // next power of two >= cols
+    std::size_t s1 = 0;      // next power of two >= cols + c' − 1 (and >= 2c')
     std::size_t s0 = 0;      // slots / s1
     int c = 0;               // classes
     std::size_t cpad = 0;    // c' = next power of two >= c (at least 2)
@@ -72,6 +95,7 @@ struct EncShape {
     std::size_t batch = 0;   // rows per batch (<= blocks·s0)
 
     std::size_t window() const { return 2 * cpad; }
+    std::size_t xoff() const { return cpad - 1; }  // column of X[·][0] and W[·][0] in a row
     std::size_t tile_slots() const { return cpad * s1; }
     std::size_t offset(std::size_t b, std::size_t i) const { return b * window() + i; }
     // Validates; throws std::invalid_argument naming the constraint that fails.
@@ -114,6 +138,7 @@ struct LevelPlan {
     std::size_t L = 0;  // level of a freshly bootstrapped ciphertext
     // Levels at the end of each stage of a step (computed from the circuit depths).
     std::size_t v_level = 0, w_level = 0, logits_level = 0, exp_level = 0, y_level = 0;
+    std::size_t m_level = 0;  // the head's diagonals M_i (and encrypted X)
     std::size_t z_level = 0, p_level = 0, d_level = 0, grad_level = 0, x_level = 0, y_label_level = 0;
     int stage1_depth = 0, stage2_depth = 0;
     bool feasible = false;
@@ -162,6 +187,11 @@ public:
     Ct rotate_and_sum(const Ct& a, std::size_t window, long stride);
     Ct mul(const Ct& a, const Ct& b);
     Ct mul_mask(const Ct& a, const Mask& m);
+    // Products to be summed and then finished once (CKKS: tensor product without
+    // relinearization / plaintext product without rescale; finish relinearizes and rescales).
+    Ct mul_lazy(const Ct& a, const Ct& b);
+    Ct mask_lazy(const Ct& a, const Mask& m);
+    Ct finish(const Ct& a) { return a; }
     Ct mul_const(const Ct& a, double c);
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
@@ -199,6 +229,9 @@ public:
     Ct rotate_and_sum(const Ct& a, std::size_t window, long stride);
     Ct mul(const Ct& a, const Ct& b);
     Ct mul_mask(const Ct& a, const Mask& m);
+    Ct mul_lazy(const Ct& a, const Ct& b);      // tensor product: 3 parts, scale squared
+    Ct mask_lazy(const Ct& a, const Mask& m);   // mask at the level's nominal scale, no rescale
+    Ct finish(const Ct& a);                     // relinearize (if 3 parts), rescale
     Ct mul_const(const Ct& a, double c);
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
@@ -246,7 +279,7 @@ Head unpack_head(const EncShape& sh, const std::vector<double>& slots);
 template <class BK>
 struct BatchData {
     std::vector<typename BK::Ct> x;                  // blocks
-    std::vector<std::vector<typename BK::Ct>> xrot;  // [b][i] = rot(x_b, −i·s1), i < c'
+    std::vector<std::vector<typename BK::Ct>> xrot;  // optional cache: [b][i − 1] = rot(x_b, i), 0 < i < c'
     typename BK::Ct y;                               // merged labels
     std::vector<std::size_t> rows_valid;             // per block
     std::size_t total_rows = 0;
@@ -257,9 +290,11 @@ class Engine {
 public:
     using Ct = typename BK::Ct;
     Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk);
-    // Server side: cache rot(x_b, −i·s1) (hoisted) dropped to `level`, where the gradient
-    // uses them (LevelPlan::d_level).
-    void prepare(BatchData<BK>& bd, std::size_t level);
+    // Server side, optional: cache rot(x_b, i), 0 < i < c' (hoisted), for the logits of
+    // every later step on this batch; without it they are recomputed at each step.
+    void prepare(BatchData<BK>& bd);
+    // Bytes the cache of one batch takes (CKKS ciphertexts at `x_level`, ring degree n).
+    static std::size_t prepare_bytes(const EncShape& sh, std::size_t x_level, std::size_t n);
     // Centred, scaled logits t = (z − mean z)/V of the batch in the merged layout (pad
     // classes −1): encrypted inference (the client decrypts and takes the arg max).
     Ct logits(const Ct& v_head, const BatchData<BK>& bd);
@@ -278,12 +313,15 @@ private:
     const EncShape sh_;
     const SoftmaxPolys& sp_;
     BK& bk_;
+    // The head's diagonals M_i, i < c' (see the packing notes above).
+    std::vector<Ct> head_diagonals(const Ct& v_head);
     // Masks built once.
-    std::vector<Mask> logit_mask_;      // [i]: (1/(c·V))·pad_i at r·s1
+    Mask logit_mask_;                   // 1/(c·V) at r·s1 + k, k < c', real classes
+    std::vector<Mask> col_mask_;        // [k]: 1 at real columns m ≡ k (mod c')
     Mask pad_const_;                    // −1 at pad offsets, 0 elsewhere
     Mask half_mask_;                    // 1 at offsets b·2c' + i, i < c', every row
-    std::map<std::string, Mask> grad_cache_;  // [i] per rows-valid and scale (block-relative), built on first use
-    const Mask& grad_mask(std::size_t i, std::size_t rows_valid, double scale);
+    std::map<std::string, Mask> grad_cache_;  // per rows-valid and scale (block-relative), built on first use
+    const Mask& grad_mask(std::size_t rows_valid, double scale);
     bool pad(std::size_t r, std::size_t i) const {  // class of diagonal i in row r is a pad class
         return static_cast<int>((r + i) % sh_.cpad) >= sh_.c;
     }

@@ -56,10 +56,10 @@ struct ClientData {
 // With `given`, only the test split is extracted, standardised with `given` (evaluation).
 ClientData prepare_client_data(const RunConfig& cfg, std::ostream& log, const Normalizer* given = nullptr);
 
-// Up to this many training batches keep their hoisted rotations of X (c'·blocks
-// ciphertexts each, ~300 MB per batch at N = 2^16) between epochs; larger training sets
-// recompute them at every step (a few hoisted rotations) to stay within memory.
-constexpr std::size_t kMaxCachedBatches = 8;
+// Training sets whose hoisted rotations of X ((c' − 1)·blocks ciphertexts per batch,
+// 206 MB per batch for the shipped shape at N = 2^16) fit in this budget keep them between
+// epochs; larger ones recompute them at every step (a few hoisted rotations per block).
+constexpr std::size_t kRotationCacheBytes = std::size_t{2} << 30;
 
 // Progress text: "m:ss" and "12.3 MB".
 std::string mmss(double seconds);
