@@ -290,6 +290,7 @@ OpCounts& OpCounts::operator+=(const OpCounts& o) {
     const_mults += o.const_mults;
     rotations += o.rotations;
     hoisted_rotations += o.hoisted_rotations;
+    relins += o.relins;
     boot_full += o.boot_full;
     boot_sparse += o.boot_sparse;
     polyevals += o.polyevals;
@@ -298,7 +299,8 @@ OpCounts& OpCounts::operator+=(const OpCounts& o) {
 
 std::string OpCounts::describe() const {
     std::ostringstream o;
-    o << ct_mults << " ct x ct multiplications (" << polyevals << " polynomial evaluations included), "
+    o << ct_mults << " ct x ct multiplications (" << polyevals << " polynomial evaluations included; " << relins
+      << " relinearizations), "
       << plain_mults << " plaintext and " << const_mults << " constant multiplications, " << rotations
       << " rotations + " << hoisted_rotations << " hoisted, bootstraps: " << boot_full << " (softmax) + " << boot_sparse
       << " (weights)";
@@ -365,6 +367,10 @@ TwinBackend::Ct TwinBackend::rotate_and_sum(const Ct& a, std::size_t window, lon
 }
 
 TwinBackend::Ct TwinBackend::mul(const Ct& a, const Ct& b) {
+    ++counts.relins;
+    return mul_lazy(a, b);
+}
+TwinBackend::Ct TwinBackend::mul_lazy(const Ct& a, const Ct& b) {
     ++counts.ct_mults;
     Ct r(a.size());
     for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * b[p];
@@ -376,7 +382,6 @@ TwinBackend::Ct TwinBackend::mul_mask(const Ct& a, const Mask& m) {
     for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * m.v[p];
     return r;
 }
-TwinBackend::Ct TwinBackend::mul_lazy(const Ct& a, const Ct& b) { return mul(a, b); }
 TwinBackend::Ct TwinBackend::mask_lazy(const Ct& a, const Mask& m) { return mul_mask(a, m); }
 TwinBackend::Ct TwinBackend::mul_const(const Ct& a, double c) {
     ++counts.const_mults;
@@ -411,8 +416,9 @@ TwinBackend::Ct TwinBackend::add_const(const Ct& a, double c) {
 }
 TwinBackend::Ct TwinBackend::poly(const Ct& a, const ChebyshevPoly& p) {
     ++counts.polyevals;
-    counts.ct_mults += static_cast<std::size_t>(
-        ckks::plan_chebyshev(p, static_cast<std::size_t>(ckks::polyeval_depth(p))).ct_mults);
+    const ckks::PolyEvalPlan plan = ckks::plan_chebyshev(p, static_cast<std::size_t>(ckks::polyeval_depth(p)));
+    counts.ct_mults += static_cast<std::size_t>(plan.ct_mults);
+    counts.relins += static_cast<std::size_t>(plan.relins);
     return ckks::evaluate_chebyshev_twin(p, a);
 }
 TwinBackend::Ct TwinBackend::boot_full(const Ct& a) {
@@ -467,6 +473,7 @@ CkksBackend::Ct CkksBackend::rotate_and_sum(const Ct& a, std::size_t window, lon
 }
 CkksBackend::Ct CkksBackend::mul(const Ct& a, const Ct& b) {
     ++counts.ct_mults;
+    ++counts.relins;
     return ev_.multiply_relin_rescale(a, b);
 }
 CkksBackend::Ct CkksBackend::mul_mask(const Ct& a, const Mask& m) {
@@ -487,12 +494,14 @@ CkksBackend::Ct CkksBackend::mask_lazy(const Ct& a, const Mask& m) {
     ev_.mul_plain_inplace(r, encoded(m, a.level, ev_.params()->nominal_scale(a.level)));
     return r;
 }
-CkksBackend::Ct CkksBackend::finish(const Ct& a) {
+CkksBackend::Ct CkksBackend::relin_rescale(const Ct& a) {
+    ++counts.relins;
     Ct r = a;
-    if (r.size() > 2) ev_.relinearize_inplace(r);
+    ev_.relinearize_inplace(r);
     ev_.rescale_inplace(r);
     return r;
 }
+CkksBackend::Ct CkksBackend::rescale(const Ct& a) { return ev_.rescale(a); }
 CkksBackend::Ct CkksBackend::mul_const(const Ct& a, double c) {
     ++counts.const_mults;
     Ct r = a;
@@ -522,6 +531,7 @@ CkksBackend::Ct CkksBackend::poly(const Ct& a, const ChebyshevPoly& p) {
     ckks::PolyEvalPlan plan;
     Ct r = ckks::evaluate_chebyshev(ev_, a, p, {}, &plan);
     counts.ct_mults += static_cast<std::size_t>(plan.ct_mults);
+    counts.relins += static_cast<std::size_t>(plan.relins);
     return r;
 }
 CkksBackend::Ct CkksBackend::drop(const Ct& a, std::size_t level) {
@@ -695,7 +705,7 @@ std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh) {
     // U: column m of row r from row (r + k) of Wc with k ≡ m, i.e. class (m + r) mod c'.
     Ct u = bk_.mask_lazy(wc, col_mask_[0]);
     for (std::size_t k = 1; k < sh_.cpad; ++k) u = bk_.add(u, bk_.mask_lazy(wr[k - 1], col_mask_[k]));
-    u = bk_.finish(u);
+    u = bk_.rescale(u);
     steps.clear();
     for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i) - static_cast<long>(i) * s1);
     std::vector<Ct> m = bk_.rotate_hoisted(u, steps);
@@ -717,7 +727,7 @@ typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd
         const std::vector<Ct>& xr = cached ? bd.xrot[b] : fresh;
         Ct t = bk_.mul_lazy(bd.x[b], M[0]);
         for (std::size_t i = 1; i < sh_.cpad; ++i) t = bk_.add(t, bk_.mul_lazy(xr[i - 1], M[i]));
-        t = bk_.finish(t);
+        t = bk_.relin_rescale(t);
         // Columns k + t·c' summed into column k: slot r·s1 + k = logit of class (r + k) mod c'.
         const Ct r = bk_.rotate_and_sum(t, sh_.s1 / sh_.cpad, static_cast<long>(sh_.cpad));
         Ct m = bk_.mul_mask(r, logit_mask_);
@@ -782,13 +792,13 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
         }
         first = false;
     }
-    for (Ct& q : Q) q = bk_.finish(q);
+    for (Ct& q : Q) q = bk_.relin_rescale(q);
     // A_u = Σ_k colmask_k ⊙ Q_{(k + u) mod c'}, then rows r' + u brought to r'.
     Ct S;
     for (std::size_t u = 0; u < sh_.cpad; ++u) {
         Ct a = bk_.mask_lazy(Q[u], col_mask_[0]);
         for (std::size_t k = 1; k < sh_.cpad; ++k) a = bk_.add(a, bk_.mask_lazy(Q[(k + u) % sh_.cpad], col_mask_[k]));
-        a = bk_.finish(a);
+        a = bk_.rescale(a);
         if (u > 0) a = bk_.rotate(a, static_cast<long>(u) * s1);
         S = u == 0 ? std::move(a) : bk_.add(S, a);
     }

@@ -307,6 +307,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     rep.test_size = Fte.rows;
     rep.classes = static_cast<std::size_t>(C);
     rep.extra = {{"ct_mults_per_step", static_cast<double>(per_step.ct_mults)},
+                 {"relins_per_step", static_cast<double>(per_step.relins)},
                  {"rotations_per_step", static_cast<double>(per_step.rotations + per_step.hoisted_rotations)},
                  {"bootstraps_per_step", static_cast<double>(per_step.boot_full + per_step.boot_sparse)},
                  {"levels_after_bootstrap", static_cast<double>(L)}};

@@ -111,6 +111,7 @@ void run_shape(const Options& opt, const Shape& s) {
             .set("s_bootstrap", cb.seconds[2] * per)
             .set("s_update", cb.seconds[3] * per)
             .set("ct_mults", per_step.ct_mults)
+            .set("relins", per_step.relins)
             .set("rotations", per_step.rotations + per_step.hoisted_rotations)
             .set("bootstraps", per_step.boot_full + per_step.boot_sparse)
             .set("levels_after_bootstrap", plan.L)

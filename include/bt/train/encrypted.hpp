@@ -154,6 +154,7 @@ const char* stage_name(Stage s);
 
 struct OpCounts {
     std::size_t ct_mults = 0, plain_mults = 0, const_mults = 0, rotations = 0, hoisted_rotations = 0;
+    std::size_t relins = 0;  // relinearizations (sums of tensor products share one)
     std::size_t boot_full = 0, boot_sparse = 0, polyevals = 0;
     OpCounts& operator+=(const OpCounts& o);
     std::string describe() const;
@@ -188,10 +189,11 @@ public:
     Ct mul(const Ct& a, const Ct& b);
     Ct mul_mask(const Ct& a, const Mask& m);
     // Products to be summed and then finished once (CKKS: tensor product without
-    // relinearization / plaintext product without rescale; finish relinearizes and rescales).
+    // relinearization / plaintext product without rescale).
     Ct mul_lazy(const Ct& a, const Ct& b);
     Ct mask_lazy(const Ct& a, const Mask& m);
-    Ct finish(const Ct& a) { return a; }
+    Ct relin_rescale(const Ct& a) { ++counts.relins; return a; }
+    Ct rescale(const Ct& a) { return a; }
     Ct mul_const(const Ct& a, double c);
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
@@ -231,7 +233,8 @@ public:
     Ct mul_mask(const Ct& a, const Mask& m);
     Ct mul_lazy(const Ct& a, const Ct& b);      // tensor product: 3 parts, scale squared
     Ct mask_lazy(const Ct& a, const Mask& m);   // mask at the level's nominal scale, no rescale
-    Ct finish(const Ct& a);                     // relinearize (if 3 parts), rescale
+    Ct relin_rescale(const Ct& a);              // a sum of mul_lazy products
+    Ct rescale(const Ct& a);                    // a sum of mask_lazy products
     Ct mul_const(const Ct& a, double c);
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
