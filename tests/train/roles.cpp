@@ -249,6 +249,15 @@ TEST_CASE("roles: bad server inputs are refused with what was expected and found
         replace_file(dir + "/val.bin", ck::serialize(*P, b));
         CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("made for job 0123456789abcdef"), std::runtime_error);
     }
+    SUBCASE("a job packed with another layout (an older client)") {
+        const std::string dir = link_copy(ws.server, ws.root + "/bad_layout");
+        const auto P = ck::deserialize_params(ck::read_file(dir + "/params.bin"));
+        ck::CiphertextBundle b = ck::deserialize_bundle(*P, ck::read_file(dir + "/job.bin"));
+        CHECK(b.get("packing_layout") == std::to_string(bt::train::kPackingLayout));
+        b.set("packing_layout", "1");
+        replace_file(dir + "/job.bin", ck::serialize(*P, b));
+        CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("packed this job's data with layout 1"), std::runtime_error);
+    }
     SUBCASE("the wrong file in a slot") {
         const std::string dir = link_copy(ws.server, ws.root + "/bad_kind");
         std::remove((dir + "/train.bin").c_str());
