@@ -213,7 +213,12 @@ LevelPlan LevelPlan::make(const SoftmaxPolys& sp, std::size_t L) {
     const long l = static_cast<long>(L);
     const long w = l - 1;                                   // V = (1 + γ)W − γW_old
     const long m = w - 1;                                   // M_i (column masks)
-    const long logits = m - 1;                              // Σ_i rot(X, i) ⊙ M_i
+    // Stage 1 from the level of X on: products, masks, exp, coarse inverse, y. Levels to
+    // spare go before the products, so X is encrypted (and rotated) as low as possible.
+    const long below_x = 2 + ckks::polyeval_depth(sp.exp_p) +
+                         std::max<long>(ckks::polyeval_depth(sp.coarse_p), 1) + 1;
+    const long xl = std::min(m, std::max(below_x, 1L));
+    const long logits = xl - 1;                              // Σ_i rot(X, i) ⊙ M_i
     const long v = logits - 1;                              // masks
     const long e = v - ckks::polyeval_depth(sp.exp_p);
     const long g = e - ckks::polyeval_depth(sp.coarse_p);
@@ -248,7 +253,7 @@ LevelPlan LevelPlan::make(const SoftmaxPolys& sp, std::size_t L) {
     p.p_level = u(P);
     p.d_level = u(D);
     p.grad_level = u(G);
-    p.x_level = u(m);
+    p.x_level = u(xl);
     p.y_label_level = u(P);
     return p;
 }
@@ -258,7 +263,8 @@ std::string LevelPlan::describe() const {
     o << "level plan (bootstrapping output level " << L << "):\n"
       << "  W (bootstrapped, sparse)            " << L << "\n"
       << "  V = (1+g)W - gW_old                 " << w_level << "\n"
-      << "  head diagonals M_i (column masks)   " << m_level << "   (encrypted X at " << x_level << ")\n"
+      << "  head diagonals M_i (column masks)   " << m_level << "   (rotated at " << x_level << ", encrypted X at "
+      << x_level << ")\n"
       << "  sum_i rot(X,i) (.) M_i, row sums    " << logits_level << "\n"
       << "  masked, merged logits t             " << v_level << "\n"
       << "  E = exp poly                        " << exp_level << "\n"
@@ -694,7 +700,7 @@ void Engine<BK>::record_ranges(const Ct& t, const Ct& s, const Ct* q1, const Ct*
 }
 
 template <class BK>
-std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh) {
+std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh, std::size_t level) {
     const long s1 = static_cast<long>(sh_.s1);
     // Centre the classes: c·W̃ − Σ_k rot(W̃, k·s1) (pad rows of W are zero), 1/c in the masks.
     const Ct sum = bk_.rotate_and_sum(vh, sh_.cpad, s1);
@@ -705,7 +711,7 @@ std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh) {
     // U: column m of row r from row (r + k) of Wc with k ≡ m, i.e. class (m + r) mod c'.
     Ct u = bk_.mask_lazy(wc, col_mask_[0]);
     for (std::size_t k = 1; k < sh_.cpad; ++k) u = bk_.add(u, bk_.mask_lazy(wr[k - 1], col_mask_[k]));
-    u = bk_.rescale(u);
+    u = bk_.drop(bk_.rescale(u), level);  // rotated where X is
     steps.clear();
     for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i) - static_cast<long>(i) * s1);
     std::vector<Ct> m = bk_.rotate_hoisted(u, steps);
@@ -716,7 +722,7 @@ std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh) {
 template <class BK>
 typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd) {
     bk_.set_stage(Stage::MatMul);
-    const std::vector<Ct> M = head_diagonals(vh);
+    const std::vector<Ct> M = head_diagonals(vh, bk_.level(bd.x[0]));
     std::vector<long> steps;
     for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i));
     const bool cached = bd.xrot.size() == bd.x.size();

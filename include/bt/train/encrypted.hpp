@@ -317,7 +317,7 @@ private:
     const SoftmaxPolys& sp_;
     BK& bk_;
     // The head's diagonals M_i, i < c' (see the packing notes above).
-    std::vector<Ct> head_diagonals(const Ct& v_head);
+    std::vector<Ct> head_diagonals(const Ct& v_head, std::size_t level);
     // Masks built once.
     Mask logit_mask_;                   // 1/(c·V) at r·s1 + k, k < c', real classes
     std::vector<Mask> col_mask_;        // [k]: 1 at real columns m ≡ k (mod c')
