@@ -2,6 +2,7 @@
 // double-hoisted rotations (see bt/ckks/lintrans.hpp). The homomorphic DFT built on
 // them is in dft.cpp.
 #include "bt/ckks/lintrans.hpp"
+#include "bt/eltwise.hpp"
 
 #include "bt/ckks/keyswitch.hpp"
 #include "bt/ntt.hpp"
@@ -170,40 +171,53 @@ std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cpl
     return c;
 }
 
+}  // namespace
+
+// The rounded coefficients prepared for reduction: magnitudes and signs once (the
+// plaintexts of bootstrapping's transforms are below 2^62), so each limb reduces 64-bit
+// integers instead of long doubles; the long doubles are kept only if one is too large.
+PreparedCoeffs prepare_coeffs(std::vector<long double>&& c) {
+    PreparedCoeffs pc;
+    pc.mag.resize(c.size());
+    pc.neg.resize(c.size());
+    for (std::size_t j = 0; j < c.size(); ++j) {
+        const long double a = std::fabs(c[j]);
+        if (!(a < 4.0e18L)) {
+            pc.mag = {};
+            pc.neg = {};
+            pc.big = std::move(c);
+            return pc;
+        }
+        pc.mag[j] = static_cast<u64>(a);
+        pc.neg[j] = c[j] < 0;
+    }
+    return pc;
+}
+
+// Limb i (of q_0 … q_level, p_0 … p_{k-1}) of the NTT-form polynomial with those
+// coefficients, written to o (N words).
+void prepared_limb(const Params& P, const PreparedCoeffs& pc, std::size_t level, std::size_t i, u64* o) {
+    const std::size_t N = P.N(), n = pc.size(), gap = N / n;
+    const Modulus& m = P.modulus(rns_index(P, level, i));
+    if (gap > 1) std::fill(o, o + N, 0);  // every gap-th word is written below
+    if (pc.big.empty()) {  // Barrett on |c_j| < 2^62, then the sign: [0, q)
+        for (std::size_t j = 0; j < n; ++j) {
+            const u64 r = barrett_reduce_64(pc.mag[j], m);
+            o[j * gap] = pc.neg[j] ? neg_mod(r, m.value) : r;
+        }
+    } else {
+        for (std::size_t j = 0; j < n; ++j) o[j * gap] = residue_ld(pc.big[j], m.value);
+    }
+    ntt_forward(o, P.ntt(rns_index(P, level, i)));
+}
+
+namespace {
+
 // Those coefficients as an NTT-form polynomial with the first `limbs` limbs of
 // q_0 … q_level, p_0 … p_{k-1}.
-void coeffs_to_qp(const Params& P, const std::vector<long double>& c, std::size_t level, std::size_t limbs,
-                  Poly& out) {
-    const std::size_t N = P.N(), gap = N / c.size();
-    // Magnitudes and signs once (the plaintexts of bootstrapping's transforms are below
-    // 2^62), so each limb reduces 64-bit integers instead of long doubles.
-    std::vector<u64> mag(c.size());
-    std::vector<unsigned char> neg(c.size());
-    bool small = true;
-    for (std::size_t j = 0; j < c.size() && small; ++j) {
-        const long double a = std::fabs(c[j]);
-        small = a < 4.0e18L;
-        if (small) {
-            mag[j] = static_cast<u64>(a);
-            neg[j] = c[j] < 0;
-        }
-    }
-    out = Poly(N, limbs, false, Poly::uninit);
-    for_each_limb(limbs, N, [&](std::size_t i) {
-        const u64 q = P.modulus(rns_index(P, level, i)).value;
-        u64* o = out.limb(i);
-        if (gap > 1) std::fill(o, o + N, 0);  // every gap-th word is written below
-        if (small) {  // Barrett on |c_j| < 2^62, then the sign: [0, q)
-            const Modulus& m = P.modulus(rns_index(P, level, i));
-            for (std::size_t j = 0; j < c.size(); ++j) {
-                const u64 r = barrett_reduce_64(mag[j], m);
-                o[j * gap] = neg[j] ? neg_mod(r, q) : r;
-            }
-        } else {
-            for (std::size_t j = 0; j < c.size(); ++j) o[j * gap] = residue_ld(c[j], q);
-        }
-        ntt_forward(o, P.ntt(rns_index(P, level, i)));
-    });
+void coeffs_to_qp(const Params& P, const PreparedCoeffs& pc, std::size_t level, std::size_t limbs, Poly& out) {
+    out = Poly(P.N(), limbs, false, Poly::uninit);
+    for_each_limb(limbs, P.N(), [&](std::size_t i) { prepared_limb(P, pc, level, i, out.limb(i)); });
     out.ntt = true;
 }
 
@@ -213,7 +227,7 @@ Poly encode_qp(const Encoder& enc, const std::vector<cplx>& z, std::size_t level
     const Params& P = *enc.params();
     if (level > P.max_level()) fail("level " + std::to_string(level) + " above the top level");
     Poly out;
-    coeffs_to_qp(P, encode_coeffs(enc, z, scale, slots), level, level + 1 + P.p_count(), out);
+    coeffs_to_qp(P, prepare_coeffs(encode_coeffs(enc, z, scale, slots)), level, level + 1 + P.p_count(), out);
     return out;
 }
 
@@ -260,7 +274,7 @@ LinearTransform::LinearTransform(const Encoder& enc, const Diagonals& diagonals,
             for (std::size_t r = 0; r < slots; ++r) pre[r] = it->second[(r + slots - g) % slots];
             Term t;
             t.baby_index = bi;
-            t.coeffs = encode_coeffs(enc, pre, scale_, slots);
+            t.coeffs = prepare_coeffs(encode_coeffs(enc, pre, scale_, slots));
             if (!compact_) {
                 coeffs_to_qp(P, t.coeffs, level, level + 1 + P.p_count(), t.pt);
                 t.coeffs = {};
@@ -451,18 +465,30 @@ void rotate_qp(const Evaluator& ev, Poly& A0, Poly& A1, std::size_t step, std::s
 }  // namespace
 
 void LinearTransform::giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
-                                Poly& scratch) const {
+                                Poly&) const {
     const Params& P = *params_;
     const std::size_t l = level_, qp = l + 1 + P.p_count(), N = P.N();
-    for_each_limb(qp, N, [&](std::size_t i) {  // zeroed limb by limb in parallel
-        std::fill(A0.limb(i), A0.limb(i) + N, 0);
-        std::fill(A1.limb(i), A1.limb(i) + N, 0);
+    // Limb by limb, all terms at once: the two accumulator limbs (and a compact term's
+    // plaintext limb, made on the spot) stay in cache while the terms stream through,
+    // instead of a pass over every limb of A0 and A1 per term.
+    for_each_limb(qp, N, [&](std::size_t i) {
+        u64* a0 = A0.limb(i);
+        u64* a1 = A1.limb(i);
+        std::fill(a0, a0 + N, 0);
+        std::fill(a1, a1 + N, 0);
+        const Modulus& m = P.modulus(rns_index(P, l, i));
+        thread_local std::vector<u64> pt_limb;
+        if (compact_) pt_limb.resize(N);
+        for (const Term& t : G.terms) {
+            const u64* pt = t.pt.data.empty() ? nullptr : t.pt.limb(i);
+            if (!pt) {
+                prepared_limb(P, t.coeffs, l, i, pt_limb.data());
+                pt = pt_limb.data();
+            }
+            eltwise_mul_acc_mod(a0, baby[t.baby_index][0].limb(i), pt, N, m);
+            eltwise_mul_acc_mod(a1, baby[t.baby_index][1].limb(i), pt, N, m);
+        }
     });
-    for (const Term& t : G.terms) {
-        const Poly& pt = plaintext(t, qp, scratch);
-        poly_mul_acc(P, l, A0, baby[t.baby_index][0], pt, qp);
-        poly_mul_acc(P, l, A1, baby[t.baby_index][1], pt, qp);
-    }
 }
 
 // Double hoisting with the giant steps nested (HornerGiants): the giant sums Y_j are
@@ -537,7 +563,7 @@ const Poly& LinearTransform::plaintext(const Term& t, std::size_t limbs, Poly& s
 std::size_t LinearTransform::memory_bytes() const {
     std::size_t b = 0;
     for (const Giant& G : giants_)
-        for (const Term& t : G.terms) b += t.pt.data.size() * sizeof(u64) + t.coeffs.size() * sizeof(long double);
+        for (const Term& t : G.terms) b += t.pt.data.size() * sizeof(u64) + t.coeffs.bytes();
     for (const auto& kv : diags_) b += kv.second.size() * sizeof(cplx);
     return b;
 }

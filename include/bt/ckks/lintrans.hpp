@@ -102,6 +102,20 @@ enum class LTMethod {
                            // one key switch more, keys for the baby steps plus two
 };
 
+// The 2n rounded coefficients of an encoded plaintext, prepared for reduction modulo any
+// prime of the chain: magnitudes below 2^62 and signs, or (rarely) the long doubles.
+struct PreparedCoeffs {
+    std::vector<u64> mag;
+    std::vector<unsigned char> neg;
+    std::vector<long double> big;  // non-empty instead of mag/neg if a coefficient is >= 4e18
+    std::size_t size() const { return big.empty() ? mag.size() : big.size(); }
+    std::size_t bytes() const { return mag.size() * sizeof(u64) + neg.size() + big.size() * sizeof(long double); }
+};
+PreparedCoeffs prepare_coeffs(std::vector<long double>&& c);
+// Limb i (of q_0 … q_level, then the special primes) of the NTT-form polynomial with
+// those coefficients, written to o (N words).
+void prepared_limb(const Params& P, const PreparedCoeffs& pc, std::size_t level, std::size_t i, u64* o);
+
 class LinearTransform {
 public:
     // Encodes the pre-rotated diagonals at `level` and plaintext scale `scale` (0: the
@@ -154,7 +168,7 @@ private:
     struct Term {
         std::size_t baby_index = 0;     // into split_.baby
         Poly pt;                        // rot(diag_{g+b}, -g), NTT, limbs q_0 … q_level, p_0 … p_{k-1}
-        std::vector<long double> coeffs;  // compact: its 2n rounded coefficients instead
+        PreparedCoeffs coeffs;          // compact: its 2n rounded coefficients instead
     };
     struct Giant {
         std::size_t step;
