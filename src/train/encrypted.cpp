@@ -808,9 +808,8 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
         if (u > 0) a = bk_.rotate(a, static_cast<long>(u) * s1);
         S = u == 0 ? std::move(a) : bk_.add(S, a);
     }
-    const Ct& acc = S;
     // Rows r ≡ k (mod c') hold class k: summing row groups gives the tiled gradient.
-    const Ct g = bk_.rotate_and_sum(acc, sh_.s0 / sh_.cpad, static_cast<long>(sh_.cpad) * s1);
+    const Ct g = bk_.rotate_and_sum(S, sh_.s0 / sh_.cpad, static_cast<long>(sh_.cpad) * s1);
     bk_.set_stage(Stage::Update);
     Ct wn = bk_.sub(v, g);
     bk_.set_stage(Stage::Bootstrap);

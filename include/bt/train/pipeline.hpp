@@ -57,7 +57,7 @@ struct ClientData {
 ClientData prepare_client_data(const RunConfig& cfg, std::ostream& log, const Normalizer* given = nullptr);
 
 // Training sets whose hoisted rotations of X ((c' − 1)·blocks ciphertexts per batch,
-// 206 MB per batch for the shipped shape at N = 2^16) fit in this budget keep them between
+// 176 MB per batch for the shipped shape at N = 2^16) fit in this budget keep them between
 // epochs; larger ones recompute them at every step (a few hoisted rotations per block).
 constexpr std::size_t kRotationCacheBytes = std::size_t{2} << 30;
 
