@@ -2,9 +2,9 @@
 // double-hoisted rotations (see bt/ckks/lintrans.hpp). The homomorphic DFT built on
 // them is in dft.cpp.
 #include "bt/ckks/lintrans.hpp"
-#include "bt/eltwise.hpp"
 
 #include "bt/ckks/keyswitch.hpp"
+#include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
 
 #include <algorithm>
@@ -171,8 +171,6 @@ std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cpl
     return c;
 }
 
-}  // namespace
-
 // The rounded coefficients prepared for reduction: magnitudes and signs once (the
 // plaintexts of bootstrapping's transforms are below 2^62), so each limb reduces 64-bit
 // integers instead of long doubles; the long doubles are kept only if one is too large.
@@ -210,8 +208,6 @@ void prepared_limb(const Params& P, const PreparedCoeffs& pc, std::size_t level,
     }
     ntt_forward(o, P.ntt(rns_index(P, level, i)));
 }
-
-namespace {
 
 // Those coefficients as an NTT-form polynomial with the first `limbs` limbs of
 // q_0 … q_level, p_0 … p_{k-1}.
@@ -464,8 +460,8 @@ void rotate_qp(const Evaluator& ev, Poly& A0, Poly& A1, std::size_t step, std::s
 
 }  // namespace
 
-void LinearTransform::giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
-                                Poly&) const {
+void LinearTransform::giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0,
+                                Poly& A1) const {
     const Params& P = *params_;
     const std::size_t l = level_, qp = l + 1 + P.p_count(), N = P.N();
     // Limb by limb, all terms at once: the two accumulator limbs (and a compact term's
@@ -480,11 +476,11 @@ void LinearTransform::giant_sum(const Giant& G, const std::vector<std::array<Pol
         thread_local std::vector<u64> pt_limb;
         if (compact_) pt_limb.resize(N);
         for (const Term& t : G.terms) {
-            const u64* pt = t.pt.data.empty() ? nullptr : t.pt.limb(i);
-            if (!pt) {
+            const u64* pt = pt_limb.data();
+            if (compact_)
                 prepared_limb(P, t.coeffs, l, i, pt_limb.data());
-                pt = pt_limb.data();
-            }
+            else
+                pt = t.pt.limb(i);
             eltwise_mul_acc_mod(a0, baby[t.baby_index][0].limb(i), pt, N, m);
             eltwise_mul_acc_mod(a1, baby[t.baby_index][1].limb(i), pt, N, m);
         }
@@ -503,14 +499,14 @@ Ciphertext LinearTransform::eval_double_hoisted_horner(const Evaluator& ev, cons
     std::vector<const Giant*> by_k(K, nullptr);
     for (const Giant& G : giants_) by_k[G.step / n1] = &G;
     const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
-    Poly T0 = zero_poly(N, qp), T1 = zero_poly(N, qp), scratch;
+    Poly T0 = zero_poly(N, qp), T1 = zero_poly(N, qp);
     Poly A0(N, qp, true, Poly::uninit), A1(N, qp, true, Poly::uninit), S(N, qp, true, Poly::uninit);
     bool started = false;
     for (std::size_t j = h.span + 1; j-- > 0;) {
         if (started) rotate_qp(ev, T0, T1, n1, slots_, l, S);
         const Giant* G = by_k[(h.start + j) % K];
         if (!G) continue;
-        giant_sum(*G, baby, A0, A1, scratch);
+        giant_sum(*G, baby, A0, A1);
         poly_add(P, l, T0, T0, A0, qp);
         poly_add(P, l, T1, T1, A1, qp);
         started = true;
@@ -543,10 +539,10 @@ Ciphertext LinearTransform::eval_double_hoisted(const Evaluator& ev, const Ciphe
     const Params& P = *params_;
     const std::size_t l = level_, N = P.N(), qp = l + 1 + P.p_count();
     const std::vector<std::array<Poly, 2>> baby = baby_steps_qp(ev, ct, split_.baby, slots_);
-    Poly T0 = zero_poly(N, qp), T1 = zero_poly(N, qp), scratch;
+    Poly T0 = zero_poly(N, qp), T1 = zero_poly(N, qp);
     Poly A0(N, qp, true, Poly::uninit), A1(N, qp, true, Poly::uninit), S0(N, qp, true, Poly::uninit);
     for (const Giant& G : giants_) {
-        giant_sum(G, baby, A0, A1, scratch);
+        giant_sum(G, baby, A0, A1);
         if (G.step != 0) rotate_qp(ev, A0, A1, G.step, slots_, l, S0);
         poly_add(P, l, T0, T0, A0, qp);
         poly_add(P, l, T1, T1, A1, qp);

@@ -656,18 +656,31 @@ const Mask& Engine<BK>::grad_mask(std::size_t rows_valid, double scale) {
 }
 
 template <class BK>
+std::vector<long> Engine<BK>::column_steps(long sign) const {
+    std::vector<long> steps;
+    for (long i = 1; i < static_cast<long>(sh_.cpad); ++i) steps.push_back(sign * i);
+    return steps;
+}
+
+template <class BK>
+typename Engine<BK>::Ct Engine<BK>::select_columns(const std::vector<const Ct*>& by_residue) {
+    Ct a = bk_.mask_lazy(*by_residue[0], col_mask_[0]);
+    for (std::size_t k = 1; k < sh_.cpad; ++k) a = bk_.add(a, bk_.mask_lazy(*by_residue[k], col_mask_[k]));
+    return bk_.rescale(a);
+}
+
+template <class BK>
 void Engine<BK>::prepare(BatchData<BK>& bd) {
     bk_.set_stage(Stage::MatMul);
-    std::vector<long> steps;
-    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i));
+    const std::vector<long> steps = column_steps(1);
     bd.xrot.clear();
     for (const Ct& x : bd.x) bd.xrot.push_back(bk_.rotate_hoisted(x, steps));
     bk_.set_stage(Stage::Other);
 }
 
 template <class BK>
-std::size_t Engine<BK>::prepare_bytes(const EncShape& sh, std::size_t x_level, std::size_t n) {
-    return sh.blocks * (sh.cpad - 1) * 2 * (x_level + 1) * n * sizeof(std::uint64_t);
+bool Engine<BK>::rotations_fit(const EncShape& sh, std::size_t batches, std::size_t x_level, std::size_t n) {
+    return batches * sh.blocks * (sh.cpad - 1) * 2 * (x_level + 1) * n * sizeof(std::uint64_t) <= kRotationCacheBytes;
 }
 
 template <class BK>
@@ -709,9 +722,9 @@ std::vector<typename Engine<BK>::Ct> Engine<BK>::head_diagonals(const Ct& vh, st
     for (std::size_t k = 1; k < sh_.cpad; ++k) steps.push_back(static_cast<long>(k) * s1);
     const std::vector<Ct> wr = bk_.rotate_hoisted(wc, steps);
     // U: column m of row r from row (r + k) of Wc with k ≡ m, i.e. class (m + r) mod c'.
-    Ct u = bk_.mask_lazy(wc, col_mask_[0]);
-    for (std::size_t k = 1; k < sh_.cpad; ++k) u = bk_.add(u, bk_.mask_lazy(wr[k - 1], col_mask_[k]));
-    u = bk_.drop(bk_.rescale(u), level);  // rotated where X is
+    std::vector<const Ct*> by_residue{&wc};
+    for (const Ct& r : wr) by_residue.push_back(&r);
+    Ct u = bk_.drop(select_columns(by_residue), level);  // rotated where X is
     steps.clear();
     for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i) - static_cast<long>(i) * s1);
     std::vector<Ct> m = bk_.rotate_hoisted(u, steps);
@@ -723,8 +736,7 @@ template <class BK>
 typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd) {
     bk_.set_stage(Stage::MatMul);
     const std::vector<Ct> M = head_diagonals(vh, bk_.level(bd.x[0]));
-    std::vector<long> steps;
-    for (std::size_t i = 1; i < sh_.cpad; ++i) steps.push_back(static_cast<long>(i));
+    const std::vector<long> steps = column_steps(1);
     const bool cached = bd.xrot.size() == bd.x.size();
     Ct acc;
     for (std::size_t b = 0; b < sh_.blocks; ++b) {
@@ -779,8 +791,7 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
     const Ct D = bk_.sub(P, bd.y);
     const long s1 = static_cast<long>(sh_.s1), cp = static_cast<long>(sh_.cpad);
     const double scale = lr / static_cast<double>(bd.total_rows);
-    std::vector<long> steps;
-    for (long i = 1; i < cp; ++i) steps.push_back(-i);
+    const std::vector<long> steps = column_steps(-1);
     std::vector<Ct> Q(sh_.cpad);
     bool first = true;
     for (std::size_t b = 0; b < sh_.blocks; ++b) {
@@ -801,10 +812,10 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
     for (Ct& q : Q) q = bk_.relin_rescale(q);
     // A_u = Σ_k colmask_k ⊙ Q_{(k + u) mod c'}, then rows r' + u brought to r'.
     Ct S;
+    std::vector<const Ct*> by_residue(sh_.cpad);
     for (std::size_t u = 0; u < sh_.cpad; ++u) {
-        Ct a = bk_.mask_lazy(Q[u], col_mask_[0]);
-        for (std::size_t k = 1; k < sh_.cpad; ++k) a = bk_.add(a, bk_.mask_lazy(Q[(k + u) % sh_.cpad], col_mask_[k]));
-        a = bk_.rescale(a);
+        for (std::size_t k = 0; k < sh_.cpad; ++k) by_residue[k] = &Q[(k + u) % sh_.cpad];
+        Ct a = select_columns(by_residue);
         if (u > 0) a = bk_.rotate(a, static_cast<long>(u) * s1);
         S = u == 0 ? std::move(a) : bk_.add(S, a);
     }

@@ -407,9 +407,7 @@ RunResult run_pipeline(const RunConfig& cfg, std::ostream& log) {
     for (const auto& rows : batches) tbat.push_back(make_twin_bd(Ftr, rows));
     for (const auto& rows : vbatches) tval.push_back(make_twin_bd(Fva, rows));
     t = clk::now();
-    const bool cache_xrot =
-        cbat.size() * Engine<CkksBackend>::prepare_bytes(sh, plan.x_level, P->N()) <= kRotationCacheBytes;
-    if (cache_xrot)
+    if (Engine<CkksBackend>::rotations_fit(sh, cbat.size(), plan.x_level, P->N()))
         for (auto& b : cbat) eng.prepare(b);
     const double t_prepare = since(t);
     std::vector<double> tw(sh.slots, 0.0), tv = tw;

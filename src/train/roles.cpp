@@ -747,7 +747,7 @@ void role_train(const TrainOptions& o, std::ostream& log) {
     ckks::Evaluator evl(s.P, &s.rk, &s.gk);
     CkksBackend cb(evl, bs, bs, sh.slots);
     Engine<CkksBackend> eng(sh, plan.sp, cb);
-    if (train.batches.size() * Engine<CkksBackend>::prepare_bytes(sh, plan.lp.x_level, P.N()) <= kRotationCacheBytes)
+    if (Engine<CkksBackend>::rotations_fit(sh, train.batches.size(), plan.lp.x_level, P.N()))
         for (auto& b : train.batches) eng.prepare(b);
 
     const std::string ckdir = join(out, "checkpoints");

@@ -83,7 +83,7 @@ void run_shape(const Options& opt, const Shape& s) {
         bd.rows_valid.assign(sh.blocks, sh.s0);
         bd.total_rows = s.B;
         // Rotations of X cached when they fit in the budget bt_train uses (not at HETAL's shape).
-        if (Engine<CkksBackend>::prepare_bytes(sh, plan.x_level, P->N()) <= (std::size_t{2} << 30)) eng.prepare(bd);
+        if (Engine<CkksBackend>::rotations_fit(sh, 1, plan.x_level, P->N())) eng.prepare(bd);
         ck::Ciphertext w = encrypt(std::vector<double>(sh.slots, 0.0), plan.L), v = w;
         const int reps = opt.reps > 0 ? opt.reps : (opt.quick ? 1 : 2);
         std::vector<double> ns;

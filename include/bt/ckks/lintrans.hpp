@@ -111,10 +111,6 @@ struct PreparedCoeffs {
     std::size_t size() const { return big.empty() ? mag.size() : big.size(); }
     std::size_t bytes() const { return mag.size() * sizeof(u64) + neg.size() + big.size() * sizeof(long double); }
 };
-PreparedCoeffs prepare_coeffs(std::vector<long double>&& c);
-// Limb i (of q_0 … q_level, then the special primes) of the NTT-form polynomial with
-// those coefficients, written to o (N words).
-void prepared_limb(const Params& P, const PreparedCoeffs& pc, std::size_t level, std::size_t i, u64* o);
 
 class LinearTransform {
 public:
@@ -182,8 +178,7 @@ private:
     Ciphertext eval_double_hoisted_horner(const Evaluator& ev, const Ciphertext& ct) const;
     Ciphertext finish_qp(Poly&& T0, Poly&& T1, const Ciphertext& ct) const;
     // The products Σ_b pt ⊙ baby_b of one giant over Q·P (A0, A1 overwritten).
-    void giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1,
-                   Poly& scratch) const;
+    void giant_sum(const Giant& G, const std::vector<std::array<Poly, 2>>& baby, Poly& A0, Poly& A1) const;
 
     ParamsPtr params_;
     Diagonals diags_;

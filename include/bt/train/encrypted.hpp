@@ -82,6 +82,11 @@ namespace bt::train {
 // one row reduction per block). A job records it; a server refuses another layout.
 constexpr int kPackingLayout = 2;
 
+// Training sets whose hoisted rotations of X ((c' − 1)·blocks ciphertexts per batch,
+// 176 MB per batch for the shipped shape at N = 2^16) fit in this budget keep them between
+// epochs; larger ones recompute them at every step (a few hoisted rotations per block).
+constexpr std::size_t kRotationCacheBytes = std::size_t{2} << 30;
+
 // ---------------------------------------------------------------- shape
 struct EncShape {
     std::size_t slots = 0;   // n
@@ -138,7 +143,7 @@ struct LevelPlan {
     std::size_t L = 0;  // level of a freshly bootstrapped ciphertext
     // Levels at the end of each stage of a step (computed from the circuit depths).
     std::size_t v_level = 0, w_level = 0, logits_level = 0, exp_level = 0, y_level = 0;
-    std::size_t m_level = 0;  // the head's diagonals M_i (and encrypted X)
+    std::size_t m_level = 0;  // the head's diagonals M_i (rotated at x_level, where X is)
     std::size_t z_level = 0, p_level = 0, d_level = 0, grad_level = 0, x_level = 0, y_label_level = 0;
     int stage1_depth = 0, stage2_depth = 0;
     bool feasible = false;
@@ -296,8 +301,9 @@ public:
     // Server side, optional: cache rot(x_b, i), 0 < i < c' (hoisted), for the logits of
     // every later step on this batch; without it they are recomputed at each step.
     void prepare(BatchData<BK>& bd);
-    // Bytes the cache of one batch takes (CKKS ciphertexts at `x_level`, ring degree n).
-    static std::size_t prepare_bytes(const EncShape& sh, std::size_t x_level, std::size_t n);
+    // Whether the caches of `batches` batches (CKKS ciphertexts at `x_level`, ring degree n)
+    // fit in kRotationCacheBytes.
+    static bool rotations_fit(const EncShape& sh, std::size_t batches, std::size_t x_level, std::size_t n);
     // Centred, scaled logits t = (z − mean z)/V of the batch in the merged layout (pad
     // classes −1): encrypted inference (the client decrypts and takes the arg max).
     Ct logits(const Ct& v_head, const BatchData<BK>& bd);
@@ -318,6 +324,10 @@ private:
     BK& bk_;
     // The head's diagonals M_i, i < c' (see the packing notes above).
     std::vector<Ct> head_diagonals(const Ct& v_head, std::size_t level);
+    // Σ_k colmask_k ⊙ *by_residue[k] (k < c'), rescaled once: column m from *by_residue[m mod c'].
+    Ct select_columns(const std::vector<const Ct*>& by_residue);
+    // Rotation steps sign·i, 0 < i < c' (the column shifts of X and of the replicated P − Y).
+    std::vector<long> column_steps(long sign) const;
     // Masks built once.
     Mask logit_mask_;                   // 1/(c·V) at r·s1 + k, k < c', real classes
     std::vector<Mask> col_mask_;        // [k]: 1 at real columns m ≡ k (mod c')

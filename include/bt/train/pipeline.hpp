@@ -56,11 +56,6 @@ struct ClientData {
 // With `given`, only the test split is extracted, standardised with `given` (evaluation).
 ClientData prepare_client_data(const RunConfig& cfg, std::ostream& log, const Normalizer* given = nullptr);
 
-// Training sets whose hoisted rotations of X ((c' − 1)·blocks ciphertexts per batch,
-// 176 MB per batch for the shipped shape at N = 2^16) fit in this budget keep them between
-// epochs; larger ones recompute them at every step (a few hoisted rotations per block).
-constexpr std::size_t kRotationCacheBytes = std::size_t{2} << 30;
-
 // Progress text: "m:ss" and "12.3 MB".
 std::string mmss(double seconds);
 std::string mb(std::size_t bytes);
