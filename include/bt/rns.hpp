@@ -67,6 +67,9 @@ public:
     const RNSBasis& to() const { return to_; }
     // in: |A| limbs of n coefficients in [0, a_i); out: |B| limbs in [0, b_j). No aliasing.
     void convert(const u64* in, u64* out, std::size_t n) const;
+    // The same with target limb j written at out[j] (limbs scattered in a larger
+    // polynomial: key switching converts straight into place, with no copy).
+    void convert(const u64* in, u64* const* out, std::size_t n) const;
     // Exact conversion of the centred representative x_c in [-A/2, A/2) (A odd):
     // subtracts round(Σ_i y_i / a_i)·A, the overflow computed in double precision
     // (Halevi–Polyakov–Shoup 2019). Exact unless x mod A lies within about 2^-45·A of
@@ -74,7 +77,7 @@ public:
     void convert_centered(const u64* in, u64* out, std::size_t n) const;
 
 private:
-    void convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const;
+    void convert_impl(const u64* in, u64* const* out, std::size_t n, bool centered) const;
     // acc[k] = Σ_i y[i·stride + k] · c[i] (not reduced; < 2^128) for target limb j.
     void accumulate(const u64* y, std::size_t stride, const u64* c, std::size_t j, std::size_t len, u128* acc) const;
     std::vector<unsigned> small_rows_, big_rows_;  // source moduli below / above 2^52

@@ -171,15 +171,16 @@ Ciphertext EvalMod::apply(const Evaluator& ev, const Ciphertext& t) const {
     // The change of variable y = α·t + β here, with α encoded at q of the level, so the
     // working scale stays at the input's (near the primes); then p on [-1, 1].
     const ChebyshevPoly unit = cos_.on_unit_interval();
-    Ciphertext y = t;
+    Ciphertext y;  // the affine change of variable, when it is not folded into the input
     if (!cfg_.unit_input && affine_depth(cos_) == 1) {
+        y = t;
         ev.mul_const_inplace(y, cos_.alpha(), static_cast<double>(P.q(y.level)));
         ev.rescale_inplace(y);
         if (cos_.beta() != 0) ev.add_const_inplace(y, cos_.beta());
     }
     PolyEvalOptions opt;
     opt.target_scale = static_cast<double>(P.q(out_level));
-    Ciphertext c = evaluate_chebyshev(ev, y, unit, opt);
+    Ciphertext c = evaluate_chebyshev(ev, y.parts.empty() ? t : y, unit, opt);
     for (int i = 0; i < cfg_.double_angles; ++i) {
         c = ev.multiply_relin_rescale(c, c);  // c²
         ev.mul_int_inplace(c, 2);             // 2c²

@@ -5,6 +5,7 @@
 #include "bt/ntt.hpp"
 #include "bt/threadpool.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -13,6 +14,16 @@
 namespace bt::ckks {
 
 namespace {
+// r = (r + w·a) mod m over n words, through an L1-sized buffer (one pass over a and r).
+void mul_scalar_acc(u64* r, const u64* a, u64 w, std::size_t n, const Modulus& m) {
+    constexpr std::size_t kChunk = 1024;
+    alignas(64) u64 tmp[kChunk];
+    for (std::size_t k = 0; k < n; k += kChunk) {
+        const std::size_t len = std::min(kChunk, n - k);
+        eltwise_mul_scalar_mod(tmp, a + k, w, len, m);
+        eltwise_add_mod(r + k, r + k, tmp, len, m);
+    }
+}
 
 [[noreturn]] void fail(const char* op, const std::string& msg) {
     throw std::invalid_argument(std::string(op) + ": " + msg);
@@ -157,11 +168,11 @@ void Evaluator::add_const_inplace(Ciphertext& a, double c) const {
     const Params& P = *params_;
     const long double v = std::nearbyint(static_cast<long double>(c) * a.scale);
     // A constant polynomial is the same value at every NTT evaluation point.
-    for (std::size_t i = 0; i <= a.level; ++i) {
+    for_each_limb(a.level + 1, P.N(), [&](std::size_t i) {
         const u64 r = residue_of_integer(v, P.q(i));
         u64* x = a.parts[0].limb(i);
         for (std::size_t k = 0; k < P.N(); ++k) x[k] = add_mod(x[k], r, P.q(i));
-    }
+    });
 }
 
 // ================================================================ multiplication
@@ -174,7 +185,6 @@ Ciphertext Evaluator::multiply(const Ciphertext& a_in, const Ciphertext& b_in) c
                              std::to_string(b_in.size()));
     if (a_in.slots != b_in.slots)
         fail("multiply", "slot counts differ: " + std::to_string(a_in.slots) + " vs " + std::to_string(b_in.slots));
-    const Params& P = *params_;
     // Copies only when a level has to be spent to align the operands.
     Ciphertext a_copy, b_copy;
     const Ciphertext* pa = &a_in;
@@ -186,9 +196,28 @@ Ciphertext Evaluator::multiply(const Ciphertext& a_in, const Ciphertext& b_in) c
         pa = &a_copy;
         pb = &b_copy;
     }
-    const Ciphertext& a = *pa;
-    const Ciphertext& b = *pb;
-    const std::size_t l = a.level, N = P.N();
+    return tensor(*pa, *pb, pa->level);
+}
+
+Ciphertext Evaluator::multiply_at(const Ciphertext& a, const Ciphertext& b, std::size_t level) const {
+    check(a, "multiply_at");
+    check(b, "multiply_at");
+    if (a.size() != 2 || b.size() != 2)
+        fail("multiply_at", "operands must be relinearized (2 parts), found " + std::to_string(a.size()) + " and " +
+                                std::to_string(b.size()));
+    if (a.slots != b.slots)
+        fail("multiply_at", "slot counts differ: " + std::to_string(a.slots) + " vs " + std::to_string(b.slots));
+    if (a.level < level || b.level < level)
+        fail("multiply_at", "operands at levels " + std::to_string(a.level) + " and " + std::to_string(b.level) +
+                                " cannot be dropped to level " + std::to_string(level) + " (below both)");
+    return tensor(a, b, level);
+}
+
+// (a0 + a1·s)(b0 + b1·s) over the first l+1 limbs of each operand (higher limbs are
+// dropped for free, nothing is copied).
+Ciphertext Evaluator::tensor(const Ciphertext& a, const Ciphertext& b, std::size_t l) const {
+    const Params& P = *params_;
+    const std::size_t N = P.N();
     Ciphertext r;
     r.fingerprint = P.fingerprint();
     r.level = l;
@@ -228,16 +257,65 @@ void Evaluator::mul_const_inplace(Ciphertext& a, double c) const {
 void Evaluator::add_scaled_inplace(Ciphertext& a, const Ciphertext& b, double c) const {
     check(a, "add_scaled");
     check(b, "add_scaled");
-    if (a.level != b.level)
-        fail("add_scaled", "operands at levels " + std::to_string(a.level) + " and " + std::to_string(b.level) +
-                               "; bring them to one level first");
+    if (b.level < a.level)
+        fail("add_scaled", "the added operand is at level " + std::to_string(b.level) + ", below the target's " +
+                               std::to_string(a.level) + "; bring the target down to it first");
+    if (b.size() > a.size())
+        fail("add_scaled", "the added operand has " + std::to_string(b.size()) + " parts, the target " +
+                               std::to_string(a.size()));
     const double ratio = a.scale / b.scale;
-    if (!(ratio >= 1))
+    if (!(ratio >= 1) || !std::isfinite(ratio))
         fail("add_scaled", "target scale " + scale_str(a.scale) + " is below the operand's " + scale_str(b.scale));
-    Ciphertext t = b;
-    mul_const_inplace(t, c, ratio);
-    t.scale = a.scale;  // b.scale · ratio, exactly a.scale by construction
-    add_inplace(a, t);
+    const Params& P = *params_;
+    // The constant round(c·ratio) as in mul_const_inplace(b, c, ratio): a += that · b,
+    // limb by limb with b's higher limbs dropped (one pass over each operand, no copy).
+    const long double v = std::nearbyint(static_cast<long double>(c) * ratio);
+    for_each_limb(a.level + 1, P.N(), [&](std::size_t i) {
+        const u64 w = residue_of_integer(v, P.q(i));
+        for (std::size_t j = 0; j < b.size(); ++j) mul_scalar_acc(a.parts[j].limb(i), b.parts[j].limb(i), w, P.N(), P.modulus(i));
+    });
+}
+
+Ciphertext Evaluator::weighted_sum(const std::vector<std::pair<double, const Ciphertext*>>& terms, std::size_t level,
+                                   double scale) const {
+    if (terms.empty()) fail("weighted_sum", "no terms");
+    const Params& P = *params_;
+    const Ciphertext& first = *terms[0].second;
+    std::vector<std::vector<u64>> w(terms.size(), std::vector<u64>(level + 1));
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+        const Ciphertext& x = *terms[t].second;
+        check(x, "weighted_sum");
+        if (x.level < level)
+            fail("weighted_sum", "term " + std::to_string(t) + " is at level " + std::to_string(x.level) +
+                                     ", below the sum's level " + std::to_string(level));
+        if (x.size() != first.size() || x.slots != first.slots)
+            fail("weighted_sum", "term " + std::to_string(t) + " has " + std::to_string(x.size()) + " parts and " +
+                                     std::to_string(x.slots) + " slots, the first " + std::to_string(first.size()) +
+                                     " and " + std::to_string(first.slots));
+        const double s = scale / x.scale;  // the constant's scale, as mul_const_inplace(x, c, s) takes it
+        if (!(s >= 1) || !std::isfinite(s))
+            fail("weighted_sum", "term " + std::to_string(t) + " has scale " + scale_str(x.scale) +
+                                     ", above the sum's " + scale_str(scale));
+        const long double v = std::nearbyint(static_cast<long double>(terms[t].first) * s);
+        for (std::size_t i = 0; i <= level; ++i) w[t][i] = residue_of_integer(v, P.q(i));
+    }
+    Ciphertext r;
+    r.fingerprint = P.fingerprint();
+    r.level = level;
+    r.scale = scale;
+    r.slots = first.slots;
+    for (std::size_t j = 0; j < first.size(); ++j) r.parts.emplace_back(P.N(), level + 1, true, Poly::uninit);
+    // Limb-major: the two output limbs stay in cache while every term streams through once.
+    for_each_limb(level + 1, P.N(), [&](std::size_t i) {
+        const Modulus& m = P.modulus(i);
+        for (std::size_t j = 0; j < first.size(); ++j) {
+            u64* o = r.parts[j].limb(i);
+            eltwise_mul_scalar_mod(o, terms[0].second->parts[j].limb(i), w[0][i], P.N(), m);
+            for (std::size_t t = 1; t < terms.size(); ++t)
+                mul_scalar_acc(o, terms[t].second->parts[j].limb(i), w[t][i], P.N(), m);
+        }
+    });
+    return r;
 }
 
 void Evaluator::mul_const_inplace(Ciphertext& a, double c, double const_scale) const {

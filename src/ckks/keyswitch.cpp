@@ -57,18 +57,17 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
     for (std::size_t j = 0; j < T.digit_begin.size(); ++j) {
         const std::size_t b = T.digit_begin[j], e = T.digit_end[j];
         Poly out(N, total, true, Poly::uninit);  // every limb written below
-        // Converted limbs, in the converter's target order, then moved into place.
-        Poly conv(N, total - (e - b), false, Poly::uninit);
-        T.modup[j]->convert(coeff.limb(b), conv.data.data(), N);
-        std::vector<std::size_t> dest;  // limb positions of the complement in `out`
+        // The complement's limbs (the converter's target order) are converted straight
+        // into their places in `out`, then transformed there.
+        std::vector<std::size_t> dest;
         for (std::size_t i = 0; i <= level; ++i)
             if (i < b || i >= e) dest.push_back(i);
         for (std::size_t i = 0; i < k; ++i) dest.push_back(level + 1 + i);
-        for_each_limb(dest.size(), N, [&](std::size_t c) {
-            u64* o = out.limb(dest[c]);
-            std::copy(conv.limb(c), conv.limb(c) + N, o);
-            ntt_forward(o, P.ntt(rns_index(P, level, dest[c])));
-        });
+        std::vector<u64*> targets(dest.size());
+        for (std::size_t c = 0; c < dest.size(); ++c) targets[c] = out.limb(dest[c]);
+        T.modup[j]->convert(coeff.limb(b), targets.data(), N);
+        for_each_limb(dest.size(), N,
+                      [&](std::size_t c) { ntt_forward(out.limb(dest[c]), P.ntt(rns_index(P, level, dest[c]))); });
         for (std::size_t i = b; i < e; ++i) std::copy(d.limb(i), d.limb(i) + N, out.limb(i));  // already NTT
         dec.digits.push_back(std::move(out));
     }

@@ -262,22 +262,6 @@ struct CkksBackend {
     double scale(const V& v) const { return v.scale; }
     double q(std::size_t level) const { return static_cast<double>(P.q(level)); }
 
-    // A copy of a dropped to `level` (same scale), copying only the limbs kept.
-    Ciphertext at_level(const Ciphertext& a, std::size_t level) const {
-        if (level > a.level) throw std::logic_error("polyeval: operand below its planned level");
-        Ciphertext t;
-        t.fingerprint = a.fingerprint;
-        t.level = level;
-        t.scale = a.scale;
-        t.slots = a.slots;
-        t.parts.reserve(a.parts.size());
-        for (const Poly& src : a.parts) {
-            Poly dst(src.n, level + 1, src.ntt);
-            std::copy(src.data.begin(), src.data.begin() + static_cast<long>((level + 1) * src.n), dst.data.begin());
-            t.parts.push_back(std::move(dst));
-        }
-        return t;
-    }
     // The bookkeeping scale after a planned rescale equals the target up to float64
     // rounding; pin it to the target exactly.
     static void pin_scale(Ciphertext& a, double target) {
@@ -287,10 +271,10 @@ struct CkksBackend {
     }
     V product(const V& tm, const V& tn, const V* tk, std::size_t) const {
         const std::size_t L = std::min(tm.level, tn.level);
-        Ciphertext p = ev.multiply(at_level(tm, L), at_level(tn, L));
+        Ciphertext p = ev.multiply_at(tm, tn, L);
         ev.mul_int_inplace(p, 2);
         if (tk)
-            ev.add_scaled_inplace(p, at_level(*tk, L), -1.0);  // -1 encoded at scale(p)/scale(T_k) ≈ Δ
+            ev.add_scaled_inplace(p, *tk, -1.0);  // -1 encoded at scale(p)/scale(T_k) ≈ Δ
         else
             ev.add_const_inplace(p, -1.0);
         ev.relinearize_inplace(p);
@@ -308,26 +292,24 @@ struct CkksBackend {
     }
     V leaf(const std::vector<std::pair<double, const V*>>& terms, double c0, std::size_t L, double S) const {
         const double meet = S * q(L + 1);  // every term at this scale before the rescale
-        Ciphertext acc;
-        for (std::size_t t = 0; t < terms.size(); ++t) {
-            Ciphertext x = at_level(*terms[t].second, L + 1);
-            if (!(meet / x.scale >= 1))
-                fail("evaluate_chebyshev", "a power of the basis reached scale " + scale_str(x.scale) +
+        std::vector<std::pair<double, const Ciphertext*>> ts;
+        for (const auto& t : terms) {
+            if (t.second->level < L + 1) throw std::logic_error("polyeval: operand below its planned level");
+            if (!(meet / t.second->scale >= 1))
+                fail("evaluate_chebyshev", "a power of the basis reached scale " + scale_str(t.second->scale) +
                                                ", above its leaf's scale " + scale_str(meet) +
                                                ": give the input at a scale close to the primes of the levels it "
                                                "crosses (the nominal scale on scale levels)");
-            ev.mul_const_inplace(x, terms[t].first, meet / x.scale);
-            x.scale = meet;  // x.scale · (meet / x.scale), up to one rounding
-            if (t == 0)
-                acc = std::move(x);
-            else
-                ev.add_inplace(acc, x);
+            ts.emplace_back(t.first, t.second);
         }
+        // One pass over each term: Σ round(c·meet/scale(T))·T, as term-wise constant
+        // multiplications and additions would give (bit for bit).
+        Ciphertext acc = ev.weighted_sum(ts, L + 1, meet);
         if (c0 != 0) ev.add_const_inplace(acc, c0);
         return acc;
     }
     V tensor(const V& qv, const V& tn, std::size_t L, double S) const {
-        Ciphertext p = ev.multiply(qv, at_level(tn, L + 1));  // scale (S·q_{L+1}/scale(T_n))·scale(T_n)
+        Ciphertext p = ev.multiply_at(qv, tn, L + 1);  // scale (S·q_{L+1}/scale(T_n))·scale(T_n)
         pin_scale(p, S * q(L + 1));
         return p;
     }

@@ -141,9 +141,23 @@ BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(f
     }
 }
 
-void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const { convert_impl(in, out, n, false); }
+namespace {
+std::vector<u64*> contiguous_limbs(u64* out, std::size_t count, std::size_t n) {
+    std::vector<u64*> v(count);
+    for (std::size_t j = 0; j < count; ++j) v[j] = out + j * n;
+    return v;
+}
+}  // namespace
 
-void BaseConverter::convert_centered(const u64* in, u64* out, std::size_t n) const { convert_impl(in, out, n, true); }
+void BaseConverter::convert(const u64* in, u64* out, std::size_t n) const {
+    convert_impl(in, contiguous_limbs(out, to_.size(), n).data(), n, false);
+}
+
+void BaseConverter::convert(const u64* in, u64* const* out, std::size_t n) const { convert_impl(in, out, n, false); }
+
+void BaseConverter::convert_centered(const u64* in, u64* out, std::size_t n) const {
+    convert_impl(in, contiguous_limbs(out, to_.size(), n).data(), n, true);
+}
 
 void BaseConverter::accumulate(const u64* y, std::size_t stride, const u64* c, std::size_t j, std::size_t len,
                                u128* acc) const {
@@ -160,7 +174,7 @@ void BaseConverter::accumulate(const u64* y, std::size_t stride, const u64* c, s
     }
 }
 
-void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool centered) const {
+void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, bool centered) const {
     const std::size_t na = from_.size(), nb = to_.size();
     constexpr std::size_t kBlock = 256;
     const std::size_t blocks = (n + kBlock - 1) / kBlock;
@@ -193,7 +207,7 @@ void BaseConverter::convert_impl(const u64* in, u64* out, std::size_t n, bool ce
         for (std::size_t j = 0; j < nb; ++j) {
             const Modulus& b = to_[j];
             const u64* c = &qhat_mod_b_[j * na];
-            u64* o = out + j * n + k0;
+            u64* o = out[j] + k0;
 #if defined(__x86_64__)
             if (use_ifma && b.value < (u64{1} << 50)) {
                 detail::base_conv_target_ifma(y, kBlock, small_rows_.data(), small_rows_.size(), big_rows_.data(),

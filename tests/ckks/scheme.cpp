@@ -9,6 +9,7 @@
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -147,6 +148,68 @@ TEST_CASE("scheme: add, sub, negate, plaintext and constant operations") {
     f.ev.mul_int_inplace(mi, -3);
     for (std::size_t i = 0; i < n; ++i) want[i] = -3.0 * x[i];
     CHECK(precision(f.decrypt(mi), want).max_bits > 23);
+}
+
+TEST_CASE("scheme: fused sums and dropped operands equal the term-wise operations bit for bit") {
+    // weighted_sum, add_scaled_inplace with a higher operand and multiply_at read operands
+    // above the target level in place; the reference copies them down and applies the
+    // term-wise operations. Modular arithmetic is exact, so the residues must agree.
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), L = f.P->max_level();
+    auto dropped = [&](const Ciphertext& a, std::size_t level) {
+        Ciphertext t = a;
+        f.ev.drop_to_level_inplace(t, level);
+        return t;
+    };
+    auto same = [](const Ciphertext& a, const Ciphertext& b) {
+        if (a.level != b.level || a.size() != b.size() || a.scale != b.scale) return false;
+        for (std::size_t j = 0; j < a.size(); ++j)
+            if (!std::equal(a.parts[j].data.begin(), a.parts[j].data.end(), b.parts[j].data.begin())) return false;
+        return true;
+    };
+    const Ciphertext x = f.encrypt(rnd(n, 11), L), y = f.encrypt(rnd(n, 12), L - 1), z = f.encrypt(rnd(n, 13), L - 2);
+    const std::size_t at = L - 2;
+    const double target = x.scale * 1099511627776.0 * 3.5;  // constants encoded near 2^41.8
+    const std::vector<std::pair<double, const Ciphertext*>> terms{{0.3, &x}, {-1.7, &y}, {2.25e-3, &z}, {-0.5, &x}};
+    const Ciphertext fused = f.ev.weighted_sum(terms, at, target);
+    Ciphertext ref;
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+        Ciphertext c = dropped(*terms[t].second, at);
+        f.ev.mul_const_inplace(c, terms[t].first, target / c.scale);
+        c.scale = target;
+        if (t == 0)
+            ref = c;
+        else
+            f.ev.add_inplace(ref, c);
+    }
+    CHECK(same(fused, ref));
+    // ... and it decrypts to the weighted sum.
+    std::vector<cplx> want(n);
+    const auto dx = f.decrypt(x), dy = f.decrypt(y), dz = f.decrypt(z);
+    for (std::size_t i = 0; i < n; ++i) want[i] = 0.3 * dx[i] - 1.7 * dy[i] + 2.25e-3 * dz[i] - 0.5 * dx[i];
+    Ciphertext fr = fused;
+    f.ev.rescale_inplace(fr);
+    CHECK(precision(f.decrypt(fr), want).max_bits > 20);
+
+    Ciphertext p1 = f.ev.multiply_at(x, y, at);
+    const Ciphertext p0 = f.ev.multiply(dropped(x, at), dropped(y, at));
+    CHECK(same(p1, p0));
+    Ciphertext p2 = p0;
+    f.ev.add_scaled_inplace(p1, x, -0.75);  // x two levels above
+    Ciphertext xs = dropped(x, at);
+    f.ev.mul_const_inplace(xs, -0.75, p2.scale / xs.scale);
+    xs.scale = p2.scale;
+    f.ev.add_inplace(p2, xs);
+    CHECK(same(p1, p2));
+
+    CHECK_THROWS_WITH_AS(f.ev.weighted_sum(terms, L, target), doctest::Contains("below the sum's level"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.weighted_sum({{1.0, &x}}, at, x.scale / 2), doctest::Contains("above the sum's"),
+                         std::invalid_argument);
+    Ciphertext low = z;
+    CHECK_THROWS_WITH_AS(f.ev.add_scaled_inplace(low, dropped(x, at - 1), 1.0), doctest::Contains("below the target"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.multiply_at(x, z, L - 1), doctest::Contains("cannot be dropped"), std::invalid_argument);
 }
 
 TEST_CASE("scheme: multiply + relinearize + rescale at every level, scales stay nominal") {

@@ -19,6 +19,7 @@
 #include "bt/ckks/keys.hpp"
 #include "bt/ckks/keyswitch.hpp"
 
+#include <utility>
 #include <vector>
 
 namespace bt::ckks {
@@ -47,6 +48,9 @@ public:
     // ---- multiplication
     // Tensor product (3 parts), no relinearization or rescale; levels aligned first.
     Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) const;
+    // The tensor product at `level`, both operands at or above it (their higher limbs
+    // are dropped for free: nothing is copied).
+    Ciphertext multiply_at(const Ciphertext& a, const Ciphertext& b, std::size_t level) const;
     // multiply + relinearize + rescale.
     Ciphertext multiply_relin_rescale(const Ciphertext& a, const Ciphertext& b) const;
     void mul_plain_inplace(Ciphertext& a, const Plaintext& p) const;  // same level; scales multiply
@@ -56,8 +60,13 @@ public:
     // that terms meet at one scale).
     void mul_const_inplace(Ciphertext& a, double c, double const_scale) const;
     // a += c·b for a constant c encoded at scale a.scale / b.scale (so the sum needs no
-    // alignment); b at a's level, a.scale / b.scale >= 1.
+    // alignment); b at a's level or above (dropped for free), a.scale / b.scale >= 1.
     void add_scaled_inplace(Ciphertext& a, const Ciphertext& b, double c) const;
+    // Σ_t c_t·x_t at `level` and `scale`: each constant encoded at scale / x_t.scale (>= 1)
+    // exactly as mul_const_inplace(x_t, c_t, scale / x_t.scale) would, terms at or above
+    // `level` (dropped for free), same parts and slots. One pass over each term.
+    Ciphertext weighted_sum(const std::vector<std::pair<double, const Ciphertext*>>& terms, std::size_t level,
+                            double scale) const;
     void mul_int_inplace(Ciphertext& a, long long k) const;           // no scale change
     void relinearize_inplace(Ciphertext& a) const;
     void rescale_inplace(Ciphertext& a) const;
@@ -85,6 +94,7 @@ private:
     Ciphertext galois_from(const Ciphertext& a, const Decomposition& dec, std::uint64_t g,
                            const SwitchingKey& key) const;
     void check(const Ciphertext& a, const char* op) const;
+    Ciphertext tensor(const Ciphertext& a, const Ciphertext& b, std::size_t level) const;
     void align(Ciphertext& a, Ciphertext& b) const;
     void check_same_scale(double sa, double sb, std::size_t level, const char* op) const;
     const SwitchingKey& galois_key(std::uint64_t g, long steps, const char* op) const;
