@@ -75,6 +75,11 @@ public:
     // (Halevi–Polyakov–Shoup 2019). Exact unless x mod A lies within about 2^-45·A of
     // A/2, where the result may be off by ±A (a ±1 in ModDown, for example).
     void convert_centered(const u64* in, u64* out, std::size_t n) const;
+    // convert() in two halves, for callers that produce one target limb at a time:
+    // y = x · (A/a_i)^{-1} mod a_i for source limb i (in place allowed), then target limb
+    // j from the y's (source limb i at y + i·stride). Bit-identical to convert()'s limb j.
+    void scale_source(std::size_t i, const u64* x, u64* y, std::size_t n) const;
+    void convert_target(const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t n) const;
 
 private:
     void convert_impl(const u64* in, u64* const* out, std::size_t n, bool centered) const;

@@ -341,8 +341,7 @@ void Evaluator::mul_int_inplace(Ciphertext& a, long long k) const {
 
 void Evaluator::switch_key(const Poly& d, std::size_t level, const SwitchingKey& key, Poly& u0, Poly& u1) const {
     const Params& P = *params_;
-    const Decomposition dec = decompose(P, d, level);
-    inner_product(P, dec, key, u0, u1);
+    switch_key_fused(P, d, level, key, u0, u1);
     mod_down(P, u0, level);
     mod_down(P, u1, level);
 }
@@ -455,21 +454,25 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, const std
             continue;
         }
         const SwitchingKey& key = galois_key(g, s, "rotate");
-        if (!dec) dec = std::make_unique<Decomposition>(decompose(P, a.parts[1], l));
-        out.push_back(galois_from(a, *dec, g, key));
+        // One rotation switches without storing its decomposition; several share one.
+        if (!dec && steps.size() > 1) dec = std::make_unique<Decomposition>(decompose(P, a.parts[1], l));
+        out.push_back(galois_from(a, dec.get(), g, key));
     }
     return out;
 }
 
 Ciphertext Evaluator::rotate(const Ciphertext& a, long steps) const { return rotate_hoisted(a, {steps})[0]; }
 
-Ciphertext Evaluator::galois_from(const Ciphertext& a, const Decomposition& dec, std::uint64_t g,
+Ciphertext Evaluator::galois_from(const Ciphertext& a, const Decomposition* dec, std::uint64_t g,
                                   const SwitchingKey& key) const {
     const Params& P = *params_;
     const std::size_t l = a.level, N = P.N();
     const auto perm = automorphism_permutation(N, g);
     Poly u0, u1;
-    inner_product(P, dec, key, u0, u1, &perm);  // the digits read through σ_g
+    if (dec)
+        inner_product(P, *dec, key, u0, u1, &perm);  // the digits read through σ_g
+    else
+        switch_key_fused(P, a.parts[1], l, key, u0, u1, &perm);
     mod_down(P, u0, l);
     mod_down(P, u1, l);
     Ciphertext r;
@@ -489,7 +492,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a, std::uint64_t g) const {
     check(a, "apply_galois");
     if (a.size() != 2) fail("apply_galois", "relinearize first");
     const SwitchingKey& key = galois_key(g, 0, "apply_galois");
-    return galois_from(a, decompose(*params_, a.parts[1], a.level), g, key);
+    return galois_from(a, nullptr, g, key);
 }
 
 Ciphertext Evaluator::conjugate(const Ciphertext& a) const { return apply_galois(a, 2 * params_->N() - 1); }

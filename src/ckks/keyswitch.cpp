@@ -76,14 +76,21 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
 
 // ================================================================ inner product
 
-void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
-                   const std::vector<std::uint32_t>* perm) {
-    const std::size_t N = P.N(), level = dec.level, total = level + 1 + P.p_count();
+namespace {
+void check_key_level(const SwitchingKey& key, std::size_t level, std::size_t digits) {
     if (level > key.max_level)
         throw std::invalid_argument("key switching at level " + std::to_string(level) +
                                     ": the key was generated for levels up to " + std::to_string(key.max_level) +
                                     "; generate it with max_level >= " + std::to_string(level));
-    if (key.b.size() < dec.digits.size()) throw std::logic_error("inner_product: key has too few digits");
+    if (key.b.size() < digits) throw std::logic_error("key switching: key has too few digits");
+}
+}  // namespace
+
+
+void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
+                   const std::vector<std::uint32_t>* perm) {
+    const std::size_t N = P.N(), level = dec.level, total = level + 1 + P.p_count();
+    check_key_level(key, level, dec.digits.size());
     acc0 = Poly(N, total, true, Poly::uninit);  // digit 0 writes, the others accumulate
     acc1 = Poly(N, total, true, Poly::uninit);
     for_each_limb(total, N, [&](std::size_t i) {
@@ -100,6 +107,65 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
             if (perm) {
                 for (std::size_t t = 0; t < N; ++t) tmp[t] = dj[(*perm)[t]];
                 dj = tmp.data();
+            }
+            const u64* bj = key.b[j].limb(key.key_limb(P, ri));
+            const u64* aj = key.a[j].limb(key.key_limb(P, ri));
+            if (j == 0) {
+                eltwise_mul_mod(o0, dj, bj, N, m);
+                eltwise_mul_mod(o1, dj, aj, N, m);
+            } else {
+                eltwise_mul_acc_mod(o0, dj, bj, N, m);
+                eltwise_mul_acc_mod(o1, dj, aj, N, m);
+            }
+        }
+    });
+}
+
+// ================================================================ fused ModUp and inner product
+
+void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const SwitchingKey& key, Poly& acc0,
+                      Poly& acc1, const std::vector<std::uint32_t>* perm) {
+    const KeySwitchLevel& T = P.keyswitch_level(level);
+    const std::size_t N = P.N(), k = P.p_count(), total = level + 1 + k, digits = T.digit_begin.size();
+    if (!d.ntt || d.limbs < level + 1) throw std::logic_error("switch_key_fused: expected NTT form at the level");
+    check_key_level(key, level, digits);
+    // Coefficients of d, each limb already multiplied by its digit's (Q_j/q_i)^{-1}: the
+    // first half of every digit's base conversion, done once.
+    Poly y(N, level + 1, false, Poly::uninit);
+    for_each_limb(level + 1, N, [&](std::size_t i) {
+        std::copy(d.limb(i), d.limb(i) + N, y.limb(i));
+        ntt_inverse(y.limb(i), P.ntt(i));
+        std::size_t j = 0;
+        while (i >= T.digit_end[j]) ++j;
+        T.modup[j]->scale_source(i - T.digit_begin[j], y.limb(i), y.limb(i), N);
+    });
+    acc0 = Poly(N, total, true, Poly::uninit);
+    acc1 = Poly(N, total, true, Poly::uninit);
+    for_each_limb(total, N, [&](std::size_t i) {
+        const std::size_t ri = rns_index(P, level, i);
+        const Modulus& m = P.modulus(ri);
+        // Two limbs of scratch per worker, reused across calls (they stay in cache).
+        thread_local std::vector<u64, DefaultInitAllocator<u64>> scratch;
+        if (scratch.size() < 2 * N) scratch.resize(2 * N);
+        u64* conv = scratch.data();
+        u64* perm_buf = scratch.data() + N;
+        u64* o0 = acc0.limb(i);
+        u64* o1 = acc1.limb(i);
+        for (std::size_t j = 0; j < digits; ++j) {
+            const std::size_t b = T.digit_begin[j], e = T.digit_end[j];
+            const u64* dj;
+            if (i >= b && i < e) {
+                dj = d.limb(i);  // the digit's own limb: d itself, already NTT
+            } else {
+                // Position of limb i in the converter's target order (complement, then P).
+                const std::size_t c = i <= level ? (i < b ? i : i - (e - b)) : (level + 1 - (e - b)) + (i - level - 1);
+                T.modup[j]->convert_target(y.limb(b), N, c, conv, N);
+                ntt_forward(conv, P.ntt(ri));
+                dj = conv;
+            }
+            if (perm) {
+                for (std::size_t t = 0; t < N; ++t) perm_buf[t] = dj[(*perm)[t]];
+                dj = perm_buf;
             }
             const u64* bj = key.b[j].limb(key.key_limb(P, ri));
             const u64* aj = key.a[j].limb(key.key_limb(P, ri));

@@ -159,6 +159,32 @@ void BaseConverter::convert_centered(const u64* in, u64* out, std::size_t n) con
     convert_impl(in, contiguous_limbs(out, to_.size(), n).data(), n, true);
 }
 
+void BaseConverter::scale_source(std::size_t i, const u64* x, u64* y, std::size_t n) const {
+    eltwise_mul_scalar_mod(y, x, from_.qhat_inv(i), n, from_[i]);
+}
+
+void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t n) const {
+    const std::size_t na = from_.size();
+    const Modulus& b = to_[j];
+    const u64* c = &qhat_mod_b_[j * na];
+#if defined(__x86_64__)
+    // The same kernel choice as convert_impl (so the same words come out).
+    if (simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61 &&
+        b.value < (u64{1} << 50)) {
+        detail::base_conv_target_ifma(y, stride, small_rows_.data(), small_rows_.size(), big_rows_.data(),
+                                      big_rows_.size(), c, nullptr, a_mod_b_[j], n, b.value, out);
+        return;
+    }
+#endif
+    constexpr std::size_t kBlock = 256;
+    u128 acc[kBlock];
+    for (std::size_t k0 = 0; k0 < n; k0 += kBlock) {
+        const std::size_t len = std::min(kBlock, n - k0);
+        accumulate(y + k0, stride, c, j, len, acc);
+        for (std::size_t k = 0; k < len; ++k) out[k0 + k] = barrett_reduce_128(acc[k], b);
+    }
+}
+
 void BaseConverter::accumulate(const u64* y, std::size_t stride, const u64* c, std::size_t j, std::size_t len,
                                u128* acc) const {
     // Scalar: each product is < 2^124, so 16 of them fit a u128 before a reduction.

@@ -212,6 +212,26 @@ TEST_CASE("scheme: fused sums and dropped operands equal the term-wise operation
     CHECK_THROWS_WITH_AS(f.ev.multiply_at(x, z, L - 1), doctest::Contains("cannot be dropped"), std::invalid_argument);
 }
 
+TEST_CASE("scheme: the fused key switch gives the words of decompose + inner product (with and without a permutation)") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots(), N = f.P->N();
+    const std::uint64_t g = f.ev.encoder().galois_element(3, n);
+    const auto perm = automorphism_permutation(N, g);
+    const SwitchingKey& gkey = f.gk.keys.at(g);
+    for (std::size_t level : {f.P->max_level(), std::size_t{2}, std::size_t{0}}) {
+        const Ciphertext c = f.encrypt(rnd(n, 20 + level), level);
+        for (const SwitchingKey* key : std::vector<const SwitchingKey*>{&f.rk.key, &gkey})
+            for (const std::vector<std::uint32_t>* pm : {static_cast<const std::vector<std::uint32_t>*>(nullptr), &perm}) {
+                Poly a0, a1, b0, b1;
+                inner_product(*f.P, decompose(*f.P, c.parts[1], level), *key, a0, a1, pm);
+                switch_key_fused(*f.P, c.parts[1], level, *key, b0, b1, pm);
+                CHECK(a0.limbs == b0.limbs);
+                CHECK(a0.data == b0.data);
+                CHECK(a1.data == b1.data);
+            }
+    }
+}
+
 TEST_CASE("scheme: multiply + relinearize + rescale at every level, scales stay nominal") {
     Fixture& f = fx();
     const std::size_t n = f.P->max_slots();

@@ -90,8 +90,9 @@ public:
     void switch_key(const Poly& d, std::size_t level, const SwitchingKey& key, Poly& u0, Poly& u1) const;
 
 private:
-    // σ_g(a) from a's decomposed c1 (shared by hoisted and single rotations).
-    Ciphertext galois_from(const Ciphertext& a, const Decomposition& dec, std::uint64_t g,
+    // σ_g(a) from a's decomposed c1 (hoisted rotations share it), or, without one, by a
+    // fused key switch.
+    Ciphertext galois_from(const Ciphertext& a, const Decomposition* dec, std::uint64_t g,
                            const SwitchingKey& key) const;
     void check(const Ciphertext& a, const char* op) const;
     Ciphertext tensor(const Ciphertext& a, const Ciphertext& b, std::size_t level) const;

@@ -42,6 +42,12 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level);
 // acc0 / acc1 (Q_l ∪ P, NTT) = Σ_j σ(digit_j) ⊙ (b_j, a_j), σ the permutation if given.
 void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
                    const std::vector<std::uint32_t>* perm = nullptr);
+// decompose + inner_product without storing the digits: output limb by output limb,
+// each digit's limb is converted and transformed in cache and multiplied into the
+// accumulators at once (one key switch: no hoisting to share the digits with). The same
+// words as decompose followed by inner_product.
+void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const SwitchingKey& key, Poly& acc0,
+                      Poly& acc1, const std::vector<std::uint32_t>* perm = nullptr);
 // ModDown: acc over Q_l ∪ P (NTT) -> round(acc / P) over Q_l (NTT), in place. Unbiased
 // rounding (exact centred conversion): a biased error would pile up in a few slots.
 void mod_down(const Params& P, Poly& acc, std::size_t level);
