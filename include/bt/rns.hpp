@@ -78,8 +78,13 @@ public:
     // convert() in two halves, for callers that produce one target limb at a time:
     // y = x · (A/a_i)^{-1} mod a_i for source limb i (in place allowed), then target limb
     // j from the y's (source limb i at y + i·stride). Bit-identical to convert()'s limb j.
+    // With v (from overflow()), target limb j of convert_centered() instead.
     void scale_source(std::size_t i, const u64* x, u64* y, std::size_t n) const;
-    void convert_target(const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t n) const;
+    void convert_target(const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t n,
+                        const u64* v = nullptr) const;
+    // v[k] = round(Σ_i y_i[k] / a_i), the centred conversion's overflow, as convert_centered
+    // computes it.
+    void overflow(const u64* y, std::size_t stride, u64* v, std::size_t n) const;
 
 private:
     void convert_impl(const u64* in, u64* const* out, std::size_t n, bool centered) const;

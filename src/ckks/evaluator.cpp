@@ -353,9 +353,9 @@ void Evaluator::relinearize_inplace(Ciphertext& a) const {
     if (!rk_) fail("relinearize", "no relinearization key: give the Evaluator a RelinKey");
     const Params& P = *params_;
     Poly u0, u1;
-    switch_key(a.parts[2], a.level, rk_->key, u0, u1);
-    poly_add(P, a.level, a.parts[0], a.parts[0], u0, a.level + 1);
-    poly_add(P, a.level, a.parts[1], a.parts[1], u1, a.level + 1);
+    switch_key_fused(P, a.parts[2], a.level, rk_->key, u0, u1);
+    mod_down(P, u0, a.level, &a.parts[0]);  // parts[0] += ModDown(u0)
+    mod_down(P, u1, a.level, &a.parts[1]);
     a.parts.pop_back();
 }
 
@@ -473,8 +473,6 @@ Ciphertext Evaluator::galois_from(const Ciphertext& a, const Decomposition* dec,
         inner_product(P, *dec, key, u0, u1, &perm);  // the digits read through σ_g
     else
         switch_key_fused(P, a.parts[1], l, key, u0, u1, &perm);
-    mod_down(P, u0, l);
-    mod_down(P, u1, l);
     Ciphertext r;
     r.fingerprint = a.fingerprint;
     r.level = l;
@@ -483,7 +481,8 @@ Ciphertext Evaluator::galois_from(const Ciphertext& a, const Decomposition* dec,
     r.parts.resize(2);
     r.parts[0] = Poly(N, l + 1, true, Poly::uninit);
     apply_automorphism_ntt(a.parts[0], r.parts[0], perm, l + 1);
-    poly_add(P, l, r.parts[0], r.parts[0], u0, l + 1);
+    mod_down(P, u0, l, &r.parts[0]);  // σ(c0) + ModDown(u0)
+    mod_down(P, u1, l);
     r.parts[1] = std::move(u1);
     return r;
 }

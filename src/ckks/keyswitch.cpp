@@ -3,6 +3,7 @@
 
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
+#include "bt/threadpool.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -182,26 +183,44 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
 
 // ================================================================ ModDown
 
-void mod_down(const Params& P, Poly& acc, std::size_t level) {
+void mod_down(const Params& P, Poly& acc, std::size_t level, Poly* add_to) {
     const KeySwitchLevel& T = P.keyswitch_level(level);
     const std::size_t N = P.N(), k = P.p_count();
-    // P limbs to coefficients.
-    Poly xp(N, k, false, Poly::uninit);
+    const BaseConverter& conv = *T.p_to_q;
+    // P limbs to coefficients, scaled for the conversion (its first half, done once).
+    Poly y(N, k, false, Poly::uninit);
     for_each_limb(k, N, [&](std::size_t i) {
-        std::copy(acc.limb(level + 1 + i), acc.limb(level + 1 + i) + N, xp.limb(i));
-        ntt_inverse(xp.limb(i), P.ntt(P.q_count() + i));
+        std::copy(acc.limb(level + 1 + i), acc.limb(level + 1 + i) + N, y.limb(i));
+        ntt_inverse(y.limb(i), P.ntt(P.q_count() + i));
+        conv.scale_source(i, y.limb(i), y.limb(i), N);
     });
-    Poly conv(N, level + 1, false, Poly::uninit);
-    T.p_to_q->convert_centered(xp.data.data(), conv.data.data(), N);  // round(x/P): unbiased
+    // The centred conversion's overflow per coefficient: round(x/P), unbiased.
+    std::vector<u64, DefaultInitAllocator<u64>> v(N);
+    constexpr std::size_t kChunks = 16;
+    const std::size_t per = (N + kChunks - 1) / kChunks;
+    parallel_for(kChunks, [&](std::size_t c, unsigned) {
+        const std::size_t b = c * per;
+        if (b < N) conv.overflow(y.data.data() + b, N, v.data() + b, std::min(per, N - b));
+    });
+    // Per limb of Q_l: its converted limb is made and transformed in cache, then used.
     for_each_limb(level + 1, N, [&](std::size_t i) {
         const Modulus& m = P.modulus(i);
-        u64* c = conv.limb(i);
+        thread_local std::vector<u64, DefaultInitAllocator<u64>> scratch;
+        if (scratch.size() < N) scratch.resize(N);
+        u64* c = scratch.data();
+        conv.convert_target(y.data.data(), N, i, c, N, v.data());
         ntt_forward(c, P.ntt(i));
         u64* x = acc.limb(i);
-        eltwise_sub_mod(x, x, c, N, m);
-        eltwise_mul_scalar_mod(x, x, T.p_inv[i], N, m);
+        if (add_to) {
+            eltwise_sub_mod(c, x, c, N, m);
+            eltwise_mul_scalar_mod(c, c, T.p_inv[i], N, m);
+            eltwise_add_mod(add_to->limb(i), add_to->limb(i), c, N, m);
+        } else {
+            eltwise_sub_mod(x, x, c, N, m);
+            eltwise_mul_scalar_mod(x, x, T.p_inv[i], N, m);
+        }
     });
-    acc.truncate(level + 1);
+    if (!add_to) acc.truncate(level + 1);
 }
 
 }  // namespace bt::ckks

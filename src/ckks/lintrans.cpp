@@ -451,9 +451,8 @@ void rotate_qp(const Evaluator& ev, Poly& A0, Poly& A1, std::size_t step, std::s
     const auto perm = automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(step), slots));
     Poly c1 = A1;
     mod_down(P, c1, l);  // only its decomposition is needed
-    const Decomposition dg = decompose(P, c1, l);
     Poly v0;
-    inner_product(P, dg, key, v0, A1, &perm);  // A1 := the key switch's second part, over Q_l·P
+    switch_key_fused(P, c1, l, key, v0, A1, &perm);  // A1 := the key switch's second part, over Q_l·P
     apply_automorphism_ntt(A0, S, perm, qp);
     poly_add(P, l, A0, S, v0, qp);
 }

@@ -163,7 +163,8 @@ void BaseConverter::scale_source(std::size_t i, const u64* x, u64* y, std::size_
     eltwise_mul_scalar_mod(y, x, from_.qhat_inv(i), n, from_[i]);
 }
 
-void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t n) const {
+void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t n,
+                                   const u64* v) const {
     const std::size_t na = from_.size();
     const Modulus& b = to_[j];
     const u64* c = &qhat_mod_b_[j * na];
@@ -172,16 +173,38 @@ void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t
     if (simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61 &&
         b.value < (u64{1} << 50)) {
         detail::base_conv_target_ifma(y, stride, small_rows_.data(), small_rows_.size(), big_rows_.data(),
-                                      big_rows_.size(), c, nullptr, a_mod_b_[j], n, b.value, out);
+                                      big_rows_.size(), c, v, a_mod_b_[j], n, b.value, out);
         return;
     }
 #endif
     constexpr std::size_t kBlock = 256;
     u128 acc[kBlock];
+    const u64 am = a_mod_b_[j];
     for (std::size_t k0 = 0; k0 < n; k0 += kBlock) {
         const std::size_t len = std::min(kBlock, n - k0);
         accumulate(y + k0, stride, c, j, len, acc);
-        for (std::size_t k = 0; k < len; ++k) out[k0 + k] = barrett_reduce_128(acc[k], b);
+        u64* o = out + k0;
+        if (v) {
+            for (std::size_t k = 0; k < len; ++k)
+                o[k] = sub_mod(barrett_reduce_128(acc[k], b), mul_mod(v[k0 + k] % b.value, am, b), b.value);
+        } else {
+            for (std::size_t k = 0; k < len; ++k) o[k] = barrett_reduce_128(acc[k], b);
+        }
+    }
+}
+
+void BaseConverter::overflow(const u64* y, std::size_t stride, u64* v, std::size_t n) const {
+    const std::size_t na = from_.size();
+#if defined(__x86_64__)
+    if (simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61) {
+        detail::base_conv_overflow_avx512(y, stride, na, inv_a_.data(), n, v);
+        return;
+    }
+#endif
+    for (std::size_t k = 0; k < n; ++k) {
+        double f = 0;
+        for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * stride + k]) * inv_a_[i];
+        v[k] = static_cast<u64>(std::llround(f));
     }
 }
 

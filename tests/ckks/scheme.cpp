@@ -8,6 +8,8 @@
 #include "ckks_test_util.hpp"
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
+#include "bt/ntt.hpp"
+#include "bt/eltwise.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -229,6 +231,43 @@ TEST_CASE("scheme: the fused key switch gives the words of decompose + inner pro
                 CHECK(a0.data == b0.data);
                 CHECK(a1.data == b1.data);
             }
+    }
+}
+
+TEST_CASE("scheme: ModDown limb by limb gives the words of the whole-polynomial reference (and adds in place)") {
+    Fixture& f = fx();
+    const Params& P = *f.P;
+    const std::size_t n = P.max_slots(), N = P.N();
+    for (std::size_t level : {P.max_level(), std::size_t{1}}) {
+        const Ciphertext c = f.encrypt(rnd(n, 40 + level), level);
+        Poly acc, acc1;
+        switch_key_fused(P, c.parts[1], level, f.rk.key, acc, acc1);
+        // Reference: the P limbs to coefficients, one centred conversion of the whole
+        // polynomial, then (x - conv)·P^{-1} per limb.
+        const KeySwitchLevel& T = P.keyswitch_level(level);
+        const std::size_t k = P.p_count();
+        Poly xp(N, k, false);
+        for (std::size_t i = 0; i < k; ++i) {
+            std::copy(acc.limb(level + 1 + i), acc.limb(level + 1 + i) + N, xp.limb(i));
+            ntt_inverse(xp.limb(i), P.ntt(P.q_count() + i));
+        }
+        Poly conv(N, level + 1, false);
+        T.p_to_q->convert_centered(xp.data.data(), conv.data.data(), N);
+        Poly want(N, level + 1, true);
+        for (std::size_t i = 0; i <= level; ++i) {
+            ntt_forward(conv.limb(i), P.ntt(i));
+            eltwise_sub_mod(want.limb(i), acc.limb(i), conv.limb(i), N, P.modulus(i));
+            eltwise_mul_scalar_mod(want.limb(i), want.limb(i), T.p_inv[i], N, P.modulus(i));
+        }
+        Poly target = c.parts[0], sum(N, level + 1, true);
+        for (std::size_t i = 0; i <= level; ++i)
+            eltwise_add_mod(sum.limb(i), target.limb(i), want.limb(i), N, P.modulus(i));
+        Poly scratch = acc;
+        mod_down(P, scratch, level, &target);
+        CHECK(target.data == sum.data);
+        mod_down(P, acc, level);
+        CHECK(acc.limbs == level + 1);
+        CHECK(acc.data == want.data);
     }
 }
 

@@ -50,6 +50,8 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
                       Poly& acc1, const std::vector<std::uint32_t>* perm = nullptr);
 // ModDown: acc over Q_l ∪ P (NTT) -> round(acc / P) over Q_l (NTT), in place. Unbiased
 // rounding (exact centred conversion): a biased error would pile up in a few slots.
-void mod_down(const Params& P, Poly& acc, std::size_t level);
+// With add_to (level+1 limbs, NTT), the result is added to it instead and acc is left
+// as scratch (one pass less over memory than mod_down followed by an addition).
+void mod_down(const Params& P, Poly& acc, std::size_t level, Poly* add_to = nullptr);
 
 }  // namespace bt::ckks
