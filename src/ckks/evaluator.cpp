@@ -379,13 +379,15 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
             const Modulus& m = P.modulus(i);
             const u64 q = m.value;
             const u64 hi = barrett_reduce_64(half, m);
-            std::vector<u64> t(N);
+            thread_local std::vector<u64, DefaultInitAllocator<u64>> scratch;
+            if (scratch.size() < N) scratch.resize(N);
+            u64* t = scratch.data();
             for (std::size_t k = 0; k < N; ++k) t[k] = sub_mod(barrett_reduce_64(r[k], m), hi, q);  // r mod q_i
-            ntt_forward(t.data(), P.ntt(i));
+            ntt_forward(t, P.ntt(i));
             const u64 inv = inv_mod(barrett_reduce_64(ql, m), q);
-            const u64 inv_s = shoup_precompute(inv, q);
             u64* x = p.limb(i);
-            for (std::size_t k = 0; k < N; ++k) x[k] = mul_shoup(sub_mod(x[k], t[k], q), inv, inv_s, q);
+            eltwise_sub_mod(x, x, t, N, m);  // (x - r)·q_l^{-1}
+            eltwise_mul_scalar_mod(x, x, inv, N, m);
         });
         p.truncate(l);
     });

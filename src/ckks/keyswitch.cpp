@@ -77,21 +77,18 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
 
 // ================================================================ inner product
 
-namespace {
-void check_key_level(const SwitchingKey& key, std::size_t level, std::size_t digits) {
+void check_switching_key(const SwitchingKey& key, std::size_t level, std::size_t digits) {
     if (level > key.max_level)
         throw std::invalid_argument("key switching at level " + std::to_string(level) +
                                     ": the key was generated for levels up to " + std::to_string(key.max_level) +
                                     "; generate it with max_level >= " + std::to_string(level));
     if (key.b.size() < digits) throw std::logic_error("key switching: key has too few digits");
 }
-}  // namespace
-
 
 void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
                    const std::vector<std::uint32_t>* perm) {
     const std::size_t N = P.N(), level = dec.level, total = level + 1 + P.p_count();
-    check_key_level(key, level, dec.digits.size());
+    check_switching_key(key, level, dec.digits.size());
     acc0 = Poly(N, total, true, Poly::uninit);  // digit 0 writes, the others accumulate
     acc1 = Poly(N, total, true, Poly::uninit);
     for_each_limb(total, N, [&](std::size_t i) {
@@ -129,7 +126,7 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
     const KeySwitchLevel& T = P.keyswitch_level(level);
     const std::size_t N = P.N(), k = P.p_count(), total = level + 1 + k, digits = T.digit_begin.size();
     if (!d.ntt || d.limbs < level + 1) throw std::logic_error("switch_key_fused: expected NTT form at the level");
-    check_key_level(key, level, digits);
+    check_switching_key(key, level, digits);
     // Coefficients of d, each limb already multiplied by its digit's (Q_j/q_i)^{-1}: the
     // first half of every digit's base conversion, done once.
     Poly y(N, level + 1, false, Poly::uninit);

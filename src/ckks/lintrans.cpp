@@ -402,7 +402,10 @@ const SwitchingKey& rotation_key(const Evaluator& ev, std::size_t step, std::siz
 }
 
 // The baby rotations of ct over Q_l·P, not ModDowned: rot(ct, b) times P, plus the
-// key-switch error (which the final ModDown divides by P). One decomposition for all.
+// key-switch error (which the final ModDown divides by P). One decomposition for all;
+// then limb by limb, every rotation at once: the digits' limb is read from memory once
+// and stays in cache for the others, and σ(c0)·P is added in the same pass
+// (Halevi–Shoup hoisting; the words are those of inner_product per rotation).
 std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Ciphertext& ct,
                                                const std::vector<std::size_t>& steps, std::size_t slots) {
     const Params& P = *ev.params();
@@ -410,27 +413,64 @@ std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Cipher
     // P mod q_i: c0 lifts to Q_l·P as P·c0, which is 0 modulo the special primes.
     std::vector<u64> p_mod(l + 1);
     for (std::size_t i = 0; i <= l; ++i) p_mod[i] = P.basis_p().product().mod_word(P.q(i));
-    std::unique_ptr<Decomposition> dec;
-    std::vector<std::array<Poly, 2>> baby(steps.size());
+    std::vector<const SwitchingKey*> keys(steps.size(), nullptr);
+    std::vector<std::vector<std::uint32_t>> perms(steps.size());
+    bool any = false;
     for (std::size_t bi = 0; bi < steps.size(); ++bi) {
-        std::array<Poly, 2>& B = baby[bi];
-        if (steps[bi] == 0) {
-            for (std::size_t j = 0; j < 2; ++j) {
-                B[j] = Poly(N, qp, true);
-                poly_mul_scalar(P, l, B[j], ct.parts[j], p_mod, l + 1);
-            }
-            continue;
-        }
-        const SwitchingKey& key = rotation_key(ev, steps[bi], slots);
-        if (!dec) dec = std::make_unique<Decomposition>(decompose(P, ct.parts[1], l));
-        const auto perm =
-            automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(steps[bi]), slots));
-        inner_product(P, *dec, key, B[0], B[1], &perm);  // (u0, u1) over Q_l·P
-        Poly t(N, l + 1, true);
-        apply_automorphism_ntt(ct.parts[0], t, perm, l + 1);
-        poly_mul_scalar(P, l, t, t, p_mod, l + 1);
-        poly_add(P, l, B[0], B[0], t, l + 1);
+        if (steps[bi] == 0) continue;
+        keys[bi] = &rotation_key(ev, steps[bi], slots);
+        perms[bi] = automorphism_permutation(N, ev.encoder().galois_element(static_cast<long>(steps[bi]), slots));
+        any = true;
     }
+    Decomposition dec;
+    if (any) dec = decompose(P, ct.parts[1], l);
+    for (const SwitchingKey* key : keys)
+        if (key) check_switching_key(*key, l, dec.digits.size());
+    std::vector<std::array<Poly, 2>> baby(steps.size());
+    for (auto& B : baby)
+        for (Poly& x : B) x = Poly(N, qp, true, Poly::uninit);  // every limb written below
+    for_each_limb(qp, N, [&](std::size_t i) {
+        const std::size_t ri = rns_index(P, l, i);
+        const Modulus& m = P.modulus(ri);
+        thread_local std::vector<u64, DefaultInitAllocator<u64>> scratch;
+        if (scratch.size() < N) scratch.resize(N);
+        u64* t = scratch.data();
+        for (std::size_t bi = 0; bi < steps.size(); ++bi) {
+            u64* o0 = baby[bi][0].limb(i);
+            u64* o1 = baby[bi][1].limb(i);
+            if (!keys[bi]) {  // rotation by 0: P·ct
+                for (std::size_t j = 0; j < 2; ++j) {
+                    u64* o = baby[bi][j].limb(i);
+                    if (i <= l)
+                        eltwise_mul_scalar_mod(o, ct.parts[j].limb(i), p_mod[i], N, m);
+                    else
+                        std::fill(o, o + N, 0);
+                }
+                continue;
+            }
+            const SwitchingKey& key = *keys[bi];
+            const std::vector<std::uint32_t>& perm = perms[bi];
+            for (std::size_t j = 0; j < dec.digits.size(); ++j) {
+                const u64* dj = dec.digits[j].limb(i);
+                for (std::size_t k = 0; k < N; ++k) t[k] = dj[perm[k]];
+                const u64* bj = key.b[j].limb(key.key_limb(P, ri));
+                const u64* aj = key.a[j].limb(key.key_limb(P, ri));
+                if (j == 0) {
+                    eltwise_mul_mod(o0, t, bj, N, m);
+                    eltwise_mul_mod(o1, t, aj, N, m);
+                } else {
+                    eltwise_mul_acc_mod(o0, t, bj, N, m);
+                    eltwise_mul_acc_mod(o1, t, aj, N, m);
+                }
+            }
+            if (i <= l) {  // + σ(c0)·P
+                const u64* c0 = ct.parts[0].limb(i);
+                for (std::size_t k = 0; k < N; ++k) t[k] = c0[perm[k]];
+                eltwise_mul_scalar_mod(t, t, p_mod[i], N, m);
+                eltwise_add_mod(o0, o0, t, N, m);
+            }
+        }
+    });
     return baby;
 }
 

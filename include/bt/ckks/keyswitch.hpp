@@ -37,6 +37,8 @@ struct Decomposition {
     std::vector<Poly> digits;
 };
 
+// Refuses a key that does not serve `level` or has fewer than `digits` digits.
+void check_switching_key(const SwitchingKey& key, std::size_t level, std::size_t digits);
 // ModUp of every digit of d (NTT form, level+1 limbs).
 Decomposition decompose(const Params& P, const Poly& d, std::size_t level);
 // acc0 / acc1 (Q_l ∪ P, NTT) = Σ_j σ(digit_j) ⊙ (b_j, a_j), σ the permutation if given.
