@@ -52,6 +52,8 @@ const char* kUsage =
     "  --epochs N (4)  --batch N (128)  --lr X (1e-3)  --wd X (0.05)  --warmup STEPS (300)\n"
     "  --seed N (1)    --threads N (all)  --max-steps N (stop early, for smoke tests)\n"
     "  --no-augment    (default: random horizontal flip and shifts of up to 2 pixels)\n"
+    "  --strong-augment  the contrastive views' augmentation instead (random resized crop of\n"
+    "                  40-100 % area, flip, brightness, erasing) for the supervised objective\n"
     "  --rotations     self-supervised label augmentation: each training image is rotated by\n"
     "                  r x 90 degrees (r random) and the head learns the joint label 4*class + r\n"
     "                  (20 outputs); class predictions read the r = 0 logits\n"
@@ -68,7 +70,10 @@ const char* kUsage =
     "probe:\n"
     "  --probe-train N  training images per probe (default: all 30000 of classes 5-9)\n"
     "  --probe-epochs N (30)\n"
-    "  --probe-seeds N   repeat with N training subsets (seeds S, S+1, ...) and print the mean (1)\n";
+    "  --probe-seeds N   repeat with N training subsets (seeds S, S+1, ...) and print the mean (1)\n"
+    "  --probe-validation  model selection without the test split: 5,000 of the 30,000 training\n"
+    "                  images of classes 5-9 (seeded permutation, seed 7) are held out and\n"
+    "                  scored; the training subsets are drawn from the other 25,000\n";
 
 struct Args {
     std::string data = "/usr/share/datasets/fashion-mnist", out = "bt-vit-fmnist04.safetensors", ckpt, resume, model, init;
@@ -77,7 +82,8 @@ struct Args {
     std::size_t proj_dim = 64;
     std::uint64_t seed = 1;
     unsigned threads = 0;
-    bool augment = true, eval = false, probe = false, rotations = false;
+    bool augment = true, strong_augment = false, eval = false, probe = false, rotations = false,
+         probe_validation = false;
     ViTConfig cfg;
 };
 
@@ -133,6 +139,8 @@ Args parse(int argc, char** argv) {
         else if (f == "--seed") a.seed = to_size(f, val());
         else if (f == "--threads") a.threads = static_cast<unsigned>(to_size(f, val()));
         else if (f == "--no-augment") a.augment = false;
+        else if (f == "--strong-augment") a.strong_augment = true;
+        else if (f == "--probe-validation") a.probe_validation = true;
         else if (f == "--rotations") a.rotations = true;
         else if (f == "--patch") a.cfg.patch_size = to_size(f, val());
         else if (f == "--width") a.cfg.width = to_size(f, val());
@@ -145,6 +153,7 @@ Args parse(int argc, char** argv) {
         else die("unknown option \"" + f + "\" (see --help)");
     }
     if (a.rotations) a.cfg.num_classes = 20;
+    if (a.strong_augment && !a.augment) die("--strong-augment and --no-augment exclude each other");
     if (a.batch == 0) die("--batch must be positive");
     if (a.contrastive > 0 && (a.tau <= 0 || a.proj_dim == 0 || a.proj_dim > 256))
         die("--contrastive needs --tau > 0 and --proj-dim in 1..256");
@@ -497,7 +506,12 @@ int train(const Args& args, int argc, char** argv) {
                         preprocess_u8(c, view, 28, 28, 1, inputs[w].data() + (b - b0) * in);
                     } else {
                         rot = args.rotations ? static_cast<unsigned>(rng() % 4) : 0u;
-                        make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
+                        if (args.strong_augment) {
+                            std::uint8_t view[784];
+                            contrastive_view(tr.pixels.data() + idx * 784, rng, rot, view);
+                            preprocess_u8(c, view, 28, 28, 1, inputs[w].data() + (b - b0) * in);
+                        } else
+                            make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
                     }
                     labels[w][b - b0] = static_cast<std::uint8_t>(args.rotations ? tr.labels[idx] * 4 + rot : tr.labels[idx]);
                 }
@@ -683,12 +697,32 @@ std::vector<float> rows_of(const std::vector<float>& x, std::size_t d, const std
 // and trains both probes on it. With several repetitions the mean and spread are printed.
 int run_probe(const Args& args) {
     const ViT m = load_model(args.model);
-    const Split tr = load_split(args.data, "train", 5);
-    const Split te = load_split(args.data, "t10k", 5);
+    Split tr = load_split(args.data, "train", 5);
+    Split te = load_split(args.data, "t10k", 5);
+    if (args.probe_validation) {
+        // Hold out 5,000 training images (seed 7) as the scored split; never touch t10k.
+        std::vector<std::size_t> perm(tr.n);
+        std::iota(perm.begin(), perm.end(), std::size_t{0});
+        std::mt19937_64 prng(7);
+        std::shuffle(perm.begin(), perm.end(), prng);
+        const std::size_t nv = 5000;
+        Split val, pool;
+        for (std::size_t k = 0; k < tr.n; ++k) {
+            Split& dst = k < nv ? val : pool;
+            const std::uint8_t* im = tr.pixels.data() + perm[k] * 784;
+            dst.pixels.insert(dst.pixels.end(), im, im + 784);
+            dst.labels.push_back(tr.labels[perm[k]]);
+            ++dst.n;
+        }
+        tr = std::move(pool);
+        te = std::move(val);
+        std::printf("probe: VALIDATION protocol (5,000 held-out training images, pool of %zu; no test images)\n", tr.n);
+    }
     const std::size_t n = (args.probe_train && args.probe_train < tr.n) ? args.probe_train : tr.n;
     const std::size_t reps = n < tr.n ? std::max<std::size_t>(args.probe_seeds, 1) : 1;
-    std::printf("probe: classes 5-9, %zu training and %zu test images, %zu epochs of Nesterov SGD (batch 128, lr 0.1), "
-                "%zu subset(s)\n", n, te.n, args.probe_epochs, reps);
+    const char* scored = args.probe_validation ? "validation" : "test";
+    std::printf("probe: classes 5-9, %zu training and %zu %s images, %zu epochs of Nesterov SGD (batch 128, lr 0.1), "
+                "%zu subset(s)\n", n, te.n, scored, args.probe_epochs, reps);
     const std::size_t C = m.config.width;
     const double t0 = now_s();
     std::vector<float> ftr(tr.n * C), fte(te.n * C);
@@ -726,11 +760,11 @@ int run_probe(const Args& args) {
     mean_sd(af, mf, sf);
     mean_sd(ap, mp, sp);
     if (reps > 1) {
-        std::printf("probe on features (%zu-d): test accuracy %.4f (mean of %zu subsets, sd %.4f)\n", C, mf, reps, sf);
-        std::printf("probe on raw pixels (784-d): test accuracy %.4f (mean of %zu subsets, sd %.4f)\n", mp, reps, sp);
+        std::printf("probe on features (%zu-d): %s accuracy %.4f (mean of %zu subsets, sd %.4f)\n", C, scored, mf, reps, sf);
+        std::printf("probe on raw pixels (784-d): %s accuracy %.4f (mean of %zu subsets, sd %.4f)\n", scored, mp, reps, sp);
     } else {
-        std::printf("probe on features (%zu-d): test accuracy %.4f\n", C, mf);
-        std::printf("probe on raw pixels (784-d): test accuracy %.4f\n", mp);
+        std::printf("probe on features (%zu-d): %s accuracy %.4f\n", C, scored, mf);
+        std::printf("probe on raw pixels (784-d): %s accuracy %.4f\n", scored, mp);
     }
     return 0;
 }
