@@ -574,7 +574,7 @@ float vit_forward(const ViT& m, ViTActs& a, const float* images, std::size_t B, 
 }
 
 void vit_backward(const ViT& m, ViT& g, ViTActs& a, const float* images, const std::uint8_t* labels, std::size_t B,
-                  const float* dfeatures) {
+                  const float* dfeatures, bool head_to_features) {
     (void)images;  // the patches kept in the activations are all the backward pass needs
     const ViTConfig& c = m.config;
     const std::size_t T = c.tokens(), C = c.width, L = c.depth, H = c.mlp_hidden, NH = c.heads;
@@ -594,13 +594,13 @@ void vit_backward(const ViT& m, ViT& g, ViTActs& a, const float* images, const s
                 g.p.head_dist_b[k] += dz;
                 for (std::size_t i = 0; i < C; ++i) {
                     g.p.head_dist_w[k * C + i] += dz * f[C + i];
-                    dlnf[b * 2 * C + C + i] += dz * m.p.head_dist_w[k * C + i];
+                    if (head_to_features) dlnf[b * 2 * C + C + i] += dz * m.p.head_dist_w[k * C + i];
                 }
             }
             g.p.head_b[k] += dz;
             for (std::size_t i = 0; i < C; ++i) {
                 g.p.head_w[k * C + i] += dz * f[i];
-                dlnf[b * 2 * C + i] += dz * m.p.head_w[k * C + i];
+                if (head_to_features) dlnf[b * 2 * C + i] += dz * m.p.head_w[k * C + i];
             }
         }
     }

@@ -4,6 +4,7 @@
 
 #include "bt/nn/vit.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -87,6 +88,61 @@ TEST_CASE("vit: every parameter gradient matches central finite differences") {
         }
         MESSAGE("finite differences: " << checked << " parameters, worst mixed error " << worst);
         CHECK(checked == m.num_params());
+    }
+}
+
+TEST_CASE("vit: head_to_features = false trains the head without any gradient into the features") {
+    for (bool distilled : {false, true}) {
+        CAPTURE(distilled);
+        const ViTConfig c = tiny_config(distilled);
+        ViT m(c);
+        init_vit(m, 11);
+        std::mt19937 rng(5);
+        std::normal_distribution<float> nd(0.0f, 0.4f);
+        for (float& x : m.memory) x += nd(rng);
+        const std::size_t B = 3, in = c.channels * c.image_size * c.image_size, K = c.num_classes, C = c.width;
+        std::vector<float> img(B * in), r(B * C);
+        for (float& x : img) x = nd(rng) * 2.0f;
+        for (float& x : r) x = nd(rng);
+        const std::uint8_t labels[B] = {2, 0, 1};
+        ViTActs a;
+        a.allocate(c, B);
+        vit_forward(m, a, img.data(), B, labels);
+        ViT full_r(c), full_0(c), det_r(c), det_0(c);
+        vit_backward(m, full_r, a, img.data(), labels, B, r.data(), true);
+        vit_backward(m, full_0, a, img.data(), labels, B, nullptr, true);
+        vit_backward(m, det_r, a, img.data(), labels, B, r.data(), false);
+        vit_backward(m, det_0, a, img.data(), labels, B, nullptr, false);
+        const auto is_head = [&](std::size_t i) {
+            const float* p = full_r.memory.data() + i;
+            const auto inside = [&](const float* t, std::size_t n) { return p >= t && p < t + n; };
+            return inside(full_r.p.head_w, K * C) || inside(full_r.p.head_b, K) ||
+                   (c.distilled && (inside(full_r.p.head_dist_w, K * C) || inside(full_r.p.head_dist_b, K)));
+        };
+        // The head's own gradients are unchanged; the body sees only the extra term r. The
+        // backward is linear in its upstream gradient, so the body's r-part is
+        // full(r) - full(0) (equal up to float rounding: tolerance 1e-5 of the largest gradient).
+        double gmax = 0.0;
+        for (std::size_t i = 0; i < m.num_params(); ++i)
+            gmax = std::max({gmax, static_cast<double>(std::fabs(full_r.memory[i])), static_cast<double>(std::fabs(full_0.memory[i]))});
+        std::size_t body_moved = 0, head_moved = 0;
+        double worst = 0.0;
+        for (std::size_t i = 0; i < m.num_params(); ++i) {
+            if (is_head(i)) {
+                CHECK(det_r.memory[i] == full_r.memory[i]);
+                CHECK(det_0.memory[i] == full_0.memory[i]);
+                head_moved += det_0.memory[i] != 0.0f;
+            } else {
+                CHECK(det_0.memory[i] == 0.0f);
+                const double want = static_cast<double>(full_r.memory[i]) - full_0.memory[i];
+                worst = std::max(worst, std::fabs(det_r.memory[i] - want) / gmax);
+                body_moved += det_r.memory[i] != 0.0f;
+            }
+        }
+        MESSAGE("detached body vs full(r) - full(0): worst difference / largest gradient " << worst);
+        CHECK(worst <= 1e-5);
+        CHECK(body_moved > 0);
+        CHECK(head_moved > 0);
     }
 }
 

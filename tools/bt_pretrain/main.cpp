@@ -65,6 +65,9 @@ const char* kUsage =
     "                    features, through a projection MLP trained along and discarded, must\n"
     "                    pick each other out of the batch (0: off). Doubles the images per step.\n"
     "  --tau X (0.2)     its temperature      --proj-dim N (64) its projection width\n"
+    "  --mlp-head H    the cross-entropy reads the features through an MLP head (hidden width\n"
+    "                  H, GELU), trained along and discarded; the model's linear head is then\n"
+    "                  trained on the features with no gradient into them (a probe) (0: off)\n"
     "topology (28x28x1 input):\n"
     "  --patch N (4)  --width N (96)  --depth N (4)  --heads N (3)  --mlp N (192)\n"
     "probe:\n"
@@ -79,7 +82,7 @@ struct Args {
     std::string data = "/usr/share/datasets/fashion-mnist", out = "bt-vit-fmnist04.safetensors", ckpt, resume, model, init;
     std::size_t epochs = 4, batch = 128, warmup = 300, max_steps = 0, probe_train = 0, probe_epochs = 30, probe_seeds = 1;
     float lr = 1e-3f, wd = 0.05f, recon = 0.0f, contrastive = 0.0f, tau = 0.2f;
-    std::size_t proj_dim = 64;
+    std::size_t proj_dim = 64, mlp_head = 0;
     std::uint64_t seed = 1;
     unsigned threads = 0;
     bool augment = true, strong_augment = false, eval = false, probe = false, rotations = false,
@@ -126,6 +129,7 @@ Args parse(int argc, char** argv) {
         else if (f == "--contrastive") a.contrastive = to_float(f, val());
         else if (f == "--tau") a.tau = to_float(f, val());
         else if (f == "--proj-dim") a.proj_dim = to_size(f, val());
+        else if (f == "--mlp-head") a.mlp_head = to_size(f, val());
         else if (f == "--model") a.model = val();
         else if (f == "--eval") a.eval = true;
         else if (f == "--probe") a.probe = true;
@@ -158,6 +162,9 @@ Args parse(int argc, char** argv) {
     if (a.contrastive > 0 && (a.tau <= 0 || a.proj_dim == 0 || a.proj_dim > 256))
         die("--contrastive needs --tau > 0 and --proj-dim in 1..256");
     if (!a.init.empty() && !a.resume.empty()) die("--init and --resume exclude each other");
+    if (a.mlp_head && !a.resume.empty())
+        die("--mlp-head runs cannot be resumed (its head is not in checkpoints); start again without --resume");
+    if (a.mlp_head > 4096) die("--mlp-head expects a hidden width in 1..4096");
     if ((a.eval || a.probe) && a.model.empty()) die("--eval and --probe need --model FILE");
     if (a.ckpt.empty()) a.ckpt = a.out + ".ckpt";
     try {
@@ -298,6 +305,71 @@ struct Decoder {
         for (std::size_t i = 0; i < p.size(); ++i) {
             m[i] = b1 * m[i] + (1 - b1) * g[i];
             v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+            p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
+        }
+    }
+};
+
+// ------------------------------------------------------------------ MLP head (--mlp-head)
+// logits = W2 · GELU(W1 · feature + b1) + b2, W1 [H, C], W2 [K, H]; cross-entropy on the
+// training labels. It replaces the linear head as the objective the features serve (the
+// linear head is then trained on detached features, as a probe): a supervised objective read
+// through a nonlinear projector leaves the features before it less specialised to the
+// pretraining classes (Wang et al., "Revisiting the Transferability of Supervised
+// Pretraining: an MLP Projector is All You Need", CVPR 2022). Plain Adam; discarded after
+// pretraining.
+struct MlpHead {
+    std::size_t C = 0, H = 0, K = 0;
+    std::vector<float> p, m, v;  // W1, b1, W2, b2
+    void init(std::size_t c, std::size_t h, std::size_t k, std::uint64_t seed) {
+        C = c;
+        H = h;
+        K = k;
+        p.assign(H * C + H + K * H + K, 0.0f);
+        m.assign(p.size(), 0.0f);
+        v.assign(p.size(), 0.0f);
+        std::mt19937_64 rng(seed ^ 0x41EADull);
+        std::normal_distribution<float> nd(0.0f, 0.02f);
+        for (std::size_t i = 0; i < H * C; ++i) p[i] = nd(rng);
+        for (std::size_t i = 0; i < K * H; ++i) p[H * C + H + i] = nd(rng);
+    }
+    // Adds d(weight · mean CE over batch_total rows)/d feats into dfeat [B, C] and the
+    // parameter gradient into grad; returns the summed cross-entropy of these B rows.
+    double step(const float* feats, const std::uint8_t* labels, std::size_t B, float weight, std::size_t batch_total,
+                float* dfeat, float* grad) const {
+        const float* W1 = p.data();
+        const float* b1 = W1 + H * C;
+        const float* W2 = b1 + H;
+        const float* b2 = W2 + K * H;
+        std::vector<float> h(B * H), a(B * H, 0.0f), z(B * K), da(B * H, 0.0f), dh(B * H, 0.0f);
+        matmul_forward(h.data(), feats, W1, b1, B, C, H);
+        gelu_forward(a.data(), h.data(), B * H);
+        matmul_forward(z.data(), a.data(), W2, b2, B, H, K);
+        double loss = 0.0;
+        const float k = weight / static_cast<float>(batch_total);
+        for (std::size_t b = 0; b < B; ++b) {
+            float* zb = z.data() + b * K;
+            float mx = zb[0], sum = 0.0f;
+            for (std::size_t j = 1; j < K; ++j) mx = std::max(mx, zb[j]);
+            for (std::size_t j = 0; j < K; ++j) sum += (zb[j] = std::exp(zb[j] - mx));
+            loss -= std::log(zb[labels[b]] / sum);
+            for (std::size_t j = 0; j < K; ++j) zb[j] = k * (zb[j] / sum - (labels[b] == j ? 1.0f : 0.0f));
+        }
+        float* gW1 = grad;
+        float* gb1 = gW1 + H * C;
+        float* gW2 = gb1 + H;
+        float* gb2 = gW2 + K * H;
+        matmul_backward(da.data(), gW2, gb2, z.data(), a.data(), W2, B, H, K);
+        gelu_backward(dh.data(), h.data(), da.data(), B * H);
+        matmul_backward(dfeat, gW1, gb1, dh.data(), feats, W1, B, C, H);
+        return loss;
+    }
+    void adam(const std::vector<float>& g, float lr, std::uint64_t t) {
+        const float be1 = 0.9f, be2 = 0.999f;
+        const float c1 = 1.0f - std::pow(be1, static_cast<float>(t)), c2 = 1.0f - std::pow(be2, static_cast<float>(t));
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            m[i] = be1 * m[i] + (1 - be1) * g[i];
+            v[i] = be2 * v[i] + (1 - be2) * g[i] * g[i];
             p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
         }
     }
@@ -446,6 +518,8 @@ int train(const Args& args, int argc, char** argv) {
     if (args.recon > 0) dec.init(width, in_px, args.seed);
     Projector proj;
     if (args.contrastive > 0) proj.init(width, width, args.proj_dim, args.seed);
+    MlpHead mh;
+    if (args.mlp_head) mh.init(width, args.mlp_head, args.cfg.num_classes, args.seed);
     if (!args.resume.empty()) {
         load_checkpoint(args.resume, m, opt, &dec, &proj, step, epoch0);
         std::printf("resumed from %s at step %zu (epoch %zu)\n", args.resume.c_str(), step, epoch0);
@@ -473,6 +547,8 @@ int train(const Args& args, int argc, char** argv) {
     std::vector<double> rlosses(W);
     std::vector<std::vector<float>> dgrads(W, std::vector<float>(dec.p.size())), dfeat(W), feats(W), recon(W);
     std::vector<float> all_feats(con ? V * c.width : 0), dcon(con ? V * c.width : 0), pgrad(proj.p.size());
+    std::vector<std::vector<float>> hgrads(W, std::vector<float>(mh.p.size()));
+    std::vector<double> hlosses(W);
     for (auto& a : acts) a.allocate(c, shard);
     std::vector<std::size_t> order(tr.n);
     const double t0 = now_s();
@@ -532,6 +608,14 @@ int train(const Args& args, int argc, char** argv) {
                                           dfeat[w].data(), dgrads[w].data(), recon[w]);
                     for (float& x : dfeat[w]) x /= scale;
                 }
+                hlosses[w] = 0.0;
+                if (args.mlp_head) {
+                    // The same scaling convention as the reconstruction term.
+                    std::fill(hgrads[w].begin(), hgrads[w].end(), 0.0f);
+                    std::vector<float> dh(nb * C, 0.0f);
+                    hlosses[w] = mh.step(feats[w].data(), labels[w].data(), nb, 1.0f, V, dh.data(), hgrads[w].data());
+                    for (std::size_t i = 0; i < nb * C; ++i) dfeat[w][i] += dh[i] / scale;
+                }
             });
             // Phase 2 (serial, small): the contrastive loss over all views.
             double closs = 0.0;
@@ -547,8 +631,8 @@ int train(const Args& args, int argc, char** argv) {
                 const float scale = static_cast<float>(nb) / scale_den;
                 if (con)
                     for (std::size_t i = 0; i < nb * C; ++i) dfeat[w][i] += dcon[b0 * C + i] / scale;
-                const float* df = (con || args.recon > 0) ? dfeat[w].data() : nullptr;
-                vit_backward(m, grads[w], acts[w], inputs[w].data(), labels[w].data(), nb, df);
+                const float* df = (con || args.recon > 0 || args.mlp_head) ? dfeat[w].data() : nullptr;
+                vit_backward(m, grads[w], acts[w], inputs[w].data(), labels[w].data(), nb, df, args.mlp_head == 0);
                 for (float& g : grads[w].memory) g *= scale;
             });
             for (unsigned w = 1; w < W; ++w)
@@ -573,10 +657,21 @@ int train(const Args& args, int argc, char** argv) {
             opt.update(m, grads[0], step);
             if (args.recon > 0) dec.adam(dgrads[0], opt.lr, step);
             if (con) proj.adam(pgrad, opt.lr, step);
+            double hloss = 0.0;
+            if (args.mlp_head) {
+                for (unsigned w = 0; w < W; ++w) {
+                    hloss += hlosses[w];
+                    if (w)
+                        for (std::size_t i = 0; i < hgrads[0].size(); ++i) hgrads[0][i] += hgrads[w][i];
+                }
+                hloss /= static_cast<double>(V);
+                mh.adam(hgrads[0], opt.lr, step);
+            }
             if (!std::isfinite(loss)) die("loss is not finite at step " + std::to_string(step) + "; try a lower --lr");
             const double dt = now_s() - ts;
-            std::printf("step %zu/%zu epoch %zu loss %.4f recon %.4f contrastive %.4f lr %.2e %.0f ms %.0f img/s elapsed %.0f s\n",
-                        step, total, epoch + 1, static_cast<double>(loss), rloss, closs, lr, dt * 1e3,
+            std::printf("step %zu/%zu epoch %zu loss %.4f mlp-head %.4f recon %.4f contrastive %.4f lr %.2e %.0f ms %.0f img/s "
+                        "elapsed %.0f s\n",
+                        step, total, epoch + 1, static_cast<double>(loss), hloss, rloss, closs, lr, dt * 1e3,
                         static_cast<double>(V) / dt, now_s() - t0);
             std::fflush(stdout);
         }

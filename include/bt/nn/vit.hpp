@@ -186,8 +186,10 @@ float vit_forward(const ViT& m, ViTActs& acts, const float* images, std::size_t 
 // parameter gradients into `grads` (a ViT of the same config used as a gradient buffer).
 // `dfeatures` [B, C], if given, is the gradient of an extra loss term with respect to the
 // features (final-LN class token) and is added in (bt_pretrain's reconstruction term).
+// With `head_to_features` false the head still gets its gradients but none flows back into
+// the features (the head is then a linear probe trained along: bt_pretrain --mlp-head).
 void vit_backward(const ViT& m, ViT& grads, ViTActs& acts, const float* images, const std::uint8_t* labels,
-                  std::size_t B, const float* dfeatures = nullptr);
+                  std::size_t B, const float* dfeatures = nullptr, bool head_to_features = true);
 
 // AdamW (decoupled weight decay on matrices only, ParamSpec::decay). `step` counts from 1.
 struct AdamW {
