@@ -98,7 +98,8 @@ double Projector::step(const float* feats, std::size_t V, float tau, float weigh
     return loss / static_cast<double>(V);
 }
 
-void Projector::adam(const std::vector<float>& g, float lr, std::uint64_t t) {
+void adam_step(std::vector<float>& p, std::vector<float>& m, std::vector<float>& v, const std::vector<float>& g, float lr,
+               std::uint64_t t) {
     const float b1 = 0.9f, b2 = 0.999f;
     const float c1 = 1.0f - std::pow(b1, static_cast<float>(t)), c2 = 1.0f - std::pow(b2, static_cast<float>(t));
     for (std::size_t i = 0; i < p.size(); ++i) {
@@ -107,6 +108,8 @@ void Projector::adam(const std::vector<float>& g, float lr, std::uint64_t t) {
         p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
     }
 }
+
+void Projector::adam(const std::vector<float>& g, float lr, std::uint64_t t) { adam_step(p, m, v, g, lr, t); }
 
 // ------------------------------------------------------------------ views
 void contrastive_view(const std::uint8_t* img, std::mt19937_64& rng, unsigned rot, std::uint8_t* out) {

@@ -14,6 +14,11 @@
 
 namespace bt::pretrain {
 
+// Plain Adam (β = 0.9 / 0.999, ε = 1e-8, no decay) for the auxiliary heads that are trained
+// along and discarded (projector, reconstruction decoder, MLP head); t counts from 1.
+void adam_step(std::vector<float>& p, std::vector<float>& m, std::vector<float>& v, const std::vector<float>& g, float lr,
+               std::uint64_t t);
+
 // z = W2 · GELU(W1 · f + b1) + b2, u = z / |z|;  sim = u uᵀ / tau;
 // loss = mean over views v of −log softmax_{k ≠ v}(sim[v, k]) at k = partner(v).
 struct Projector {

@@ -299,15 +299,7 @@ struct Decoder {
         matmul_backward(dfeat, grad, grad + PX * C, recon.data(), feats, p.data(), B, C, PX);
         return se / static_cast<double>(PX);
     }
-    void adam(const std::vector<float>& g, float lr, std::uint64_t t) {
-        const float b1 = 0.9f, b2 = 0.999f;
-        const float c1 = 1.0f - std::pow(b1, static_cast<float>(t)), c2 = 1.0f - std::pow(b2, static_cast<float>(t));
-        for (std::size_t i = 0; i < p.size(); ++i) {
-            m[i] = b1 * m[i] + (1 - b1) * g[i];
-            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-            p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
-        }
-    }
+    void adam(const std::vector<float>& g, float lr, std::uint64_t t) { bt::pretrain::adam_step(p, m, v, g, lr, t); }
 };
 
 // ------------------------------------------------------------------ MLP head (--mlp-head)
@@ -364,15 +356,7 @@ struct MlpHead {
         matmul_backward(dfeat, gW1, gb1, dh.data(), feats, W1, B, C, H);
         return loss;
     }
-    void adam(const std::vector<float>& g, float lr, std::uint64_t t) {
-        const float be1 = 0.9f, be2 = 0.999f;
-        const float c1 = 1.0f - std::pow(be1, static_cast<float>(t)), c2 = 1.0f - std::pow(be2, static_cast<float>(t));
-        for (std::size_t i = 0; i < p.size(); ++i) {
-            m[i] = be1 * m[i] + (1 - be1) * g[i];
-            v[i] = be2 * v[i] + (1 - be2) * g[i] * g[i];
-            p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-8f);
-        }
-    }
+    void adam(const std::vector<float>& g, float lr, std::uint64_t t) { bt::pretrain::adam_step(p, m, v, g, lr, t); }
 };
 
 // ------------------------------------------------------------------ checkpoints
