@@ -30,6 +30,25 @@ ViTConfig tiny_config(bool distilled) {
     return c;
 }
 
+// A tiny model with weights well away from the 0.02 init (so that every path carries
+// signal), B random images and a random feature-gradient r [B, width], all from one seeded
+// draw in that order.
+struct RandomCase {
+    ViT m;
+    std::vector<float> img, r;
+};
+
+RandomCase random_case(const ViTConfig& c, std::uint64_t init_seed, unsigned draw_seed, std::size_t B) {
+    RandomCase t{ViT(c), std::vector<float>(B * c.channels * c.image_size * c.image_size), std::vector<float>(B * c.width)};
+    init_vit(t.m, init_seed);
+    std::mt19937 rng(draw_seed);
+    std::normal_distribution<float> nd(0.0f, 0.4f);
+    for (float& x : t.m.memory) x += nd(rng);
+    for (float& x : t.img) x = nd(rng) * 2.0f;
+    for (float& x : t.r) x = nd(rng);
+    return t;
+}
+
 }  // namespace
 
 TEST_SUITE("nn") {
@@ -38,22 +57,16 @@ TEST_CASE("vit: every parameter gradient matches central finite differences") {
     for (bool distilled : {false, true}) {
         CAPTURE(distilled);
         const ViTConfig c = tiny_config(distilled);
-        ViT m(c);
-        init_vit(m, 7);
-        // Larger weights than the 0.02 init so that every path carries signal.
-        std::mt19937 rng(3);
-        std::normal_distribution<float> nd(0.0f, 0.4f);
-        for (float& x : m.memory) x += nd(rng);
-        const std::size_t B = 3, in = c.channels * c.image_size * c.image_size;
-        std::vector<float> img(B * in);
-        for (float& x : img) x = nd(rng) * 2.0f;
+        const std::size_t B = 3;
+        // Loss = cross-entropy + Σ r ⊙ features, so that the extra-gradient input of
+        // vit_backward (dfeatures = r) is checked too.
+        RandomCase t = random_case(c, 7, 3, B);
+        ViT& m = t.m;
+        const std::vector<float>& img = t.img;
+        const std::vector<float>& r = t.r;
         const std::uint8_t labels[B] = {0, 2, 1};
         ViTActs a;
         a.allocate(c, B);
-        // Loss = cross-entropy + Σ r ⊙ features, so that the extra-gradient input of
-        // vit_backward (dfeatures = r) is checked too.
-        std::vector<float> r(B * c.width);
-        for (float& x : r) x = nd(rng);
         auto loss_of = [&] {
             double l = vit_forward(m, a, img.data(), B, labels);
             for (std::size_t b = 0; b < B; ++b)
@@ -95,15 +108,11 @@ TEST_CASE("vit: head_to_features = false trains the head without any gradient in
     for (bool distilled : {false, true}) {
         CAPTURE(distilled);
         const ViTConfig c = tiny_config(distilled);
-        ViT m(c);
-        init_vit(m, 11);
-        std::mt19937 rng(5);
-        std::normal_distribution<float> nd(0.0f, 0.4f);
-        for (float& x : m.memory) x += nd(rng);
-        const std::size_t B = 3, in = c.channels * c.image_size * c.image_size, K = c.num_classes, C = c.width;
-        std::vector<float> img(B * in), r(B * C);
-        for (float& x : img) x = nd(rng) * 2.0f;
-        for (float& x : r) x = nd(rng);
+        const std::size_t B = 3, K = c.num_classes, C = c.width;
+        const RandomCase t = random_case(c, 11, 5, B);
+        const ViT& m = t.m;
+        const std::vector<float>& img = t.img;
+        const std::vector<float>& r = t.r;
         const std::uint8_t labels[B] = {2, 0, 1};
         ViTActs a;
         a.allocate(c, B);
@@ -115,7 +124,7 @@ TEST_CASE("vit: head_to_features = false trains the head without any gradient in
         vit_backward(m, det_0, a, img.data(), labels, B, nullptr, false);
         const auto is_head = [&](std::size_t i) {
             const float* p = full_r.memory.data() + i;
-            const auto inside = [&](const float* t, std::size_t n) { return p >= t && p < t + n; };
+            const auto inside = [&](const float* base, std::size_t n) { return p >= base && p < base + n; };
             return inside(full_r.p.head_w, K * C) || inside(full_r.p.head_b, K) ||
                    (c.distilled && (inside(full_r.p.head_dist_w, K * C) || inside(full_r.p.head_dist_b, K)));
         };

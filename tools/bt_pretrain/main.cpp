@@ -561,17 +561,15 @@ int train(const Args& args, int argc, char** argv) {
                         // Both views of an image share its rotation; each has its own augmentation.
                         std::mt19937_64 rrng(args.seed ^ (0xD1B54A32D192ED03ull * (step * 4096 + img + 1)));
                         rot = args.rotations ? static_cast<unsigned>(rrng() % 4) : 0u;
+                    } else {
+                        rot = args.rotations ? static_cast<unsigned>(rng() % 4) : 0u;
+                    }
+                    if (con || args.strong_augment) {
                         std::uint8_t view[784];
                         contrastive_view(tr.pixels.data() + idx * 784, rng, rot, view);
                         preprocess_u8(c, view, 28, 28, 1, inputs[w].data() + (b - b0) * in);
                     } else {
-                        rot = args.rotations ? static_cast<unsigned>(rng() % 4) : 0u;
-                        if (args.strong_augment) {
-                            std::uint8_t view[784];
-                            contrastive_view(tr.pixels.data() + idx * 784, rng, rot, view);
-                            preprocess_u8(c, view, 28, 28, 1, inputs[w].data() + (b - b0) * in);
-                        } else
-                            make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
+                        make_input(c, tr.pixels.data() + idx * 784, args.augment, rng, inputs[w].data() + (b - b0) * in, rot);
                     }
                     labels[w][b - b0] = static_cast<std::uint8_t>(args.rotations ? tr.labels[idx] * 4 + rot : tr.labels[idx]);
                 }
@@ -777,8 +775,10 @@ std::vector<float> rows_of(const std::vector<float>& x, std::size_t d, const std
 int run_probe(const Args& args) {
     const ViT m = load_model(args.model);
     Split tr = load_split(args.data, "train", 5);
-    Split te = load_split(args.data, "t10k", 5);
-    if (args.probe_validation) {
+    Split te;  // the scored split: t10k, or with --probe-validation held-out training images
+    if (!args.probe_validation) {
+        te = load_split(args.data, "t10k", 5);
+    } else {
         // Hold out 5,000 training images (seed 7) as the scored split; never touch t10k.
         std::vector<std::size_t> perm(tr.n);
         std::iota(perm.begin(), perm.end(), std::size_t{0});
