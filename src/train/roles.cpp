@@ -13,9 +13,9 @@
 // the imaginary parts, which carry noise only), instead of an exact linear equation.
 //
 // Level used by default: σ_f = 2^-6 per slot. Measured on the default task (N = 2^16): the
-// bootstrapped head's noise is σ_e ≈ 2^-18 per slot, so the flooding is 2^12 above it;
+// bootstrapped head's noise is σ_e ≈ 2^-19.2 per slot, so the flooding is ~2^13 above it;
 // averaging the 32 copies of every weight leaves 2^-8.5 ≈ 2.8e-3 per released weight, and
-// the test accuracy was 0.8678 flooded vs 0.8676 unflooded (0.8682 even at 2^-4). It is
+// the test accuracy was 0.8828 flooded vs 0.8832 unflooded (0.8822 even at 2^-4). It is
 // NOT the statistical flooding of Li–Micciancio–Schultz–Sorrell (2022) that makes
 // IND-CPA-D hold with s bits of statistical security: that needs σ_f ≳
 // sqrt(24·N)·2^(s/2)·B_e ≈ 2^(10.3 + s/2)·B_e, i.e. for s = 30 about 2^25 times the noise
