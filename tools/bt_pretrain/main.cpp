@@ -622,13 +622,19 @@ int train(const Args& args, int argc, char** argv) {
             float loss = 0.0f;
             for (float l : losses) loss += l;
             loss /= scale_den;
-            double rloss = 0.0;
-            for (unsigned w = 0; w < W; ++w) {
-                rloss += rlosses[w];
-                if (w && args.recon > 0)
-                    for (std::size_t i = 0; i < dgrads[0].size(); ++i) dgrads[0][i] += dgrads[w][i];
-            }
-            rloss /= static_cast<double>(V);
+            // An auxiliary head's per-worker losses and gradients, summed in worker order into
+            // worker 0's buffer; returns the mean loss per image.
+            const auto reduce_aux = [&](const std::vector<double>& l, std::vector<std::vector<float>>& g, bool on) {
+                double sum = 0.0;
+                for (unsigned w = 0; w < W; ++w) {
+                    sum += l[w];
+                    if (w && on)
+                        for (std::size_t i = 0; i < g[0].size(); ++i) g[0][i] += g[w][i];
+                }
+                return sum / static_cast<double>(V);
+            };
+            const double rloss = reduce_aux(rlosses, dgrads, args.recon > 0);
+            const double hloss = reduce_aux(hlosses, hgrads, args.mlp_head > 0);
             ++step;
             // Linear warmup, then cosine decay to zero at the last step.
             const double lr = step <= args.warmup
@@ -639,16 +645,7 @@ int train(const Args& args, int argc, char** argv) {
             opt.update(m, grads[0], step);
             if (args.recon > 0) dec.adam(dgrads[0], opt.lr, step);
             if (con) proj.adam(pgrad, opt.lr, step);
-            double hloss = 0.0;
-            if (args.mlp_head) {
-                for (unsigned w = 0; w < W; ++w) {
-                    hloss += hlosses[w];
-                    if (w)
-                        for (std::size_t i = 0; i < hgrads[0].size(); ++i) hgrads[0][i] += hgrads[w][i];
-                }
-                hloss /= static_cast<double>(V);
-                mh.adam(hgrads[0], opt.lr, step);
-            }
+            if (args.mlp_head) mh.adam(hgrads[0], opt.lr, step);
             if (!std::isfinite(loss)) die("loss is not finite at step " + std::to_string(step) + "; try a lower --lr");
             const double dt = now_s() - ts;
             std::printf("step %zu/%zu epoch %zu loss %.4f mlp-head %.4f recon %.4f contrastive %.4f lr %.2e %.0f ms %.0f img/s "
