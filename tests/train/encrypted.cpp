@@ -1,6 +1,6 @@
-// Tests for src/train/encrypted.cpp: the packed circuits against plain references (twin
-// backend), the CKKS run against its twin (secret-key bootstrapping stand-in), the level
-// plan and the softmax polynomials.
+// Tests for src/train/plan.cpp, backends.cpp and encrypted.cpp: the packed circuits against
+// plain references (twin backend), the CKKS run against its twin (secret-key bootstrapping
+// stand-in), the level plan and the softmax polynomials.
 #include "doctest/doctest.h"
 
 #include "bt/train/encrypted.hpp"

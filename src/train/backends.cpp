@@ -1,0 +1,301 @@
+// Encrypted training, the backends and the client side: TwinBackend (float64 vectors of
+// slots, the plaintext twin that also counts operations and records rotation steps),
+// CkksBackend (the same operations on CKKS ciphertexts, with per-stage timing, an encoded
+// mask cache and real or stand-in bootstrapping), and the client-side packing of features,
+// labels and the head into slots and back (pack_x, pack_y, pack_head, unpack_head). The
+// engine that runs on either backend is in encrypted.cpp (see bt/train/encrypted.hpp).
+#include "bt/train/encrypted.hpp"
+
+#include <stdexcept>
+
+namespace bt::train {
+
+using ckks::ChebyshevPoly;
+
+namespace {
+
+long norm_step(long k, std::size_t slots) {
+    const long n = static_cast<long>(slots);
+    return ((k % n) + n) % n;
+}
+
+}  // namespace
+
+// ================================================================ twin backend
+TwinBackend::TwinBackend(std::size_t slots, std::size_t sparse_slots) : slots_(slots), sparse_slots_(sparse_slots) {}
+
+TwinBackend::Ct TwinBackend::rotated(const Ct& a, long k) {
+    const std::size_t s = static_cast<std::size_t>(norm_step(k, slots_));
+    steps_.insert(static_cast<long>(s));
+    Ct r(a.size());
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[(p + s) % a.size()];
+    return r;
+}
+
+TwinBackend::Ct TwinBackend::rotate(const Ct& a, long k) {
+    if (norm_step(k, slots_) == 0) return a;
+    ++counts.rotations;
+    return rotated(a, k);
+}
+
+std::vector<TwinBackend::Ct> TwinBackend::rotate_hoisted(const Ct& a, const std::vector<long>& steps) {
+    std::vector<Ct> out;
+    for (long k : steps) {
+        ++counts.hoisted_rotations;
+        out.push_back(rotated(a, k));
+    }
+    return out;
+}
+
+TwinBackend::Ct TwinBackend::rotate_and_sum(const Ct& a, std::size_t window, long stride) {
+    Ct r = a;
+    for (std::size_t k = 1; k < window; k <<= 1) r = add(r, rotate(r, static_cast<long>(k) * stride));
+    return r;
+}
+
+TwinBackend::Ct TwinBackend::mul(const Ct& a, const Ct& b) {
+    ++counts.relins;
+    return mul_lazy(a, b);
+}
+TwinBackend::Ct TwinBackend::mul_lazy(const Ct& a, const Ct& b) {
+    ++counts.ct_mults;
+    Ct r(a.size());
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * b[p];
+    return r;
+}
+TwinBackend::Ct TwinBackend::mul_mask(const Ct& a, const Mask& m) {
+    ++counts.plain_mults;
+    Ct r(a.size());
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * m.v[p];
+    return r;
+}
+TwinBackend::Ct TwinBackend::mask_lazy(const Ct& a, const Mask& m) { return mul_mask(a, m); }
+TwinBackend::Ct TwinBackend::mul_const(const Ct& a, double c) {
+    ++counts.const_mults;
+    Ct r(a);
+    for (double& x : r) x *= c;
+    return r;
+}
+TwinBackend::Ct TwinBackend::mul_int(const Ct& a, long long k) {
+    Ct r(a);
+    for (double& x : r) x *= static_cast<double>(k);
+    return r;
+}
+TwinBackend::Ct TwinBackend::add(const Ct& a, const Ct& b) {
+    Ct r(a);
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] += b[p];
+    return r;
+}
+TwinBackend::Ct TwinBackend::sub(const Ct& a, const Ct& b) {
+    Ct r(a);
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] -= b[p];
+    return r;
+}
+TwinBackend::Ct TwinBackend::add_mask(const Ct& a, const Mask& m) {
+    Ct r(a);
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] += m.v[p];
+    return r;
+}
+TwinBackend::Ct TwinBackend::add_const(const Ct& a, double c) {
+    Ct r(a);
+    for (double& x : r) x += c;
+    return r;
+}
+TwinBackend::Ct TwinBackend::poly(const Ct& a, const ChebyshevPoly& p) {
+    ++counts.polyevals;
+    const ckks::PolyEvalPlan plan = ckks::plan_chebyshev(p, static_cast<std::size_t>(ckks::polyeval_depth(p)));
+    counts.ct_mults += static_cast<std::size_t>(plan.ct_mults);
+    counts.relins += static_cast<std::size_t>(plan.relins);
+    return ckks::evaluate_chebyshev_twin(p, a);
+}
+TwinBackend::Ct TwinBackend::boot_full(const Ct& a) {
+    ++counts.boot_full;
+    return a;
+}
+TwinBackend::Ct TwinBackend::boot_sparse(const Ct& a) {
+    ++counts.boot_sparse;
+    // A sparse bootstrap of c'·s1 slots returns the periodic part: the mean over the
+    // copies (the input is periodic by construction; this is exact then).
+    const std::size_t n = sparse_slots_, copies = a.size() / n;
+    Ct r(a.size(), 0.0);
+    for (std::size_t p = 0; p < n; ++p) {
+        double s = 0;
+        for (std::size_t k = 0; k < copies; ++k) s += a[p + k * n];
+        for (std::size_t k = 0; k < copies; ++k) r[p + k * n] = s / static_cast<double>(copies);
+    }
+    return r;
+}
+
+// ================================================================ CKKS backend
+CkksBackend::CkksBackend(const ckks::Evaluator& ev, const ckks::Bootstrapper& full, const ckks::Bootstrapper& sparse,
+                         std::size_t sparse_slots)
+    : ev_(ev), full_(full), sparse_(sparse), sparse_slots_(sparse_slots), t0_(std::chrono::steady_clock::now()) {}
+
+void CkksBackend::set_stage(Stage s) {
+    const auto now = std::chrono::steady_clock::now();
+    seconds[static_cast<std::size_t>(stage_)] += std::chrono::duration<double>(now - t0_).count();
+    t0_ = now;
+    stage_ = s;
+}
+
+const ckks::Plaintext& CkksBackend::encoded(const Mask& m, std::size_t level, double scale) {
+    auto key = std::make_pair(m.key, std::make_pair(level, scale));
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    return cache_.emplace(key, ev_.encoder().encode(m.v, level, scale)).first->second;
+}
+
+CkksBackend::Ct CkksBackend::rotate(const Ct& a, long k) {
+    if (norm_step(k, a.slots) == 0) return a;
+    ++counts.rotations;
+    return ev_.rotate(a, k);
+}
+std::vector<CkksBackend::Ct> CkksBackend::rotate_hoisted(const Ct& a, const std::vector<long>& steps) {
+    counts.hoisted_rotations += steps.size();
+    return ev_.rotate_hoisted(a, steps);
+}
+CkksBackend::Ct CkksBackend::rotate_and_sum(const Ct& a, std::size_t window, long stride) {
+    for (std::size_t k = 1; k < window; k <<= 1) ++counts.rotations;
+    return ev_.rotate_and_sum(a, window, stride);
+}
+CkksBackend::Ct CkksBackend::mul(const Ct& a, const Ct& b) {
+    ++counts.ct_mults;
+    ++counts.relins;
+    return ev_.multiply_relin_rescale(a, b);
+}
+CkksBackend::Ct CkksBackend::mul_mask(const Ct& a, const Mask& m) {
+    ++counts.plain_mults;
+    Ct r = a;
+    const double s = ev_.params()->nominal_scale(a.level);
+    ev_.mul_plain_inplace(r, encoded(m, a.level, s));
+    ev_.rescale_inplace(r);
+    return r;
+}
+CkksBackend::Ct CkksBackend::mul_lazy(const Ct& a, const Ct& b) {
+    ++counts.ct_mults;
+    return ev_.multiply(a, b);
+}
+CkksBackend::Ct CkksBackend::mask_lazy(const Ct& a, const Mask& m) {
+    ++counts.plain_mults;
+    Ct r = a;
+    ev_.mul_plain_inplace(r, encoded(m, a.level, ev_.params()->nominal_scale(a.level)));
+    return r;
+}
+CkksBackend::Ct CkksBackend::relin_rescale(const Ct& a) {
+    ++counts.relins;
+    Ct r = a;
+    ev_.relinearize_inplace(r);
+    ev_.rescale_inplace(r);
+    return r;
+}
+CkksBackend::Ct CkksBackend::rescale(const Ct& a) { return ev_.rescale(a); }
+CkksBackend::Ct CkksBackend::mul_const(const Ct& a, double c) {
+    ++counts.const_mults;
+    Ct r = a;
+    ev_.mul_const_inplace(r, c);
+    ev_.rescale_inplace(r);
+    return r;
+}
+CkksBackend::Ct CkksBackend::mul_int(const Ct& a, long long k) {
+    Ct r = a;
+    ev_.mul_int_inplace(r, k);
+    return r;
+}
+CkksBackend::Ct CkksBackend::add(const Ct& a, const Ct& b) { return ev_.add(a, b); }
+CkksBackend::Ct CkksBackend::sub(const Ct& a, const Ct& b) { return ev_.sub(a, b); }
+CkksBackend::Ct CkksBackend::add_mask(const Ct& a, const Mask& m) {
+    Ct r = a;
+    ev_.add_plain_inplace(r, encoded(m, a.level, a.scale));
+    return r;
+}
+CkksBackend::Ct CkksBackend::add_const(const Ct& a, double c) {
+    Ct r = a;
+    ev_.add_const_inplace(r, c);
+    return r;
+}
+CkksBackend::Ct CkksBackend::poly(const Ct& a, const ChebyshevPoly& p) {
+    ++counts.polyevals;
+    ckks::PolyEvalPlan plan;
+    Ct r = ckks::evaluate_chebyshev(ev_, a, p, {}, &plan);
+    counts.ct_mults += static_cast<std::size_t>(plan.ct_mults);
+    counts.relins += static_cast<std::size_t>(plan.relins);
+    return r;
+}
+CkksBackend::Ct CkksBackend::drop(const Ct& a, std::size_t level) {
+    if (a.level <= level) return a;
+    Ct r = a;
+    ev_.adjust_to_inplace(r, level, ev_.params()->nominal_scale(level));
+    return r;
+}
+CkksBackend::Ct CkksBackend::boot_full(const Ct& a) {
+    ++counts.boot_full;
+    return full_.bootstrap(a);
+}
+CkksBackend::Ct CkksBackend::boot_sparse(const Ct& a) {
+    ++counts.boot_sparse;
+    Ct in = a;
+    const std::size_t full_slots = in.slots;
+    in.slots = sparse_slots_;  // a tiled vector IS the sparse packing of its tile
+    Ct out = sparse_.bootstrap(in);
+    out.slots = full_slots;    // and a sparse packing decodes, in full slots, to the tiled vector
+    return out;
+}
+std::vector<double> CkksBackend::probe(const Ct& a) {
+    if (!dec_) throw std::logic_error("CkksBackend::probe without a decryptor");
+    const auto z = ev_.encoder().decode(dec_->decrypt(a));
+    std::vector<double> r(z.size());
+    for (std::size_t i = 0; i < z.size(); ++i) r[i] = z[i].real();
+    return r;
+}
+
+// ================================================================ packing
+std::vector<std::vector<double>> pack_x(const EncShape& sh, const Features& f, const std::vector<std::size_t>& rows) {
+    if (f.cols != sh.cols)
+        throw std::invalid_argument("pack_x: features have " + std::to_string(f.cols) + " columns, the shape " +
+                                    std::to_string(sh.cols));
+    if (rows.size() > sh.blocks * sh.s0) throw std::invalid_argument("pack_x: more rows than the batch holds");
+    std::vector<std::vector<double>> out(sh.blocks, std::vector<double>(sh.slots, 0.0));
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        const std::size_t b = k / sh.s0, r = k % sh.s0;
+        const double* x = f.row(rows[k]);
+        for (std::size_t j = 0; j < sh.cols; ++j) out[b][r * sh.s1 + sh.xoff() + j] = x[j];
+    }
+    return out;
+}
+
+std::vector<double> pack_y(const EncShape& sh, const Features& f, const std::vector<std::size_t>& rows) {
+    std::vector<double> y(sh.slots, 0.0);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        const std::size_t b = k / sh.s0, r = k % sh.s0;
+        const int lab = f.label[rows[k]];
+        for (std::size_t i = 0; i < sh.cpad; ++i)
+            if (static_cast<int>((r + i) % sh.cpad) == lab) y[r * sh.s1 + sh.offset(b, i)] = 1;
+    }
+    return y;
+}
+
+std::vector<double> pack_head(const EncShape& sh, const Head& h) {
+    std::vector<double> v(sh.slots, 0.0);
+    for (std::size_t p = 0; p < sh.slots; ++p) {
+        const std::size_t k = (p / sh.s1) % sh.cpad, q = p % sh.s1;
+        if (k < h.classes && q >= sh.xoff() && q - sh.xoff() < h.cols) v[p] = h.w[k * h.cols + q - sh.xoff()];
+    }
+    return v;
+}
+
+Head unpack_head(const EncShape& sh, const std::vector<double>& slots) {
+    Head h;
+    h.classes = static_cast<std::size_t>(sh.c);
+    h.cols = sh.cols;
+    h.w.assign(h.classes * h.cols, 0.0);
+    const std::size_t copies = sh.slots / sh.tile_slots();
+    for (std::size_t k = 0; k < h.classes; ++k)
+        for (std::size_t j = 0; j < h.cols; ++j) {
+            double s = 0;
+            for (std::size_t t = 0; t < copies; ++t) s += slots[t * sh.tile_slots() + k * sh.s1 + sh.xoff() + j];
+            h.w[k * h.cols + j] = s / static_cast<double>(copies);
+        }
+    return h;
+}
+
+}  // namespace bt::train
