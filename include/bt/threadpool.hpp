@@ -23,6 +23,9 @@
 
 namespace bt {
 
+// The most threads a pool may have (BT_THREADS and --threads alike).
+constexpr unsigned kMaxThreads = 1024;
+
 class ThreadPool {
 public:
     using Task = std::function<void(std::size_t index, unsigned worker)>;
@@ -37,7 +40,8 @@ public:
 
     // The process-wide pool.
     static ThreadPool& global();
-    // Resizes the process-wide pool (n >= 1). Not to be called while it is in use.
+    // Resizes the process-wide pool (1 <= n <= kMaxThreads, else std::invalid_argument).
+    // Not to be called while it is in use.
     static void set_global_threads(unsigned n);
     // Threads from BT_THREADS (validated), else std::thread::hardware_concurrency().
     static unsigned default_threads();

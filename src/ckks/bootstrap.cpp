@@ -320,13 +320,25 @@ std::vector<std::uint64_t> CkksBootstrapper::galois_elements() const {
     return g;
 }
 
+std::size_t CkksBootstrapper::key_bytes() const {
+    const Params& P = *params_;
+    std::size_t b = switching_key_bytes(P, P.max_level() - cts_->depth());  // relinearization (EvalMod)
+    b += top_elements().size() * switching_key_bytes(P, P.max_level());
+    b += low_elements().size() * switching_key_bytes(P, stc_->input_level());
+    if (enc_params_) b += switching_key_bytes(*enc_params_, 0) + switching_key_bytes(P, P.max_level());
+    return b;
+}
+
+std::size_t CkksBootstrapper::memory_bytes() const { return cts_->memory_bytes() + stc_->memory_bytes(); }
+
 RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk) const {
     return kg.relin_key(sk, params_->max_level() - cts_->depth());
 }
 
-GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk) const {
-    GaloisKeys gk = kg.galois_keys(sk, top_elements());
-    GaloisKeys gl = kg.galois_keys(sk, low_elements(), stc_->input_level());
+GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk,
+                                              const std::function<void()>& on_key) const {
+    GaloisKeys gk = kg.galois_keys(sk, top_elements(), SIZE_MAX, on_key);
+    GaloisKeys gl = kg.galois_keys(sk, low_elements(), stc_->input_level(), on_key);
     for (auto& kv : gl.keys) gk.keys.emplace(kv.first, std::move(kv.second));
     return gk;
 }

@@ -46,6 +46,11 @@ Encryptor::Encryptor(ParamsPtr params, const PublicKey& pk, std::optional<Seed> 
     check_fingerprint(*params_, pk.fingerprint, "the public key");
 }
 
+Encryptor::Encryptor(ParamsPtr params, const SecretKey& sk, Prng&& prng)
+    : params_(std::move(params)), sk_(&sk), prng_(std::move(prng)) {
+    check_fingerprint(*params_, sk.fingerprint, "the secret key");
+}
+
 Encryptor::Encryptor(ParamsPtr params, const SecretKey& sk, std::optional<Seed> fixed_seed)
     : params_(std::move(params)), sk_(&sk), prng_(encryptor_prng(fixed_seed)) {
     check_fingerprint(*params_, sk.fingerprint, "the secret key");
@@ -177,6 +182,13 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
         secure_wipe(acc.data(), acc.size() * sizeof(u64));  // c_1 + c_2·s would reveal s
     });
     return pt;
+}
+
+std::vector<double> decrypt_real(const Decryptor& dec, const Encoder& enc, const Ciphertext& ct) {
+    const std::vector<cplx> z = enc.decode(dec.decrypt(ct));
+    std::vector<double> re(z.size());
+    for (std::size_t i = 0; i < z.size(); ++i) re[i] = z[i].real();
+    return re;
 }
 
 }  // namespace bt::ckks

@@ -48,6 +48,11 @@ std::size_t SwitchingKey::size_bytes() const {
     return s;
 }
 
+std::size_t switching_key_bytes(const Params& P, std::size_t max_level) {
+    const std::size_t l = std::min(max_level, P.max_level());
+    return P.digits_at(l) * 2 * (l + 1 + P.p_count()) * P.N() * sizeof(u64);
+}
+
 std::vector<std::uint64_t> GaloisKeys::elements() const {
     std::vector<std::uint64_t> v;
     for (const auto& kv : keys) v.push_back(kv.first);
@@ -229,7 +234,7 @@ std::vector<std::uint64_t> KeyGenerator::galois_elements_for_steps(const std::ve
 }
 
 GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements,
-                                     std::size_t max_level) {
+                                     std::size_t max_level, const std::function<void()>& on_key) {
     const Params& P = *params_;
     const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
     GaloisKeys gk;
@@ -244,6 +249,7 @@ GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std:
             for (std::size_t k = 0; k < N; ++k) sg[i * N + k] = s[perm[k]];
         }
         gk.keys.emplace(g, switching_key(sk, sg.data(), max_level));
+        if (on_key) on_key();
     }
     return gk;
 }

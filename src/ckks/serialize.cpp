@@ -615,35 +615,4 @@ Plaintext deserialize_plaintext(const Params& P, const std::vector<std::uint8_t>
     return pt;
 }
 
-// ================================================================ files
-
-void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode) {
-    // Created with its final permissions (a secret key is never readable by others, not
-    // even for a moment), written, fsynced, then renamed into place.
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, static_cast<mode_t>(mode));
-    if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const int e = errno;
-            ::close(fd);
-            throw std::runtime_error("writing " + tmp + " failed (disk full?): " + std::strerror(e));
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0)
-        throw std::runtime_error("writing " + tmp + " failed: " + std::strerror(errno));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
-}
-
-std::vector<std::uint8_t> read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 }  // namespace bt::ckks

@@ -2,6 +2,8 @@
 #include "bt/threadpool.hpp"
 
 #include <atomic>
+#include <stdexcept>
+#include <string>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -114,9 +116,9 @@ unsigned ThreadPool::default_threads() {
     if (const char* env = std::getenv("BT_THREADS")) {
         char* end = nullptr;
         const long v = std::strtol(env, &end, 10);
-        if (end == env || *end != '\0' || v < 1 || v > 1024) {
-            std::fprintf(stderr, "BlindTuner: BT_THREADS='%s' is not a thread count in [1, 1024]; "
-                                 "unset it or give a number.\n", env);
+        if (end == env || *end != '\0' || v < 1 || v > static_cast<long>(kMaxThreads)) {
+            std::fprintf(stderr, "BlindTuner: BT_THREADS='%s' is not a thread count in [1, %u]; "
+                                 "unset it or give a number.\n", env, kMaxThreads);
             std::exit(2);
         }
         return static_cast<unsigned>(v);
@@ -133,8 +135,11 @@ ThreadPool& ThreadPool::global() {
 }
 
 void ThreadPool::set_global_threads(unsigned n) {
+    if (n < 1 || n > kMaxThreads)
+        throw std::invalid_argument("thread count " + std::to_string(n) + " outside [1, " +
+                                    std::to_string(kMaxThreads) + "]");
     std::lock_guard<std::mutex> lk(global_mu());
-    global_slot() = std::make_unique<ThreadPool>(n == 0 ? 1 : n);
+    global_slot() = std::make_unique<ThreadPool>(n);
 }
 
 }  // namespace bt

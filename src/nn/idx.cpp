@@ -1,6 +1,8 @@
 // IDX reader; see include/bt/nn/idx.hpp.
 #include "bt/nn/idx.hpp"
 
+#include "bt/os.hpp"
+
 #include "bt/nn/inflate.hpp"
 
 #include <cerrno>
@@ -70,19 +72,6 @@ std::vector<std::size_t> parse_header(const std::vector<std::uint8_t>& raw, std:
 
 }  // namespace
 
-std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    std::vector<std::uint8_t> out;
-    std::uint8_t buf[1 << 16];
-    std::size_t got;
-    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + got);
-    const bool err = std::ferror(f) != 0;
-    std::fclose(f);
-    if (err) throw std::runtime_error("read error on " + path);
-    return out;
-}
-
 IdxImages parse_idx_images(const std::vector<std::uint8_t>& bytes, const std::string& name) {
     std::vector<std::uint8_t> plain;
     std::size_t off = 0;
@@ -104,8 +93,8 @@ IdxLabels parse_idx_labels(const std::vector<std::uint8_t>& bytes, const std::st
     return lb;
 }
 
-IdxImages read_idx_images(const std::string& path) { return parse_idx_images(read_file_bytes(path), path); }
-IdxLabels read_idx_labels(const std::string& path) { return parse_idx_labels(read_file_bytes(path), path); }
+IdxImages read_idx_images(const std::string& path) { return parse_idx_images(bt::read_file(path), path); }
+IdxLabels read_idx_labels(const std::string& path) { return parse_idx_labels(bt::read_file(path), path); }
 
 std::string fashion_mnist_path(const std::string& split, bool images) {
     return "/usr/share/datasets/fashion-mnist/" + split + (images ? "-images-idx3-ubyte.gz" : "-labels-idx1-ubyte.gz");

@@ -1,7 +1,8 @@
 // safetensors reader/writer; see include/bt/nn/safetensors.hpp.
 #include "bt/nn/safetensors.hpp"
 
-#include "bt/nn/idx.hpp"  // read_file_bytes
+#include "bt/json.hpp"
+#include "bt/os.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -139,19 +140,6 @@ struct JsonParser {
         error(std::string("unexpected character '") + c + "' (only objects, arrays, strings, non-negative integers)");
     }
 };
-
-std::string json_quote(const std::string& s) {
-    std::string o = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') { o += '\\'; o += c; }
-        else if (static_cast<unsigned char>(c) < 0x20) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", static_cast<unsigned>(c));
-            o += b;
-        } else o += c;
-    }
-    return o + "\"";
-}
 
 std::size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
 
@@ -318,7 +306,7 @@ SafeTensors parse_safetensors(const std::vector<std::uint8_t>& bytes, const std:
     return st;
 }
 
-SafeTensors read_safetensors(const std::string& path) { return parse_safetensors(read_file_bytes(path), path); }
+SafeTensors read_safetensors(const std::string& path) { return parse_safetensors(bt::read_file(path), path); }
 
 std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorView>& tensors,
                                                 const std::map<std::string, std::string>& metadata) {
@@ -327,7 +315,7 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorView>& t
     if (!metadata.empty()) {
         h += "\"__metadata__\":{";
         for (auto it = metadata.begin(); it != metadata.end(); ++it)
-            h += (it == metadata.begin() ? "" : ",") + json_quote(it->first) + ":" + json_quote(it->second);
+            h += (it == metadata.begin() ? "" : ",") + bt::json_string(it->first) + ":" + bt::json_string(it->second);
         h += "}";
         first = false;
     }
@@ -336,7 +324,7 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorView>& t
         if (t.name == "__metadata__" || t.name.empty()) throw std::invalid_argument("safetensors: bad tensor name");
         std::size_t n = 1;
         for (std::size_t d : t.shape) n *= d;
-        h += (first ? "" : ",") + json_quote(t.name) + ":{\"dtype\":\"F32\",\"shape\":[";
+        h += (first ? "" : ",") + bt::json_string(t.name) + ":{\"dtype\":\"F32\",\"shape\":[";
         for (std::size_t k = 0; k < t.shape.size(); ++k) h += (k ? "," : "") + std::to_string(t.shape[k]);
         h += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + 4 * n) + "]}";
         off += 4 * n;
@@ -361,27 +349,9 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorView>& t
     return out;
 }
 
-void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-    const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                    fsync(fileno(f)) == 0;
-    const int err = errno;
-    if (std::fclose(f) != 0 || !ok) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(err));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e2 = errno;
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(e2));
-    }
-}
-
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-    write_file_atomic(path, serialize_safetensors(tensors, metadata));
+    bt::write_file_atomic(path, serialize_safetensors(tensors, metadata));
 }
 
 }  // namespace bt::nn

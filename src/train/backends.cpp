@@ -242,10 +242,7 @@ CkksBackend::Ct CkksBackend::boot_sparse(const Ct& a) {
 }
 std::vector<double> CkksBackend::probe(const Ct& a) {
     if (!dec_) throw std::logic_error("CkksBackend::probe without a decryptor");
-    const auto z = ev_.encoder().decode(dec_->decrypt(a));
-    std::vector<double> r(z.size());
-    for (std::size_t i = 0; i < z.size(); ++i) r[i] = z[i].real();
-    return r;
+    return ckks::decrypt_real(*dec_, ev_.encoder(), a);
 }
 
 // ================================================================ packing

@@ -51,6 +51,11 @@ EncShape EncShape::make(std::size_t slots, std::size_t d, int classes, std::size
         throw std::invalid_argument("encrypted training: " + std::to_string(slots) + " slots is not a power of two >= 8");
     if (classes < 2) throw std::invalid_argument("encrypted training: need at least 2 classes, got " + std::to_string(classes));
     if (d < 1) throw std::invalid_argument("encrypted training: need at least one feature");
+    // Everything below is compared with the slot count first, so no size arithmetic overflows.
+    if (d >= slots || static_cast<std::size_t>(classes) > slots)
+        throw std::invalid_argument("encrypted training: " + std::to_string(d) + " features and " +
+                                    std::to_string(classes) + " classes cannot fit a ciphertext of " +
+                                    std::to_string(slots) + " slots; use a larger ring or fewer features");
     s.slots = slots;
     s.d = d;
     s.cols = d + 1;
@@ -70,7 +75,7 @@ EncShape EncShape::make(std::size_t slots, std::size_t d, int classes, std::size
                                     std::to_string(s.cpad) + " padded classes need at least as many rows; "
                                     "use a larger ring or fewer features");
     if (batch == 0) throw std::invalid_argument("encrypted training: batch size 0");
-    s.blocks = (batch + s.s0 - 1) / s.s0;
+    s.blocks = batch / s.s0 + (batch % s.s0 != 0);  // no overflow for any batch
     if (s.blocks * s.window() > s.s1) {
         const std::size_t max_batch = s.s0 * (s.s1 / s.window());
         throw std::invalid_argument("encrypted training: batch " + std::to_string(batch) + " needs " +

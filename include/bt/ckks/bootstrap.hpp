@@ -16,6 +16,7 @@
 #include "bt/ckks/lintrans.hpp"
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <memory>
 
@@ -203,7 +204,7 @@ public:
     // CoeffsToSlots and the trace run at the top; SlotsToCoeffs only up to its input
     // level; relinearization only up to EvalMod's input level.
     RelinKey make_relin_key(KeyGenerator& kg, const SecretKey& sk) const;
-    GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk) const;
+    GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk, const std::function<void()>& on_key = {}) const;
     // The encapsulation keys (config ephemeral_weight > 0): samples the ephemeral secret,
     // builds both keys, wipes the secret. Throws if the config has no encapsulation.
     EncapsulationKeys make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk) const;
@@ -227,6 +228,11 @@ public:
     Ciphertext slots_to_coeffs(const HomomorphicDFT::Split& parts) const;
     std::size_t depth() const { return cts_->depth() + static_cast<std::size_t>(em_.depth()) + stc_->depth(); }
     std::string describe() const;
+    // Memory, known before any key exists: the keys make_relin_key, make_galois_keys and
+    // make_encapsulation_keys produce (exactly), and the precomputed transform plaintexts
+    // this object holds.
+    std::size_t key_bytes() const;
+    std::size_t memory_bytes() const;
 
 private:
     // Elements used at the top level (CoeffsToSlots, trace) and the others (SlotsToCoeffs).

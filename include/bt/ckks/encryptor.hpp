@@ -18,6 +18,8 @@ public:
     Encryptor(ParamsPtr params, const PublicKey& pk, std::optional<Seed> fixed_seed = std::nullopt);
     // Symmetric mode (the client): encrypts with the secret key.
     Encryptor(ParamsPtr params, const SecretKey& sk, std::optional<Seed> fixed_seed = std::nullopt);
+    // Symmetric mode drawing from `prng` (its seed kept secret by the caller; no warning).
+    Encryptor(ParamsPtr params, const SecretKey& sk, Prng&& prng);
 
     Ciphertext encrypt(const Plaintext& pt);
     // Symmetric only: also returns the seed of c_1.
@@ -43,6 +45,10 @@ private:
     ParamsPtr params_;
     const SecretKey& sk_;
 };
+
+// Decrypts and decodes, keeping the real parts of the slots (for a real message the
+// imaginary parts are noise only). The one "decrypt to reals" of the code base.
+std::vector<double> decrypt_real(const Decryptor& dec, const Encoder& enc, const Ciphertext& ct);
 
 // Regenerates c_1 of a seeded symmetric ciphertext at `level` (see Encryptor).
 void expand_seeded_c1(const Params& P, const Seed& seed, std::size_t level, Poly& c1);

@@ -20,6 +20,7 @@
 #include "bt/secure.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,10 @@ class KeyGenerator {
 public:
     // fixed_seed: reproducible and insecure (warns once); nullopt: OS CSPRNG.
     explicit KeyGenerator(ParamsPtr params, std::optional<Seed> fixed_seed = std::nullopt);
+    // Draws from `prng`, whose seed the caller keeps secret (a resumable client derives
+    // all its keys from one secret seed drawn from the OS). No warning is printed: a caller
+    // that passes a known seed must warn itself.
+    KeyGenerator(ParamsPtr params, Prng&& prng);
     const ParamsPtr& params() const { return params_; }
 
     SecretKey secret_key();
@@ -78,8 +83,9 @@ public:
     // max_level: the highest level the key will be used at (default: the top).
     RelinKey relin_key(const SecretKey& sk, std::size_t max_level = SIZE_MAX);
     // Keys for the given Galois elements (see galois_elements_for_steps).
+    // on_key (may be empty) is called after each key is made (progress of long runs).
     GaloisKeys galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements,
-                           std::size_t max_level = SIZE_MAX);
+                           std::size_t max_level = SIZE_MAX, const std::function<void()>& on_key = {});
     // Galois elements of left rotations by `steps` (negative: right) with `slots` slots
     // (0: N/2), plus conjugation if asked. Duplicates and the identity are dropped.
     std::vector<std::uint64_t> galois_elements_for_steps(const std::vector<long>& steps, std::size_t slots = 0,
@@ -95,12 +101,15 @@ public:
     KeyGenerator derive(ParamsPtr other);
 
 private:
-    KeyGenerator(ParamsPtr params, Prng&& prng);
     void sample_error_ntt(Poly& e, std::size_t limbs_q, bool with_p);
     ParamsPtr params_;
     Encoder encoder_;
     Prng prng_;
 };
+
+// Bytes a switching key limited to `max_level` holds in memory (its b and a halves), known
+// before it is made: digits_at(max_level) × 2 polynomials × (max_level + 1 + p) limbs × N words.
+std::size_t switching_key_bytes(const Params& P, std::size_t max_level);
 
 // Expands the uniform polynomial `a` of digit `stream` from a seed: limbs q_0 … q_max_level
 // then the special primes (default: all of Q ∪ P), NTT form (a uniform polynomial is

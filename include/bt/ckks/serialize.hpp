@@ -15,8 +15,8 @@
 // coefficients. Loading checks the magic, version, type, fingerprint against the
 // parameters given, the size against the parameters, the checksum, and every residue
 // against its modulus, and throws std::runtime_error saying what was expected, what
-// was found and what to do. Files are written to "<path>.tmp" and renamed into place,
-// so a crash never leaves a half-written file under the final name.
+// was found and what to do. Files are written with bt::write_file_atomic (bt/os.hpp), so a
+// crash never leaves a half-written file under the final name.
 #pragma once
 
 #include "bt/ckks/ciphertext.hpp"
@@ -107,9 +107,5 @@ struct HeaderInfo {
     std::uint64_t payload_bytes;
 };
 HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string& what = "input");
-
-// ---- files (atomic write: temporary file created with `mode`, fsync, then rename)
-void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0644);
-std::vector<std::uint8_t> read_file(const std::string& path);
 
 }  // namespace bt::ckks

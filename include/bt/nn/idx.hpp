@@ -29,9 +29,6 @@ struct IdxLabels {
     std::size_t count() const { return labels.size(); }
 };
 
-// Reads a whole file (throws with the path and errno text if it cannot).
-std::vector<std::uint8_t> read_file_bytes(const std::string& path);
-
 IdxImages read_idx_images(const std::string& path);
 IdxLabels read_idx_labels(const std::string& path);
 // From a file image already in memory (gzip or plain); `name` is used in messages.

@@ -51,11 +51,9 @@ struct TensorView {
 // Serializes to a file image (header padded with spaces to a multiple of 8 bytes).
 std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorView>& tensors,
                                                 const std::map<std::string, std::string>& metadata);
-// Writes atomically (temporary file + rename).
+// Writes atomically (bt::write_file_atomic).
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata);
-// Writes any bytes atomically (temporary file in the same directory, fsync, rename).
-void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes);
 
 // IEEE half and bfloat16 to float.
 float half_to_float(std::uint16_t h);

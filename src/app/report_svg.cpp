@@ -1,102 +1,26 @@
-// The training-run report: report.json, report.svg, atomic file writes and the peak
-// resident set size (see bt/train/report.hpp).
+// The training-run report as a picture: report.svg (see bt/app/report.hpp).
 //
-// Both writers work from code points: the input strings are decoded as UTF-8 once
-// (invalid bytes become U+FFFD) and re-encoded with JSON or XML escaping, so that no
-// byte sequence in a class name or a config value can make the output invalid.
-#include "bt/train/report.hpp"
+// Text is written from code points: the input strings are decoded as UTF-8 once (invalid
+// bytes become U+FFFD) and re-encoded with XML escaping, so that no byte sequence in a
+// class name or a config value can make the output invalid.
+#include "bt/app/report.hpp"
+
+#include "bt/json.hpp"
+#include "bt/os.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
-#include <cstring>
-#include <fcntl.h>
 #include <set>
 #include <stdexcept>
-#include <sys/resource.h>
-#include <unistd.h>
 
-namespace bt::train {
+namespace bt::app {
 
 namespace {
 
 // ================================================================ text
-
-// Decodes UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF); each
-// byte that does not start a valid sequence becomes U+FFFD.
-std::u32string decode_utf8(const std::string& s) {
-    std::u32string out;
-    out.reserve(s.size());
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto b0 = static_cast<unsigned char>(s[i]);
-        std::size_t len = b0 < 0x80 ? 1 : b0 >= 0xC2 && b0 < 0xE0 ? 2 : b0 >= 0xE0 && b0 < 0xF0 ? 3
-                                     : b0 >= 0xF0 && b0 < 0xF5 ? 4 : 0;
-        char32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1Fu) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
-        bool ok = len != 0 && i + len <= s.size();
-        for (std::size_t k = 1; ok && k < len; ++k) {
-            const auto b = static_cast<unsigned char>(s[i + k]);
-            ok = (b & 0xC0u) == 0x80u;
-            cp = (cp << 6) | (b & 0x3Fu);
-        }
-        if (ok && len == 3) ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-        if (ok && len == 4) ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        if (!ok) {
-            out.push_back(0xFFFD);
-            ++i;
-            continue;
-        }
-        out.push_back(cp);
-        i += len;
-    }
-    return out;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
-// A JSON string literal, quotes included (RFC 8259 section 7).
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (const char32_t cp : decode_utf8(s)) {
-        switch (cp) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (cp < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-                    out += buf;
-                } else {
-                    append_utf8(out, cp);
-                }
-        }
-    }
-    return out + "\"";
-}
 
 // Text or attribute content for XML 1.0. Characters XML cannot carry at all (C0
 // controls other than tab/newline/return, U+FFFE, U+FFFF) become U+FFFD.
@@ -139,14 +63,6 @@ std::string strf(const char* fmt, ...) {
     return n < 0 ? std::string() : std::string(buf, std::min(static_cast<std::size_t>(n), sizeof buf - 1));
 }
 
-// Shortest decimal that reads back as the same double; null for NAN and ±inf.
-std::string json_number(double v) {
-    if (!std::isfinite(v)) return "null";
-    char buf[64];
-    const auto res = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, res.ptr);
-}
-
 const char* const kDash = "\u2013";  // shown for unknown values
 
 std::string fmt_count(std::size_t n) {
@@ -172,14 +88,6 @@ std::string fmt_duration(double s) {
     return strf("%ld h %02ld min", whole / 3600, (whole % 3600) / 60);
 }
 
-std::string fmt_bytes(std::size_t b) {
-    const double v = static_cast<double>(b);
-    if (b < 1024) return std::to_string(b) + " B";
-    if (v < 1024.0 * 1024) return strf("%.1f KiB", v / 1024);
-    if (v < 1024.0 * 1024 * 1024) return strf("%.1f MiB", v / (1024.0 * 1024));
-    return strf("%.2f GiB", v / (1024.0 * 1024 * 1024));
-}
-
 // A number for a table cell: integers plainly, others with 4 significant digits.
 std::string fmt_value(double v) {
     if (!std::isfinite(v)) return kDash;
@@ -187,133 +95,11 @@ std::string fmt_value(double v) {
     return strf("%.4g", v);
 }
 
-template <class V>
-void check_unique_keys(const std::vector<std::pair<std::string, V>>& kv, const char* what) {
-    std::set<std::string> seen;
-    for (const auto& p : kv)
-        if (!seen.insert(p.first).second)
-            throw std::invalid_argument(std::string("report: key \"") + p.first + "\" appears twice in " + what +
-                                        "; each key may appear once");
-}
-
 std::string class_name(const RunReport& r, std::size_t k) {
     return k < r.class_names.size() ? r.class_names[k] : std::to_string(k);
 }
 
 }  // namespace
-
-void check_report(const RunReport& r) {
-    const std::size_t c = r.confusion.size();
-    for (std::size_t i = 0; i < c; ++i) {
-        if (r.confusion[i].size() != c)
-            throw std::invalid_argument("report: confusion matrix row " + std::to_string(i) + " has " +
-                                        std::to_string(r.confusion[i].size()) + " entries, expected " +
-                                        std::to_string(c) + " (c x c, rows = true class)");
-        for (const long v : r.confusion[i])
-            if (v < 0)
-                throw std::invalid_argument("report: confusion matrix row " + std::to_string(i) +
-                                            " has a negative count " + std::to_string(v));
-    }
-    if (c != 0 && !r.class_names.empty() && r.class_names.size() != c)
-        throw std::invalid_argument("report: " + std::to_string(r.class_names.size()) +
-                                    " class names for a " + std::to_string(c) + " x " + std::to_string(c) +
-                                    " confusion matrix");
-    check_unique_keys(r.config, "config");
-    check_unique_keys(r.seconds, "seconds");
-    check_unique_keys(r.key_bytes, "key_bytes");
-    check_unique_keys(r.extra, "extra");
-}
-
-// ================================================================ JSON
-
-namespace {
-
-// Writes `"key": value` members, one per line at `indent`, as the body of an object.
-void json_members(std::string& out, const std::vector<std::pair<std::string, std::string>>& members,
-                  const std::string& indent) {
-    if (members.empty()) {
-        out += "{}";
-        return;
-    }
-    out += "{\n";
-    for (std::size_t i = 0; i < members.size(); ++i) {
-        out += indent + "  " + json_string(members[i].first) + ": " + members[i].second;
-        out += i + 1 < members.size() ? ",\n" : "\n";
-    }
-    out += indent + "}";
-}
-
-std::string json_epoch(const EpochRecord& e) {
-    return "{\"epoch\": " + std::to_string(e.epoch) + ", \"steps\": " + std::to_string(e.steps) +
-           ", \"train_loss\": " + json_number(e.train_loss) + ", \"val_loss\": " + json_number(e.val_loss) +
-           ", \"val_accuracy\": " + json_number(e.val_accuracy) +
-           ", \"twin_val_loss\": " + json_number(e.twin_val_loss) + ", \"seconds\": " + json_number(e.seconds) +
-           "}";
-}
-
-}  // namespace
-
-std::string report_json(const RunReport& r) {
-    check_report(r);
-    using Members = std::vector<std::pair<std::string, std::string>>;
-    std::string out = "{\n";
-    out += "  \"report_version\": " + std::to_string(kReportVersion) + ",\n";
-    out += "  \"title\": " + json_string(r.title) + ",\n";
-    out += "  \"accuracy\": ";
-    json_members(out,
-                 Members{{"encrypted", json_number(r.acc_encrypted)},
-                         {"float64_twin", json_number(r.acc_twin)},
-                         {"plaintext_exact", json_number(r.acc_exact)}},
-                 "  ");
-    out += ",\n  \"seconds\": ";
-    Members secs;
-    const bool has_total = std::any_of(r.seconds.begin(), r.seconds.end(),
-                                       [](const auto& p) { return p.first == "total"; });
-    if (!has_total) secs.emplace_back("total", "null");  // DESIGN.md promises seconds.total
-    for (const auto& [k, v] : r.seconds)
-        if (k == "total") secs.insert(secs.begin(), {k, json_number(v)});
-        else secs.emplace_back(k, json_number(v));
-    json_members(out, secs, "  ");
-    out += ",\n";
-    const std::pair<const char*, std::size_t> counts[] = {
-        {"steps", r.steps},         {"bootstraps", r.bootstraps}, {"train_size", r.train_size},
-        {"val_size", r.val_size},   {"test_size", r.test_size},   {"classes", r.classes},
-        {"peak_memory_bytes", r.peak_memory_bytes}};
-    for (const auto& [k, v] : counts) out += std::string("  \"") + k + "\": " + std::to_string(v) + ",\n";
-
-    out += "  \"config\": ";
-    Members cfg;
-    for (const auto& [k, v] : r.config) cfg.emplace_back(k, json_string(v));
-    json_members(out, cfg, "  ");
-
-    out += ",\n  \"class_names\": [";
-    for (std::size_t i = 0; i < r.class_names.size(); ++i)
-        out += (i ? ", " : "") + json_string(r.class_names[i]);
-    out += "],\n  \"epochs\": [";
-    for (std::size_t i = 0; i < r.epochs.size(); ++i)
-        out += (i ? ",\n    " : "\n    ") + json_epoch(r.epochs[i]);
-    out += r.epochs.empty() ? "]" : "\n  ]";
-
-    out += ",\n  \"confusion\": [";
-    for (std::size_t i = 0; i < r.confusion.size(); ++i) {
-        out += i ? ",\n    [" : "\n    [";
-        for (std::size_t j = 0; j < r.confusion[i].size(); ++j)
-            out += (j ? ", " : "") + std::to_string(r.confusion[i][j]);
-        out += "]";
-    }
-    out += r.confusion.empty() ? "]" : "\n  ]";
-
-    out += ",\n  \"key_bytes\": ";
-    Members keys;
-    for (const auto& [k, v] : r.key_bytes) keys.emplace_back(k, std::to_string(v));
-    json_members(out, keys, "  ");
-    out += ",\n  \"extra\": ";
-    Members extra;
-    for (const auto& [k, v] : r.extra) extra.emplace_back(k, json_number(v));
-    json_members(out, extra, "  ");
-    out += "\n}\n";
-    return out;
-}
 
 // ================================================================ SVG: primitives
 
@@ -518,7 +304,7 @@ double header(Svg& s, const RunReport& r) {
         "train " + fmt_count(r.train_size) + " \u00b7 val " + fmt_count(r.val_size) + " \u00b7 test " +
             fmt_count(r.test_size),
         fmt_count(r.classes) + " classes \u00b7 peak memory " +
-            (r.peak_memory_bytes ? fmt_bytes(r.peak_memory_bytes) : std::string(kDash))};
+            (r.peak_memory_bytes ? format_bytes(r.peak_memory_bytes) : std::string(kDash))};
     for (int i = 0; i < 4; ++i)
         s.text(x + 6, 74 + 18.0 * i, xml_text(facts[i], 48), i == 0 ? 14 : 12, "start", i == 0 ? kInk : kMuted,
                i == 0 ? " font-weight=\"bold\"" : "");
@@ -642,7 +428,7 @@ void time_panel(Svg& s, const RunReport& r, double px, double py, double pw, dou
 double config_panel(Svg& s, const RunReport& r, double y) {
     std::vector<std::pair<std::string, std::string>> items;
     for (const auto& [k, v] : r.config) items.emplace_back(k, v);
-    for (const auto& [k, v] : r.key_bytes) items.emplace_back(k + " keys", fmt_bytes(v));
+    for (const auto& [k, v] : r.key_bytes) items.emplace_back(k + " keys", format_bytes(v));
     for (const auto& [k, v] : r.extra) items.emplace_back(k, fmt_value(v));
     if (items.empty()) return y;
     const std::size_t cols = 3, rows = (items.size() + cols - 1) / cols;
@@ -689,56 +475,4 @@ std::string report_svg(const RunReport& r) {
     return out;
 }
 
-// ================================================================ system helpers
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
-    auto fail = [&](const std::string& what, int err) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot write " + path + ": " + what + ": " + std::strerror(err));
-    };
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        const int err = errno;  // nothing was created, nothing to remove
-        throw std::runtime_error("cannot write " + path + ": creating " + tmp + ": " + std::strerror(err));
-    }
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int err = n < 0 ? errno : EIO;
-            ::close(fd);
-            fail("writing " + tmp, err);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        const int err = errno;
-        ::close(fd);
-        fail("fsync of " + tmp, err);
-    }
-    if (::close(fd) != 0) fail("closing " + tmp, errno);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming " + tmp + " into place", errno);
-    // Make the rename itself durable; a directory that cannot be opened or synced is
-    // not an error (the file is complete and in place either way).
-    const std::size_t slash = path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)::fsync(dfd);
-        ::close(dfd);
-    }
-}
-
-std::size_t peak_rss_bytes() {
-    struct rusage ru {};
-    if (::getrusage(RUSAGE_SELF, &ru) != 0 || ru.ru_maxrss <= 0) return 0;
-#if defined(__APPLE__)
-    return static_cast<std::size_t>(ru.ru_maxrss);  // bytes on macOS
-#else
-    return static_cast<std::size_t>(ru.ru_maxrss) * 1024;  // KiB on Linux and the BSDs
-#endif
-}
-
-}  // namespace bt::train
+}  // namespace bt::app

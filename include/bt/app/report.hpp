@@ -1,8 +1,7 @@
 // The training-run report that bt_train writes into its output directory: report.json
 // (the machine-readable record whose field names DESIGN.md fixes) and report.svg (the
 // same run as a picture: accuracies, loss and accuracy curves, confusion matrix, time
-// breakdown), plus the two small system helpers the writer needs (an atomic file write
-// and the peak resident set size).
+// breakdown). Written with bt::write_file_atomic (bt/os.hpp).
 //
 // Everything here is plain text generation: deterministic (same report, same bytes),
 // locale-independent, no dependencies. Unknown numbers are NAN and come out as JSON null
@@ -15,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace bt::train {
+namespace bt::app {
 
 // One row per finished epoch.
 struct EpochRecord {
@@ -37,7 +36,10 @@ struct RunReport {
     // c × c, rows = true class, cols = predicted (encrypted-trained head on the test
     // split); empty if not computed.
     std::vector<std::vector<long>> confusion;
-    double acc_encrypted = NAN, acc_twin = NAN, acc_exact = NAN;  // test accuracy fractions
+    // Test accuracy fractions: the released head (as written to head.safetensors, noise-
+    // flooded unless --no-flooding), the same head before flooding, the float64 twin, and
+    // exact plaintext training.
+    double acc_encrypted = NAN, acc_unflooded = NAN, acc_twin = NAN, acc_exact = NAN;
     std::vector<EpochRecord> epochs;
     // "total" first by convention, then the stages: "keygen", "features", "encrypt",
     // "matmul", "softmax", "bootstrap", "update", ... (stages may overlap).
@@ -46,6 +48,8 @@ struct RunReport {
     std::size_t peak_memory_bytes = 0;
     std::vector<std::pair<std::string, std::size_t>> key_bytes;  // "relin", "galois", "bootstrap", ...
     std::vector<std::pair<std::string, double>> extra;           // any other numeric facts
+    // What the plan predicted before the run: "peak_memory_bytes", "seconds", parts.
+    std::vector<std::pair<std::string, double>> forecast;
 };
 
 // Bumped when a field changes meaning or disappears (adding fields does not bump it).
@@ -53,18 +57,18 @@ constexpr int kReportVersion = 1;
 
 // Checks what both writers rely on; throws std::invalid_argument saying what is wrong:
 // confusion square (c × c) with non-negative counts, class_names empty or c entries,
-// no repeated key within config / seconds / key_bytes / extra.
+// no repeated key within config / seconds / key_bytes / extra / forecast.
 void check_report(const RunReport& r);
 
 // report.json: one JSON object (RFC 8259, UTF-8, invalid UTF-8 bytes replaced by U+FFFD),
 // keys in this fixed order:
 //   report_version, title,
-//   accuracy {encrypted, float64_twin, plaintext_exact},
+//   accuracy {encrypted, encrypted_unflooded, float64_twin, plaintext_exact},
 //   seconds {total, <stages in the given order>}   ("total" is null if not given),
 //   steps, bootstraps, train_size, val_size, test_size, classes, peak_memory_bytes,
 //   config {<key>: "<value>", ...}, class_names [...],
 //   epochs [{epoch, steps, train_loss, val_loss, val_accuracy, twin_val_loss, seconds}],
-//   confusion [[...], ...], key_bytes {...}, extra {...}
+//   confusion [[...], ...], key_bytes {...}, extra {...}, forecast {...}
 // Doubles are written in the shortest form that reads back to the same value; NAN and
 // ±inf are written as null. Ends with a newline. Calls check_report first.
 std::string report_json(const RunReport& r);
@@ -77,14 +81,4 @@ std::string report_json(const RunReport& r);
 // configuration. NAN points are skipped (the line breaks there). Calls check_report.
 std::string report_svg(const RunReport& r);
 
-// Writes `text` to `path` so that `path` either keeps its old content or has all of
-// the new: writes path + ".tmp.<pid>" in the same directory, fsyncs it, renames it
-// over `path` and fsyncs the directory. Throws std::runtime_error naming the path and
-// the errno text on failure, after removing the temporary file.
-void write_file_atomic(const std::string& path, const std::string& text);
-
-// Peak resident set size of this process in bytes (getrusage ru_maxrss); 0 if the
-// platform does not report it.
-std::size_t peak_rss_bytes();
-
-}  // namespace bt::train
+}  // namespace bt::app

@@ -1,0 +1,96 @@
+// The files the two roles exchange, and how each side loads and checks them.
+//
+// Client directory (never leaves the client):
+//   secret.key       the CKKS secret key (mode 0600)
+//   params.bin       the CKKS parameters
+//   job.bin          the job (shape, hyper-parameters, job id)
+//   client.bin       data split, feature standardisation, validation and test labels
+// Server directory (what the client hands over; nothing in it can decrypt):
+//   params.bin, job.bin
+//   relin.key, galois-train.key, galois-boot.key, encaps.key   evaluation keys (exactly
+//                    the ones the job's plan needs)
+//   train.bin, val.bin, test.bin                                encrypted features (and
+//                    training labels); validation and test labels stay with the client
+// Server outputs (in --out, default the server directory):
+//   head.bin         the encrypted head
+//   checkpoints/ckpt-<step>.bin   encrypted training state (atomic; the last two kept)
+//   predictions.bin  encrypted inference: centred logits of the test batches
+// Exchange directory (early stopping): the server writes val-<epoch>.bin (encrypted
+// validation probabilities); the client answers decision-<epoch>.txt holding exactly
+// "continue" or "stop": the only thing that goes back to the server. The server writes
+// `done` when it has finished.
+#pragma once
+
+#include "bt/app/client.hpp"
+#include "bt/app/server.hpp"
+
+#include <string>
+#include <vector>
+
+namespace bt::app {
+
+struct RoleDirs {
+    std::string client = "bt_client";
+    std::string server = "bt_server";
+};
+
+// ---------------------------------------------------------------- client state
+struct ClientState {
+    std::string data_dir;
+    std::uint64_t seed = 1;
+    double gain = 0.5;
+    std::size_t train_size = 0, val_size = 0, test_size = 0;  // as asked (0: all)
+    train::Normalizer norm;
+    std::vector<int> val_labels, test_labels;
+    std::uint64_t data_id = 0;
+    ckks::CiphertextBundle bundle(const Job& job) const;
+    static ClientState from(const ckks::CiphertextBundle& b, const std::string& path, std::size_t d);
+};
+
+// The client's keys, job and plan from its directory (UsageError if keygen has not run).
+ClientKeys load_client(const std::string& dir, bool allow_insecure);
+ClientState load_client_state(const ClientKeys& ck, const std::string& dir);
+
+// ---------------------------------------------------------------- server inputs
+struct ServerInputs {
+    ckks::ParamsPtr P;
+    Job job;
+    Plan plan;
+    EvalKeys keys;  // relinearization and training rotations always; bootstrapping keys if asked
+};
+// Refuses a secret key anywhere in `dir`, then loads parameters, job, plan and keys and
+// checks that every key the plan needs is there at the level it is used.
+ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool allow_insecure);
+// Refuses (UsageError) if `dir` holds a secret key file, under any name: the server must
+// never have one.
+void check_no_secret_key(const std::string& dir);
+// Checks that `bs` finds its keys in `in` (the job's level after bootstrapping included).
+void check_bootstrapping_keys(const ServerInputs& in, const ckks::CkksBootstrapper& bs, const std::string& dir);
+
+// ---------------------------------------------------------------- encrypted sets
+ckks::CiphertextBundle set_bundle(const EncSet& s, const Job& job, const Plan& plan);
+// Reads a set and checks it against the plan (shape, levels, slots, batch rows).
+EncSet load_set(const ckks::Params& P, const std::string& path, const std::string& kind, const Job& job,
+                const Plan& plan, bool with_labels);
+
+// ---------------------------------------------------------------- the exchange
+// Server side: writes val-<epoch>.bin and waits for decision-<epoch>.txt.
+class FileExchange : public Exchange {
+public:
+    FileExchange(const ckks::Params& P, const Job& job, std::string dir, double timeout, std::ostream& log);
+    bool stop_after_validation(std::size_t epoch,
+                               const std::function<std::vector<ckks::Ciphertext>()>& compute) override;
+    void finish();  // writes `done`
+
+private:
+    const ckks::Params& P_;
+    const Job& job_;
+    std::string dir_;
+    double timeout_;
+    std::ostream& log_;
+};
+
+// Waits for `path` (polling); false on timeout or if `alt` appears first.
+bool wait_for_file(const std::string& path, double timeout, const std::string& alt = "");
+
+}  // namespace bt::app

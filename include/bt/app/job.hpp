@@ -1,0 +1,66 @@
+// The job: what the client decides once and both sides then hold (shape, classes,
+// hyper-parameters, softmax polynomials, the level after bootstrapping, a random id),
+// and the plan derived from it (packing, polynomials, level plan, the exact rotation keys
+// one step needs, the operation counts of a step). The plan is computed before any key
+// or ciphertext exists; client and server derive the same plan from the same job.
+#pragma once
+
+#include "bt/ckks/bootstrap.hpp"
+#include "bt/ckks/serialize.hpp"
+#include "bt/train/encrypted.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bt::app {
+
+struct Job {
+    std::uint64_t id = 0;
+    std::string preset;              // name of the CKKS parameters
+    std::string model;               // path of the frozen transformer (client side)
+    std::vector<int> labels;         // dataset labels of the classes, in class order
+    std::vector<std::string> class_names;  // one per class (labels as text if none given)
+    std::size_t d = 0;               // feature width (without the bias)
+    std::size_t batch = 0, epochs = 0;
+    double lr = 0;
+    std::size_t L = 0;               // level of a freshly bootstrapped ciphertext
+    bool sk_bootstrap = false;       // INSECURE stand-in (one-process runs only)
+    train::SoftmaxConfig softmax;
+
+    int classes() const { return static_cast<int>(labels.size()); }
+    // The job as a bundle (kind "job", packing layout, every field exactly).
+    ckks::CiphertextBundle bundle() const;
+    // Reads one back; std::runtime_error names the file and what is wrong.
+    static Job from(const ckks::CiphertextBundle& b, const std::string& path);
+};
+
+struct Plan {
+    train::EncShape sh;
+    train::SoftmaxPolys sp;
+    train::LevelPlan lp;
+    std::vector<long> steps;   // rotation steps one training step uses (its Galois keys)
+    train::OpCounts per_step;  // from a dry run of the float64 twin
+    // What --plan prints: shape, polynomials, levels, counts.
+    std::string describe() const;
+};
+
+// Throws UsageError (shape that does not fit the ring, infeasible level plan) with what to change.
+Plan make_plan(const ckks::Params& P, const Job& job);
+
+// The bootstrapper the job's plan assumes (recommended full-slot configuration).
+std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P);
+
+// Every bundle the two sides exchange names its kind and its job. load_bundle reads a file
+// (UsageError naming `hint` if it is missing) and refuses another kind or another job;
+// check_bundle does the same checks on a bundle in memory.
+ckks::CiphertextBundle load_bundle(const ckks::Params& P, const std::string& path, const std::string& kind,
+                                   const Job& job, const std::string& hint);
+void check_bundle(const ckks::CiphertextBundle& b, const std::string& path, const std::string& kind, const Job& job);
+
+// 16 hexadecimal digits, and back (std::runtime_error if malformed).
+std::string hex64(std::uint64_t v);
+std::uint64_t parse_hex64(const std::string& s, const std::string& what);
+
+}  // namespace bt::app

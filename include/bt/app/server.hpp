@@ -1,0 +1,104 @@
+// The server's side of the flow, written once and used by the one-process run and by the
+// server roles (`train`, `infer`) alike: the training loop over encrypted batches with
+// Nesterov steps, validation through an exchange with the client, checkpoints, and
+// encrypted inference. The server holds ciphertexts and evaluation keys only.
+//
+// Hand-offs are interfaces: the one-process run answers validation requests in memory
+// (the client decides at once); the roles answer through files in an exchange directory.
+// Checkpoints are files in both (a crash must not lose the work).
+#pragma once
+
+#include "bt/app/client.hpp"
+#include "bt/app/job.hpp"
+#include "bt/train/encrypted.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace bt::app {
+
+// Where training stands: enough to continue from it bit for bit.
+struct TrainState {
+    std::size_t step = 0, epoch = 1, next_batch = 0, bootstraps = 0;
+    bool stopped = false, finished = false;
+    double lambda = 0;  // the Nesterov schedule's λ_t
+    ckks::Ciphertext w, v;
+};
+
+// The client's answer to the server's end-of-epoch validation. The server supplies the
+// encrypted validation probabilities through `compute` (called only if the answer is not
+// known yet); the answer is the one bit that goes back: stop (true) or continue.
+class Exchange {
+public:
+    virtual ~Exchange() = default;
+    virtual bool stop_after_validation(std::size_t epoch,
+                                       const std::function<std::vector<ckks::Ciphertext>()>& compute) = 0;
+};
+
+// What the one-process client watches alongside (the float64 twin, the report); its
+// state rides in the checkpoints so that a resumed run continues it too.
+class TrainObserver {
+public:
+    virtual ~TrainObserver() = default;
+    virtual void after_step(const TrainState& st, std::size_t batch, double gamma) = 0;
+    virtual void after_epoch(const TrainState& st) = 0;
+    virtual void save(ckks::CiphertextBundle& b) const = 0;
+    virtual void restore(const ckks::CiphertextBundle& b) = 0;
+};
+
+struct LoopOptions {
+    std::size_t epochs = 0;            // the job's if 0
+    std::string checkpoint_dir;        // empty: no checkpoints
+    std::size_t checkpoint_every = 1;  // steps (0: epoch ends only)
+    bool resume = false;               // continue from the newest complete checkpoint
+};
+
+// The trivial encryption of the public initial head W = V = 0.
+ckks::Ciphertext zero_ciphertext(const ckks::Params& P, std::size_t level);
+
+class Server {
+public:
+    // `bs` null: a server that never bootstraps (inference).
+    Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKeys& keys, const ckks::Bootstrapper* bs);
+    ~Server();
+    train::CkksBackend& backend() { return *cb_; }
+    train::Engine<train::CkksBackend>& engine() { return *eng_; }
+
+    // Trains on `train`; validation batches go to `exchange` after every epoch (null or an
+    // empty `val`: no early stopping). Returns the final state (its w is the head).
+    TrainState train(EncSet& train, const EncSet& val, const LoopOptions& o, Exchange* exchange,
+                     TrainObserver* observer, std::ostream& log);
+    // Centred logits of every test batch under the encrypted head (encrypted inference).
+    std::vector<ckks::Ciphertext> infer(const ckks::Ciphertext& head, const EncSet& test, std::ostream& log);
+
+private:
+    void run_epoch_steps(TrainState& st, EncSet& train, const LoopOptions& o, std::size_t total_steps,
+                         TrainObserver* observer, std::size_t step0, std::ostream& log);
+    void checkpoint(const LoopOptions& o, const TrainState& st, std::uint64_t data_id, const TrainObserver* obs);
+    ckks::ParamsPtr P_;
+    const Job& job_;
+    const Plan& plan_;
+    std::unique_ptr<ckks::Bootstrapper> none_;
+    const ckks::Bootstrapper* bs_;
+    std::unique_ptr<ckks::Evaluator> ev_;
+    std::unique_ptr<train::CkksBackend> cb_;
+    std::unique_ptr<train::Engine<train::CkksBackend>> eng_;
+    std::chrono::steady_clock::time_point t_train_;
+};
+
+// ---------------------------------------------------------------- checkpoints
+// dir/ckpt-<8-digit step>.bin, written atomically; the two newest are kept. A checkpoint
+// names its job and data set; one of another data set is refused (re-encrypted data:
+// start afresh), unreadable ones are skipped with a message.
+void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
+                      const TrainState& st, const TrainObserver* observer);
+bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
+                     TrainState& st, TrainObserver* observer, std::ostream& log);
+std::vector<std::size_t> list_checkpoints(const std::string& dir);  // steps, newest first
+std::string checkpoint_name(std::size_t step);
+
+}  // namespace bt::app

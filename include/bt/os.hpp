@@ -1,0 +1,67 @@
+// Operating-system helpers shared by every layer: the one atomic file writer, whole-file
+// reading, directories, and the process's and machine's memory; plus the one convention
+// for printing sizes and durations.
+//
+// Byte units: IEC binary everywhere a size is shown to a person (KiB, MiB, GiB: powers
+// of 1024); machine-readable outputs (report.json, bt_bench --json) give plain bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bt {
+
+// ---------------------------------------------------------------- files
+// Writes `n` bytes to `path` so that `path` either keeps its old content or has all of the
+// new: the bytes go to temp_path_for(path) (same directory, created with `mode`, so a
+// secret file is never readable by others even for a moment), which is fsynced and then
+// renamed over `path`; the directory is fsynced too. On any failure the temporary file is
+// removed and std::runtime_error names the path, the step that failed and the errno text.
+void write_file_atomic(const std::string& path, const void* data, std::size_t n, unsigned mode = 0644);
+void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0644);
+void write_file_atomic(const std::string& path, const std::string& text, unsigned mode = 0644);
+// The temporary name write_file_atomic uses for `path`: "<path>.tmp.<pid>". Complete files
+// never carry this suffix, so readers of a directory can skip half-written files.
+std::string temp_path_for(const std::string& path);
+
+// The whole file. Throws std::runtime_error with the path and the errno text.
+std::vector<std::uint8_t> read_file(const std::string& path);
+// A small text file with trailing white space removed ("" if it cannot be read).
+std::string read_text_trimmed(const std::string& path);
+
+bool path_exists(const std::string& path);
+bool is_directory(const std::string& path);
+// Size in bytes of a regular file; 0 if it does not exist.
+std::size_t file_size(const std::string& path);
+// "dir/name" ("name" if dir is empty).
+std::string path_join(const std::string& dir, const std::string& name);
+// The directory part of a path ("." if it has none).
+std::string dir_name(const std::string& path);
+// Creates `dir` and its missing parents (like mkdir -p) with `mode`. Throws
+// std::runtime_error naming the directory that could not be made and why.
+void make_dirs(const std::string& dir, unsigned mode = 0755);
+// Creates `dir` if needed and proves it writable by creating and removing a probe file.
+// Throws std::runtime_error saying what to do.
+void ensure_writable_dir(const std::string& dir, const std::string& what, unsigned mode = 0755);
+// Bytes free for an unprivileged user on the file system holding `path` (0 if unknown).
+std::size_t disk_free_bytes(const std::string& path);
+
+// ---------------------------------------------------------------- memory
+// Peak resident set size of this process in bytes (0 if the platform does not report it).
+std::size_t peak_rss_bytes();
+// Memory this process can use without swapping: the smaller of the kernel's MemAvailable
+// and the limit of its control group (cgroup v2 memory.max or v1 limit_in_bytes) minus
+// what the group already uses. 0 if neither is known.
+std::size_t available_memory_bytes();
+// Physical memory of the machine (0 if unknown).
+std::size_t total_memory_bytes();
+
+// ---------------------------------------------------------------- text
+// "512 B", "12.3 KiB", "45.6 MiB", "13.40 GiB".
+std::string format_bytes(std::size_t bytes);
+// "m:ss" (or "h:mm:ss" from one hour).
+std::string format_clock(double seconds);
+
+}  // namespace bt

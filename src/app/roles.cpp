@@ -1,0 +1,266 @@
+// Client and server roles with files between them (see bt/app/roles.hpp). Each command
+// is the shared flow of client.hpp / server.hpp with its inputs read from and its outputs
+// written to the files of files.hpp.
+#include "bt/app/roles.hpp"
+
+#include "bt/app/data.hpp"
+#include "bt/app/forecast.hpp"
+#include "bt/cpu.hpp"
+#include "bt/os.hpp"
+#include "bt/threadpool.hpp"
+#include "bt/train/training.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+
+namespace bt::app {
+
+using ckks::CiphertextBundle;
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+double since(clk::time_point t) { return std::chrono::duration<double>(clk::now() - t).count(); }
+
+Randomness client_randomness(const RunConfig& cfg) {
+    return cfg.insecure_seed ? Randomness::derived(*cfg.insecure_seed, true) : Randomness::os();
+}
+
+void write_logged(const std::string& path, const std::vector<std::uint8_t>& bytes, std::ostream& log,
+                  unsigned mode = 0644) {
+    write_file_atomic(path, bytes, mode);
+    log << "  " << std::left << std::setw(28) << path << std::right << std::setw(12) << format_bytes(bytes.size()) << "\n";
+}
+
+}  // namespace
+
+// ================================================================ keygen (client)
+
+void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) {
+    const auto t0 = clk::now();
+    if (cfg.sk_bootstrap)
+        throw UsageError("keygen makes keys for a server, which cannot run the secret-key stand-in: drop "
+                         "--insecure-sk-bootstrap");
+    const Randomness rnd = client_randomness(cfg);
+    ClientPlan cp = plan_client_job(cfg, rnd.id("job"));
+    ensure_writable_dir(dirs.client, "client directory", 0700);
+    ensure_writable_dir(dirs.server, "server directory", 0755);
+    log << cp.describe() << "\n";
+    const Calibration cal = calibrate(cp.P, cp.plan, nullptr);
+    const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, cal);
+    log << f.describe() << "\n";
+    check_memory(f, cfg.max_memory, cfg.force, log);
+    ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)};
+    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log);
+    const ckks::Params& P = *cp.P;
+    log << "client files (keep them; the secret key never leaves this side):\n";
+    write_logged(path_join(dirs.client, "secret.key"), ckks::serialize(P, ck.sk), log, 0600);
+    write_logged(path_join(dirs.client, "params.bin"), ckks::serialize(P), log);
+    write_logged(path_join(dirs.client, "job.bin"), ckks::serialize(P, cp.job.bundle()), log);
+    log << "server bundle (hand it over; nothing in it can decrypt):\n";
+    write_logged(path_join(dirs.server, "params.bin"), ckks::serialize(P), log);
+    write_logged(path_join(dirs.server, "job.bin"), ckks::serialize(P, cp.job.bundle()), log);
+    write_logged(path_join(dirs.server, "relin.key"), ckks::serialize(P, keys.relin), log);
+    write_logged(path_join(dirs.server, "galois-boot.key"), ckks::serialize(P, keys.boot), log);
+    if (keys.has_encaps)
+        write_logged(path_join(dirs.server, "encaps.key"), ckks::serialize(P, *cp.bs->encapsulation_ring(), keys.encaps), log);
+    write_logged(path_join(dirs.server, "galois-train.key"), ckks::serialize(P, keys.train), log);
+    log << "keygen: job " << hex64(cp.job.id) << " in " << std::fixed << std::setprecision(1) << since(t0)
+        << " s, peak memory " << format_bytes(peak_rss_bytes()) << "\n";
+}
+
+// ================================================================ encrypt (client)
+
+void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& log) {
+    const auto t0 = clk::now();
+    const ClientKeys ck = load_client(dirs.client, cfg_in.allow_insecure);
+    RunConfig cfg = cfg_in;
+    cfg.model = ck.job.model;
+    cfg.classes = ck.job.labels;
+    cfg.batch = ck.job.batch;
+    check_config(cfg);
+    const nn::ViT model = load_model(cfg.model);
+    if (model.config.width != ck.job.d)
+        throw UsageError("the model " + cfg.model + " gives " + std::to_string(model.config.width) +
+                         " features, the keys were planned for " + std::to_string(ck.job.d) +
+                         ": use the model given to keygen");
+    const Dataset ds = open_dataset(cfg);
+    ensure_writable_dir(dirs.server, "server directory", 0755);
+    const ClientData cd = extract_client_data(ds, model, cfg.gain, ck.job.classes(), log);
+    const train::EncShape& sh = ck.plan.sh;
+    double spread = 0;
+    train::exact_training(cd.train, train::make_batches(cd.train.rows, sh.batch), ck.job.epochs, ck.job.lr, spread);
+    train::check_logit_spread(spread, ck.job.softmax.V);
+    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::fixed << std::setprecision(2)
+        << spread << " of V = " << ck.job.softmax.V << "\n";
+    const Randomness rnd = client_randomness(cfg);
+    ClientState st;
+    st.data_id = rnd.id("data");
+    const std::size_t per_val = sh.blocks * sh.s0;
+    const EncSet tr = encrypt_set(ck, "train-set", cd.train, sh.batch, true, st.data_id, rnd, log);
+    const EncSet va = encrypt_set(ck, "val-set", cd.val, per_val, false, st.data_id, rnd, log);
+    const EncSet te = encrypt_set(ck, "test-set", cd.test, per_val, false, st.data_id, rnd, log);
+    log << "encrypted data for the server (features and training labels; seeded ciphertexts):\n";
+    for (const EncSet* s : {&tr, &va, &te})
+        write_logged(path_join(dirs.server, s->kind.substr(0, s->kind.find('-')) + ".bin"),
+                     ckks::serialize(*ck.P, set_bundle(*s, ck.job, ck.plan)), log);
+    st.data_dir = cfg.data_dir;
+    st.seed = cfg.seed;
+    st.gain = cfg.gain;
+    st.train_size = cd.train.rows;
+    st.val_size = cd.val.rows;
+    st.test_size = cfg.test_size;
+    st.norm = cd.norm;
+    st.val_labels = cd.val.label;
+    st.test_labels = cd.test.label;
+    write_logged(path_join(dirs.client, "client.bin"), ckks::serialize(*ck.P, st.bundle(ck.job)), log, 0600);
+    log << "encrypt: " << std::fixed << std::setprecision(1) << since(t0) << " s\n";
+}
+
+// ================================================================ train (server)
+
+void role_train(const TrainRoleOptions& o, std::ostream& log) {
+    const auto t0 = clk::now();
+    const std::string out = o.out_dir.empty() ? o.server_dir : o.out_dir;
+    ServerInputs in = load_server(o.server_dir, true, o.allow_insecure);
+    const ckks::Params& P = *in.P;
+    std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P);
+    check_bootstrapping_keys(in, *bs, o.server_dir);
+    attach_keys(*bs, in.keys);
+    EncSet tr = load_set(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
+    const EncSet va = load_set(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
+    if (va.data_id != tr.data_id)
+        throw UsageError("val.bin and train.bin come from different `encrypt` runs: re-send both");
+    ensure_writable_dir(out, "output directory", 0755);
+    std::unique_ptr<FileExchange> ex;
+    if (!o.exchange_dir.empty()) ex = std::make_unique<FileExchange>(P, in.job, o.exchange_dir, o.exchange_timeout, log);
+    log << "server: job " << hex64(in.job.id) << ", " << P.summary().substr(0, P.summary().find('\n')) << "\n"
+        << in.plan.describe() << "\n";
+    Server srv(in.P, in.job, in.plan, in.keys, bs.get());
+    LoopOptions lo;
+    lo.epochs = o.epochs;
+    lo.checkpoint_dir = path_join(out, "checkpoints");
+    lo.checkpoint_every = o.checkpoint_every;
+    lo.resume = o.resume;
+    const TrainState st = srv.train(tr, va, lo, ex.get(), nullptr, log);
+    CiphertextBundle head;
+    head.set("kind", "head");
+    head.set("job_id", hex64(in.job.id));
+    head.set("data_id", hex64(tr.data_id));
+    head.set("steps", std::to_string(st.step));
+    head.add(st.w);
+    const std::string head_path = path_join(out, "head.bin");
+    write_file_atomic(head_path, ckks::serialize(P, head));
+    if (ex) ex->finish();
+    const auto& sec = srv.backend().seconds;
+    log << std::fixed << std::setprecision(1) << "train: " << st.step << " steps, encrypted head " << head_path << " ("
+        << format_bytes(file_size(head_path)) << "); this run " << since(t0) << " s (matmul " << sec[0] << ", softmax "
+        << sec[1] << ", bootstrap " << sec[2] << ", update " << sec[3] << "), peak memory "
+        << format_bytes(peak_rss_bytes()) << "\n";
+}
+
+// ================================================================ infer (server)
+
+void role_infer(const std::string& server_dir, const std::string& head_file, const std::string& out_file,
+                bool allow_insecure, std::ostream& log) {
+    const ServerInputs in = load_server(server_dir, false, allow_insecure);
+    const ckks::Params& P = *in.P;
+    const CiphertextBundle head = load_bundle(P, head_file, "head", in.job, "run `bt_train train` first");
+    if (head.cts.size() != 1) throw std::runtime_error(head_file + ": expected one ciphertext");
+    const EncSet test = load_set(P, path_join(server_dir, "test.bin"), "test-set", in.job, in.plan, false);
+    Server srv(in.P, in.job, in.plan, in.keys, nullptr);
+    CiphertextBundle pred;
+    pred.set("kind", "predictions");
+    pred.set("job_id", hex64(in.job.id));
+    pred.set("data_id", hex64(test.data_id));
+    for (auto& ct : srv.infer(head.cts[0], test, log)) pred.add(std::move(ct));
+    write_file_atomic(out_file, ckks::serialize(P, pred));
+    log << "infer: " << test.batches.size() << " encrypted test batch(es) -> " << out_file << " ("
+        << format_bytes(file_size(out_file)) << ")\n";
+}
+
+// ================================================================ validate (client)
+
+void role_validate(const ValidateOptions& o, std::ostream& log) {
+    if (o.exchange_dir.empty()) throw UsageError("validate needs --exchange DIR (the directory given to the server's train)");
+    const ClientKeys ck = load_client(o.client_dir, o.allow_insecure);
+    const ClientState st = load_client_state(ck, o.client_dir);
+    train::EarlyStopping es{o.patience};
+    const std::string done = path_join(o.exchange_dir, "done");
+    for (std::size_t epoch = 1;; ++epoch) {
+        const std::string req = path_join(o.exchange_dir, "val-" + std::to_string(epoch) + ".bin");
+        const std::string ans = path_join(o.exchange_dir, "decision-" + std::to_string(epoch) + ".txt");
+        if (!wait_for_file(req, o.timeout, done)) {
+            if (path_exists(done)) {
+                log << "validate: the server has finished\n";
+                return;
+            }
+            throw std::runtime_error("no validation request " + req + " after " + std::to_string(o.timeout) + " s");
+        }
+        const CiphertextBundle b = load_bundle(*ck.P, req, "validation", ck.job, "");
+        const Score s = score_ciphertexts(ck, b.cts, st.val_labels, req);
+        const bool stop = es.stop_after(s.loss);
+        if (!path_exists(ans)) write_file_atomic(ans, std::string(stop ? "stop\n" : "continue\n"));
+        const std::string answer = read_text_trimmed(ans);
+        log << "validate: epoch " << epoch << " loss " << std::fixed << std::setprecision(4) << s.loss << " accuracy "
+            << s.accuracy << " -> " << answer << "\n"
+            << std::flush;
+        if (answer == "stop") return;
+    }
+}
+
+// ================================================================ decrypt (client)
+
+ReleasedHead role_decrypt(const DecryptOptions& o, std::ostream& log) {
+    const ClientKeys ck = load_client(o.client_dir, o.allow_insecure);
+    const ClientState st = load_client_state(ck, o.client_dir);
+    const CiphertextBundle b = load_bundle(*ck.P, o.head_file, "head", ck.job, "the server's `bt_train train` writes it");
+    if (b.cts.size() != 1) throw std::runtime_error(o.head_file + ": expected one ciphertext");
+    const ReleasedHead r = decrypt_head(ck, b.cts[0], o.flooding, o.flood_sigma);
+    write_head(o.out_file, r, st.norm, ck.job, HeadProvenance{st.data_dir, st.test_size});
+    log << "decrypt: head " << r.head.classes << " x " << ck.job.d << " (+ bias) -> " << o.out_file
+        << "; CKKS noise per slot 2^" << std::fixed << std::setprecision(1) << std::log2(std::max(r.noise_sigma, 1e-300));
+    if (r.flood_sigma > 0)
+        log << ", flooding sigma 2^" << std::log2(r.flood_sigma) << " per slot ("
+            << std::log2(r.flood_sigma / std::max(r.noise_sigma, 1e-300)) << " bits above the noise)\n";
+    else
+        log << ", NO flooding (--no-flooding: never share this head or anything computed from it)\n";
+    return r;
+}
+
+// ================================================================ evaluate (client)
+
+Evaluation role_evaluate_head(const std::string& head_file, const std::string& data_dir, const std::string& model,
+                              std::ostream& log) {
+    const HeadFile h = read_head(head_file);
+    RunConfig cfg;
+    cfg.data_dir = data_dir.empty() ? h.prov.data_dir : data_dir;
+    cfg.model = model.empty() ? h.model : model;
+    cfg.classes = h.labels;
+    cfg.test_size = h.prov.test_size;
+    const nn::ViT vit = load_model(cfg.model);
+    const Dataset ds = open_dataset(cfg, true);
+    const ClientData cd = extract_client_data(ds, vit, h.norm.gain, static_cast<int>(h.labels.size()), log, &h.norm);
+    const Evaluation e = evaluate_head(h.head, cd.test);
+    log << "evaluate: test accuracy of " << head_file << " on " << cd.test.rows << " images: " << std::fixed
+        << std::setprecision(4) << e.accuracy << "\n";
+    print_confusion(e, h.class_names, log);
+    return e;
+}
+
+double role_evaluate_predictions(const std::string& client_dir, const std::string& predictions_file,
+                                 bool allow_insecure, std::ostream& log) {
+    const ClientKeys ck = load_client(client_dir, allow_insecure);
+    const ClientState st = load_client_state(ck, client_dir);
+    const CiphertextBundle b =
+        load_bundle(*ck.P, predictions_file, "predictions", ck.job, "the server's `bt_train infer` writes it");
+    if (b.get("data_id") != hex64(st.data_id))
+        throw UsageError(predictions_file + ": computed on another encrypted test set (re-run infer)");
+    const Score s = score_ciphertexts(ck, b.cts, st.test_labels, predictions_file);
+    log << "evaluate: encrypted inference, test accuracy on " << s.rows << " images: " << std::fixed
+        << std::setprecision(4) << s.accuracy << "\n";
+    return s.accuracy;
+}
+
+}  // namespace bt::app

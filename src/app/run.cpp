@@ -1,0 +1,406 @@
+// The whole flow in one process (see bt/app/run.hpp).
+#include "bt/app/run.hpp"
+
+#include "bt/app/client.hpp"
+#include "bt/app/data.hpp"
+#include "bt/app/progress.hpp"
+#include "bt/app/server.hpp"
+#include "bt/cpu.hpp"
+#include "bt/os.hpp"
+#include "bt/secure.hpp"
+#include "bt/threadpool.hpp"
+#include "bt/train/training.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+namespace bt::app {
+
+using ckks::CiphertextBundle;
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+double since(clk::time_point t) { return std::chrono::duration<double>(clk::now() - t).count(); }
+
+std::uint64_t fnv64(const std::string& s) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+std::string join_exact(const std::vector<double>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + CiphertextBundle::f64(v[i]);
+    return s;
+}
+
+std::vector<double> split_exact(const std::string& s, std::size_t n, const std::string& what) {
+    std::vector<double> out;
+    std::stringstream ss(s);
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(std::strtod(item.c_str(), nullptr));
+    if (out.size() != n) throw std::runtime_error(what + ": expected " + std::to_string(n) + " values");
+    return out;
+}
+
+// ================================================================ the client, in process
+// Answers the server's validation requests at once (it holds the secret key), and runs
+// the float64 twin step by step beside the encrypted run. Its state rides in the
+// checkpoints, with fingerprints of the job and of the data that a resume must match.
+class InProcessClient : public Exchange, public TrainObserver {
+public:
+    InProcessClient(const ClientKeys& ck, const ClientData& cd, const RunConfig& cfg, std::uint64_t fingerprint,
+                    clk::time_point t_start, std::ostream& log)
+        : ck_(ck), cd_(cd), cfg_(cfg), fingerprint_(fingerprint), t_start_(t_start), log_(log),
+          tb_(ck.plan.sh.slots, ck.plan.sh.tile_slots()), twin_(ck.plan.sh, ck.plan.sp, tb_),
+          tbat_(twin_set(ck.plan, cd.train, ck.plan.sh.batch)),
+          tval_(twin_set(ck.plan, cd.val, ck.plan.sh.blocks * ck.plan.sh.s0)), tw_(ck.plan.sh.slots, 0.0), tv_(tw_),
+          es_{cfg.patience} {}
+
+    bool stop_after_validation(std::size_t epoch,
+                               const std::function<std::vector<ckks::Ciphertext>()>& compute) override {
+        const Score s = score_ciphertexts(ck_, compute(), cd_.val.label, "validation");
+        pending_ = EpochRecord{};
+        pending_.epoch = static_cast<int>(epoch);
+        pending_.val_loss = s.loss;
+        pending_.val_accuracy = s.accuracy;
+        double tloss = 0;
+        std::size_t tcorrect = 0;
+        const auto vb = train::make_batches(cd_.val.rows, ck_.plan.sh.blocks * ck_.plan.sh.s0);
+        for (std::size_t k = 0; k < vb.size(); ++k)
+            train::score_batch(ck_.plan.sh, twin_.forward(tw_, tval_[k]), cd_.val.label, vb[k], tloss, tcorrect);
+        pending_.twin_val_loss = tloss / static_cast<double>(cd_.val.rows);
+        validated_ = true;
+        return es_.stop_after(s.loss);
+    }
+
+    void after_step(const TrainState&, std::size_t batch, double gamma) override {
+        twin_.step(tw_, tv_, tbat_.at(batch), cfg_.lr, gamma);
+    }
+
+    void after_epoch(const TrainState& st) override {
+        EpochRecord r = validated_ ? pending_ : EpochRecord{};
+        validated_ = false;
+        r.epoch = static_cast<int>(st.epoch);
+        r.steps = st.step;
+        r.seconds = since(t_start_);
+        // Training loss of the current encrypted head, computed by the client after decryption.
+        const ckks::Encoder enc(ck_.P);
+        const ckks::Decryptor dec(ck_.P, ck_.sk);
+        r.train_loss = train::cross_entropy(train::unpack_head(ck_.plan.sh, ckks::decrypt_real(dec, enc, st.w)), cd_.train);
+        epochs_.push_back(r);
+        log_ << "epoch " << r.epoch << ": validation loss " << std::fixed << std::setprecision(4) << r.val_loss
+             << " (twin " << r.twin_val_loss << "), accuracy " << r.val_accuracy << ", training loss " << r.train_loss
+             << "\n";
+        if (st.stopped) log_ << "early stop: no validation improvement for " << cfg_.patience << " epoch(s)\n";
+    }
+
+    void save(CiphertextBundle& b) const override {
+        b.set("client_fingerprint", hex64(fingerprint_));
+        b.set("twin_w", join_exact(tw_));
+        b.set("twin_v", join_exact(tv_));
+        b.set("early_stop", CiphertextBundle::f64(es_.best) + "," + std::to_string(es_.bad));
+        std::string rec;
+        for (const EpochRecord& e : epochs_) {
+            char line[256];
+            std::snprintf(line, sizeof line, "%d %zu %.17g %.17g %.17g %.17g %.17g;", e.epoch, e.steps, e.train_loss,
+                          e.val_loss, e.val_accuracy, e.twin_val_loss, e.seconds);
+            rec += line;
+        }
+        b.set("epoch_records", rec);
+    }
+
+    void restore(const CiphertextBundle& b) override {
+        if (!b.has("client_fingerprint") || b.get("client_fingerprint") != hex64(fingerprint_))
+            throw UsageError("the checkpoint was made by a run with other options or other data: resume with the "
+                             "same options (or start without --resume)");
+        tw_ = split_exact(b.get("twin_w"), tw_.size(), "checkpoint twin_w");
+        tv_ = split_exact(b.get("twin_v"), tv_.size(), "checkpoint twin_v");
+        const std::string es = b.get("early_stop");
+        es_.best = std::strtod(es.c_str(), nullptr);
+        es_.bad = std::strtoull(es.substr(es.find(',') + 1).c_str(), nullptr, 10);
+        epochs_.clear();
+        std::stringstream ss(b.get("epoch_records"));
+        for (std::string item; std::getline(ss, item, ';');) {
+            EpochRecord e;
+            std::istringstream in(item);
+            std::string f[5];
+            in >> e.epoch >> e.steps >> f[0] >> f[1] >> f[2] >> f[3] >> f[4];
+            double* dst[5] = {&e.train_loss, &e.val_loss, &e.val_accuracy, &e.twin_val_loss, &e.seconds};
+            for (int i = 0; i < 5; ++i) *dst[i] = std::strtod(f[i].c_str(), nullptr);
+            epochs_.push_back(e);
+        }
+    }
+
+    const std::vector<EpochRecord>& epochs() const { return epochs_; }
+    const std::vector<double>& twin_weights() const { return tw_; }
+    const train::RangeStats& twin_ranges() const { return twin_.ranges; }
+
+private:
+    const ClientKeys& ck_;
+    const ClientData& cd_;
+    const RunConfig& cfg_;
+    std::uint64_t fingerprint_;
+    clk::time_point t_start_;
+    std::ostream& log_;
+    train::TwinBackend tb_;
+    train::Engine<train::TwinBackend> twin_;
+    std::vector<train::BatchData<train::TwinBackend>> tbat_, tval_;
+    std::vector<double> tw_, tv_;
+    train::EarlyStopping es_;
+    std::vector<EpochRecord> epochs_;
+    EpochRecord pending_;
+    bool validated_ = false;
+};
+
+// ================================================================ the run's secret seed
+// checkpoints/client.seed: "bt-seed 1\n" and 64 hexadecimal digits, mode 0600.
+
+std::string seed_path(const RunConfig& cfg) { return path_join(path_join(cfg.out_dir, "checkpoints"), "client.seed"); }
+
+void remove_run_state(const RunConfig& cfg) {
+    const std::string dir = path_join(cfg.out_dir, "checkpoints");
+    for (std::size_t s : list_checkpoints(dir)) std::remove(path_join(dir, checkpoint_name(s)).c_str());
+    if (path_exists(seed_path(cfg))) {
+        const std::string zeros(128, '0');
+        write_file_atomic(seed_path(cfg), zeros, 0600);  // the old seed's blocks are overwritten first
+        std::remove(seed_path(cfg).c_str());
+    }
+    std::remove(dir.c_str());  // rmdir if empty
+}
+
+Randomness open_randomness(const RunConfig& cfg, std::ostream& log) {
+    if (cfg.insecure_seed) {
+        log << "WARNING: --insecure-seed: every key and encryption is derived from a known seed; INSECURE, "
+               "for tests only\n";
+        return Randomness::derived(*cfg.insecure_seed, true);
+    }
+    const std::string path = seed_path(cfg);
+    if (cfg.resume && path_exists(path)) {
+        const std::string text = read_text_trimmed(path);
+        if (text.size() != 10 + 64 || text.compare(0, 10, "bt-seed 1\n") != 0)
+            throw UsageError(path + " is not a BlindTuner run seed: start without --resume");
+        Seed s = parse_seed_hex(path, text.substr(10));
+        Randomness r = Randomness::derived(s, false);
+        secure_wipe(s.data(), s.size());
+        return r;
+    }
+    if (cfg.resume) log << "no interrupted run in " << cfg.out_dir << ": starting afresh\n";
+    remove_run_state(cfg);
+    make_dirs(path_join(cfg.out_dir, "checkpoints"), 0700);
+    Seed s = os_random_seed();
+    std::string text = "bt-seed 1\n";
+    for (std::uint8_t b : s) {
+        char h[3];
+        std::snprintf(h, sizeof h, "%02x", b);
+        text += h;
+    }
+    write_file_atomic(path, text + "\n", 0600);
+    secure_wipe(&text[0], text.size());
+    Randomness r = Randomness::derived(s, false);
+    secure_wipe(s.data(), s.size());
+    return r;
+}
+
+// ================================================================ phases
+
+Workload workload_of(const RunConfig& cfg, const Dataset& ds) {
+    Workload w;
+    w.train_rows = ds.train_idx.size();
+    w.val_rows = ds.val_idx.size();
+    w.test_rows = ds.test_idx.size();
+    w.dataset_bytes = ds.train_images.pixels.size() + ds.test_images.pixels.size();
+    w.encrypt_test = cfg.infer;
+    w.sk_bootstrap = cfg.sk_bootstrap;
+    return w;
+}
+
+void fill_report_header(RunReport& rep, const RunConfig& cfg, const ClientPlan& cp, const Dataset& ds) {
+    rep.title = "BlindTuner: encrypted fine-tuning of the classification head";
+    rep.config = {{"preset", cp.preset_name},
+                  {"model", cp.job.model},
+                  {"data", cfg.data_dir},
+                  {"batch", std::to_string(cfg.batch)},
+                  {"epochs", std::to_string(cfg.epochs)},
+                  {"lr", std::to_string(cfg.lr)},
+                  {"gain", std::to_string(cfg.gain)},
+                  {"V", std::to_string(cfg.softmax.V)},
+                  {"seed", std::to_string(cfg.seed)},
+                  {"bootstrapping", cfg.sk_bootstrap ? "secret-key stand-in (insecure)" : "CKKS"},
+                  {"flooding", cfg.flooding ? CiphertextBundle::f64(cfg.flood_sigma > 0 ? cfg.flood_sigma : kDefaultFloodSigma) : "none"},
+                  {"threads", std::to_string(ThreadPool::global().size())},
+                  {"simd", std::string(simd_path_name(simd_path()))}};
+    rep.class_names = cp.job.class_names;
+    rep.train_size = ds.train_idx.size();
+    rep.val_size = ds.val_idx.size();
+    rep.test_size = ds.test_idx.size();
+    rep.classes = cfg.classes.size();
+    const train::OpCounts& c = cp.plan.per_step;
+    rep.extra = {{"ct_mults_per_step", static_cast<double>(c.ct_mults)},
+                 {"relins_per_step", static_cast<double>(c.relins)},
+                 {"rotations_per_step", static_cast<double>(c.rotations + c.hoisted_rotations)},
+                 {"bootstraps_per_step", static_cast<double>(c.boot_full + c.boot_sparse)},
+                 {"levels_after_bootstrap", static_cast<double>(cp.job.L)}};
+}
+
+// The client's set-up: everything checked, the forecast printed and compared with memory.
+struct Prepared {
+    ClientPlan cp;
+    Dataset ds;
+    Forecast forecast;
+};
+
+Prepared prepare(const RunConfig& cfg, std::ostream& log) {
+    Prepared p{plan_client_job(cfg, 0), open_dataset(cfg), {}};
+    if (!cfg.plan_only) ensure_writable_dir(cfg.out_dir, "output directory --out");
+    log << "CPU path " << simd_path_name(simd_path()) << ", threads " << ThreadPool::global().size() << "\n"
+        << p.cp.describe() << "\n"
+        << "data: " << thousands(p.ds.train_idx.size()) << " training, " << thousands(p.ds.val_idx.size())
+        << " validation, " << thousands(p.ds.test_idx.size()) << " test images of classes";
+    for (std::size_t k = 0; k < cfg.classes.size(); ++k)
+        log << " " << cfg.classes[k] << (cfg.class_names.empty() ? "" : " (" + cfg.class_names[k] + ")");
+    log << " from " << cfg.data_dir << "\n";
+    const Calibration cal = calibrate(p.cp.P, p.cp.plan, &p.cp.model);
+    p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), workload_of(cfg, p.ds), cal);
+    log << p.forecast.describe() << " (calibrated in " << std::fixed << std::setprecision(1) << cal.seconds << " s)\n";
+    const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
+    log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
+        << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";
+    if (cfg.plan_only) {
+        if (avail && p.forecast.peak_bytes > avail)
+            log << "a run with these options would be refused (forecast above the memory limit) unless --force\n";
+    } else {
+        check_memory(p.forecast, cfg.max_memory, cfg.force, log);
+    }
+    return p;
+}
+
+}  // namespace
+
+// ================================================================ the run
+
+RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
+    const auto t_start = clk::now();
+    RunResult res;
+    Prepared pre = prepare(cfg, log);
+    ClientPlan& cp = pre.cp;
+    RunReport& rep = res.report;
+    fill_report_header(rep, cfg, cp, pre.ds);
+    res.forecast = pre.forecast;
+    rep.forecast = pre.forecast.report_fields();
+    if (cfg.plan_only) return res;
+
+    // ------------------------------------------------ client: randomness, features, range pre-check
+    const Randomness rnd = open_randomness(cfg, log);
+    cp.job.id = rnd.id("job");
+    const ClientData cd = extract_client_data(pre.ds, cp.model, cfg.gain, cp.job.classes(), log);
+    const auto batches = train::make_batches(cd.train.rows, cfg.batch);
+    double spread = 0;
+    res.exact = train::exact_training(cd.train, batches, cfg.epochs, cfg.lr, spread);
+    train::check_logit_spread(spread, cfg.softmax.V);
+    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::fixed << std::setprecision(2)
+        << spread << " of V = " << cfg.softmax.V << "\n";
+
+    // ------------------------------------------------ client: keys and encryption (handed over in memory)
+    ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)};
+    auto t = clk::now();
+    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log);
+    const double t_keygen = since(t);
+    std::unique_ptr<ckks::SecretKeyBootstrapper> standin;
+    if (cp.bs) attach_keys(*cp.bs, keys);
+    else standin = std::make_unique<ckks::SecretKeyBootstrapper>(cp.P, ck.sk, cp.job.L, std::nullopt);
+    rep.key_bytes = {{"relin", keys.relin.key.size_bytes()},
+                     {"galois_training", keys.train.size_bytes()},
+                     {"galois_bootstrap", keys.boot.size_bytes()},
+                     {"encapsulation", keys.has_encaps ? keys.encaps.size_bytes() : 0}};
+    t = clk::now();
+    const std::uint64_t data_id = rnd.id("data");
+    EncSet tr = encrypt_set(ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log);
+    const std::size_t per_val = cp.plan.sh.blocks * cp.plan.sh.s0;
+    const EncSet va = encrypt_set(ck, "val-set", cd.val, per_val, false, data_id, rnd, log);
+    const double t_encrypt = since(t);
+
+    // ------------------------------------------------ server: training (ciphertexts and evaluation keys only)
+    const ckks::Bootstrapper* bs = cp.bs ? static_cast<const ckks::Bootstrapper*>(cp.bs.get()) : standin.get();
+    Server srv(cp.P, cp.job, cp.plan, keys, bs);
+    const ckks::Decryptor probe_dec(cp.P, ck.sk);
+    if (cfg.check_ranges) srv.backend().set_probe(&probe_dec);  // the client's own self-check (one process only)
+    const std::uint64_t fp = fnv64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +
+                                   ckks::CiphertextBundle::f64(cfg.lr) + std::to_string(cfg.patience) +
+                                   std::to_string(cfg.epochs) + std::to_string(cfg.batch));
+    InProcessClient client(ck, cd, cfg, fp, t_start, log);
+    LoopOptions lo;
+    lo.checkpoint_dir = path_join(cfg.out_dir, "checkpoints");
+    lo.checkpoint_every = cfg.checkpoint_every;
+    lo.resume = cfg.resume;
+    t = clk::now();
+    const TrainState st = srv.train(tr, va, lo, &client, &client, log);
+    const double t_training = since(t);
+    res.head = st.w;
+
+    // ------------------------------------------------ client: decrypt, release, evaluate
+    const ReleasedHead unflooded = decrypt_head(ck, st.w, false, 0);
+    const ReleasedHead released = decrypt_head(ck, st.w, cfg.flooding, cfg.flood_sigma);
+    const std::string head_path = path_join(cfg.out_dir, "head.safetensors");
+    write_head(head_path, released, cd.norm, cp.job, HeadProvenance{cfg.data_dir, cfg.test_size});
+    res.released = as_stored(released.head);
+    res.unflooded = unflooded.head;
+    res.twin = train::unpack_head(cp.plan.sh, client.twin_weights());
+    for (std::size_t i = 0; i < res.twin.w.size(); ++i)
+        res.max_weight_diff = std::max(res.max_weight_diff, std::fabs(res.twin.w[i] - res.unflooded.w[i]));
+    res.ranges = srv.engine().ranges;
+    const Evaluation ev = evaluate_head(res.released, cd.test);
+    rep.acc_encrypted = ev.accuracy;
+    rep.confusion = ev.confusion;
+    rep.acc_unflooded = evaluate_head(res.unflooded, cd.test).accuracy;
+    rep.acc_twin = train::accuracy(res.twin, cd.test);
+    rep.acc_exact = train::accuracy(res.exact, cd.test);
+    rep.epochs = client.epochs();
+    rep.steps = st.step;
+    rep.bootstraps = st.bootstraps;
+
+    // ------------------------------------------------ optional: encrypted inference
+    if (cfg.infer) {
+        const EncSet te = encrypt_set(ck, "test-set", cd.test, per_val, false, data_id, rnd, log);
+        Server inf(cp.P, cp.job, cp.plan, keys, nullptr);
+        const Score s = score_ciphertexts(ck, inf.infer(st.w, te, log), cd.test.label, "predictions");
+        rep.extra.emplace_back("accuracy_encrypted_inference", s.accuracy);
+        log << "encrypted inference: test accuracy " << std::fixed << std::setprecision(4) << s.accuracy << "\n";
+    }
+
+    // ------------------------------------------------ the report
+    const auto& sec = srv.backend().seconds;
+    rep.peak_memory_bytes = peak_rss_bytes();
+    rep.seconds = {{"total", since(t_start)}, {"features", cd.seconds}, {"keygen", t_keygen},
+                   {"encrypt", t_encrypt},    {"training", t_training}};
+    for (int s = 0; s < train::kStages; ++s)
+        if (s != static_cast<int>(train::Stage::Other))
+            rep.seconds.emplace_back(train::stage_name(static_cast<train::Stage>(s)), sec[static_cast<std::size_t>(s)]);
+    rep.extra.emplace_back("max_weight_diff_vs_twin", res.max_weight_diff);
+    rep.extra.emplace_back("seconds_per_step", t_training / static_cast<double>(std::max<std::size_t>(1, st.step)));
+    rep.extra.emplace_back("range_t_max", res.ranges.t_max);
+    rep.extra.emplace_back("ckks_noise_bits", -std::log2(std::max(unflooded.noise_sigma, 1e-300)));
+    write_file_atomic(path_join(cfg.out_dir, "report.json"), report_json(rep));
+    write_file_atomic(path_join(cfg.out_dir, "report.svg"), report_svg(rep));
+    if (!cfg.insecure_seed) remove_run_state(cfg);  // the run is complete: its seed and checkpoints go
+
+    log << std::fixed << std::setprecision(4) << "test accuracy on " << cd.test.rows << " images: encrypted "
+        << rep.acc_encrypted << " (released head" << (cfg.flooding ? ", noise-flooded" : "") << "; unflooded "
+        << rep.acc_unflooded << "), float64 twin " << rep.acc_twin << ", exact plaintext " << rep.acc_exact << "\n"
+        << "encrypted vs twin weights: max |dW| = " << std::scientific << res.max_weight_diff << std::fixed << "\n";
+    if (cfg.check_ranges) log << "softmax ranges (secret-key probe): " << res.ranges.describe(cp.plan.sp) << "\n";
+    log << std::setprecision(1) << "time: total " << since(t_start) << " s (forecast " << pre.forecast.total_seconds
+        << "; features " << cd.seconds << ", keys " << t_keygen << ", encrypt " << t_encrypt << ", training "
+        << t_training << ": matmul " << sec[0] << ", softmax " << sec[1] << ", bootstrap " << sec[2] << ", update "
+        << sec[3] << "), peak memory " << format_bytes(rep.peak_memory_bytes) << " (forecast "
+        << format_bytes(pre.forecast.peak_bytes) << ")\n"
+        << "outputs: " << head_path << " (the trained head; `bt_train evaluate --head " << head_path
+        << "` re-scores it), " << path_join(cfg.out_dir, "report.json") << ", " << path_join(cfg.out_dir, "report.svg")
+        << "\n";
+    return res;
+}
+
+}  // namespace bt::app
