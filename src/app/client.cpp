@@ -6,6 +6,7 @@
 #include "bt/app/progress.hpp"
 #include "bt/ckks/keys.hpp"
 #include "bt/json.hpp"
+#include "bt/hash.hpp"
 #include "bt/os.hpp"
 #include "bt/nn/safetensors.hpp"
 #include "bt/secure.hpp"
@@ -25,11 +26,6 @@ using ckks::CiphertextBundle;
 
 namespace {
 
-std::uint64_t fnv64(const std::string& s) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-    return h;
-}
 
 }  // namespace
 
@@ -46,7 +42,7 @@ Randomness Randomness::derived(const Seed& master, bool insecure_test) {
 Randomness::~Randomness() { secure_wipe(master_.data(), master_.size()); }
 
 Prng Randomness::stream(const std::string& purpose) const {
-    return derived_ ? Prng(master_, fnv64(purpose)) : Prng::from_os();
+    return derived_ ? Prng(master_, fnv1a64(purpose)) : Prng::from_os();
 }
 
 std::uint64_t Randomness::id(const std::string& purpose) const { return stream("id/" + purpose).next_u64(); }
@@ -201,6 +197,19 @@ std::vector<train::BatchData<train::TwinBackend>> twin_set(const Plan& plan, con
         out.push_back(std::move(bd));
     }
     return out;
+}
+
+train::Head range_precheck(const train::Features& train, const Job& job, std::ostream& log) {
+    double spread = 0;
+    train::Head exact = train::exact_training(train, train::make_batches(train.rows, job.batch), job.epochs, job.lr, spread);
+    try {
+        train::check_logit_spread(spread, job.softmax.V);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::fixed << std::setprecision(2)
+        << spread << " of V = " << job.softmax.V << "\n";
+    return exact;
 }
 
 // ================================================================ validation

@@ -56,8 +56,8 @@ void check_config(const RunConfig& cfg) {
         throw UsageError("--class-names gives " + std::to_string(cfg.class_names.size()) + " names for " +
                          std::to_string(cfg.classes.size()) + " classes: give one name per class, in the same order");
     for (const std::string& n : cfg.class_names)
-        for (unsigned char ch : n)
-            if (ch < 0x20 || ch == 0x7f)
+        for (const char c : n)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
                 throw UsageError("--class-names: a name holds a control character; use printable names");
     if (cfg.batch < 1 || cfg.batch > kMaxBatch)
         throw UsageError("--batch must be from 1 to " + std::to_string(kMaxBatch) + ", got " + std::to_string(cfg.batch));
@@ -105,6 +105,14 @@ void check_insecure_opt_in(const ckks::Params& P, bool allow_insecure, const std
         throw UsageError(where + " holds INSECURE test parameters (" +
                          (P.name().empty() ? std::string("unnamed") : P.name()) +
                          "): pass --allow-insecure to use them anyway (tests only)");
+}
+
+void prepare_output_dir(const std::string& dir, const std::string& what, unsigned mode) {
+    try {
+        ensure_writable_dir(dir, what, mode);
+    } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
 }
 
 std::vector<int> parse_class_list(const std::string& v) {

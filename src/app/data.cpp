@@ -2,6 +2,7 @@
 #include "bt/app/data.hpp"
 
 #include "bt/app/progress.hpp"
+#include "bt/hash.hpp"
 #include "bt/os.hpp"
 
 #include <algorithm>
@@ -180,14 +181,7 @@ ClientData extract_client_data(const Dataset& ds, const nn::ViT& model, double g
 }
 
 std::uint64_t features_fingerprint(const train::Features& f) {
-    std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the bytes of x and the labels
-    auto mix = [&h](const void* p, std::size_t n) {
-        const auto* b = static_cast<const unsigned char*>(p);
-        for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
-    };
-    mix(f.x.data(), f.x.size() * sizeof(double));
-    mix(f.label.data(), f.label.size() * sizeof(int));
-    return h;
+    return fnv1a64(f.label.data(), f.label.size() * sizeof(int), fnv1a64(f.x.data(), f.x.size() * sizeof(double)));
 }
 
 }  // namespace bt::app

@@ -29,8 +29,11 @@ double Progress::elapsed() const {
 void Progress::add(std::size_t n) {
     done_ = std::min(total_, done_ + n);
     const auto now = std::chrono::steady_clock::now();
-    if (std::chrono::duration<double>(now - last_).count() < interval_ || done_ >= total_) return;
+    const double quiet = std::chrono::duration<double>(now - last_).count();
+    const bool tenth = 10 * (done_ - done_at_last_) >= total_;
+    if (quiet < interval_ || done_ >= total_ || (!tenth && quiet < 10)) return;
     last_ = now;
+    done_at_last_ = done_;
     const double el = elapsed();
     const double left = done_ ? el * static_cast<double>(total_ - done_) / static_cast<double>(done_) : 0;
     char pct[16];

@@ -44,8 +44,8 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
                          "--insecure-sk-bootstrap");
     const Randomness rnd = client_randomness(cfg);
     ClientPlan cp = plan_client_job(cfg, rnd.id("job"));
-    ensure_writable_dir(dirs.client, "client directory", 0700);
-    ensure_writable_dir(dirs.server, "server directory", 0755);
+    prepare_output_dir(dirs.client, "client directory", 0700);
+    prepare_output_dir(dirs.server, "server directory", 0755);
     log << cp.describe() << "\n";
     const Calibration cal = calibrate(cp.P, cp.plan, nullptr);
     const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, cal);
@@ -86,14 +86,10 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
                          " features, the keys were planned for " + std::to_string(ck.job.d) +
                          ": use the model given to keygen");
     const Dataset ds = open_dataset(cfg);
-    ensure_writable_dir(dirs.server, "server directory", 0755);
+    prepare_output_dir(dirs.server, "server directory", 0755);
     const ClientData cd = extract_client_data(ds, model, cfg.gain, ck.job.classes(), log);
     const train::EncShape& sh = ck.plan.sh;
-    double spread = 0;
-    train::exact_training(cd.train, train::make_batches(cd.train.rows, sh.batch), ck.job.epochs, ck.job.lr, spread);
-    train::check_logit_spread(spread, ck.job.softmax.V);
-    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::fixed << std::setprecision(2)
-        << spread << " of V = " << ck.job.softmax.V << "\n";
+    range_precheck(cd.train, ck.job, log);
     const Randomness rnd = client_randomness(cfg);
     ClientState st;
     st.data_id = rnd.id("data");
@@ -132,7 +128,7 @@ void role_train(const TrainRoleOptions& o, std::ostream& log) {
     const EncSet va = load_set(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
     if (va.data_id != tr.data_id)
         throw UsageError("val.bin and train.bin come from different `encrypt` runs: re-send both");
-    ensure_writable_dir(out, "output directory", 0755);
+    prepare_output_dir(out, "output directory", 0755);
     std::unique_ptr<FileExchange> ex;
     if (!o.exchange_dir.empty()) ex = std::make_unique<FileExchange>(P, in.job, o.exchange_dir, o.exchange_timeout, log);
     log << "server: job " << hex64(in.job.id) << ", " << P.summary().substr(0, P.summary().find('\n')) << "\n"

@@ -6,6 +6,7 @@
 #include "bt/app/progress.hpp"
 #include "bt/app/server.hpp"
 #include "bt/cpu.hpp"
+#include "bt/hash.hpp"
 #include "bt/os.hpp"
 #include "bt/secure.hpp"
 #include "bt/threadpool.hpp"
@@ -26,11 +27,6 @@ namespace {
 using clk = std::chrono::steady_clock;
 double since(clk::time_point t) { return std::chrono::duration<double>(clk::now() - t).count(); }
 
-std::uint64_t fnv64(const std::string& s) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-    return h;
-}
 
 std::string join_exact(const std::vector<double>& v) {
     std::string s;
@@ -207,6 +203,14 @@ Randomness open_randomness(const RunConfig& cfg, std::ostream& log) {
 
 // ================================================================ phases
 
+// The stand-in's re-encryptions drawn from the run's randomness, so that a resumed
+// stand-in run is bit-identical too (the stand-in is insecure in any case).
+Seed stand_in_seed(const Randomness& rnd) {
+    Seed s;
+    rnd.stream("stand-in").fill(s.data(), s.size());
+    return s;
+}
+
 Workload workload_of(const RunConfig& cfg, const Dataset& ds) {
     Workload w;
     w.train_rows = ds.train_idx.size();
@@ -255,7 +259,6 @@ struct Prepared {
 
 Prepared prepare(const RunConfig& cfg, std::ostream& log) {
     Prepared p{plan_client_job(cfg, 0), open_dataset(cfg), {}};
-    if (!cfg.plan_only) ensure_writable_dir(cfg.out_dir, "output directory --out");
     log << "CPU path " << simd_path_name(simd_path()) << ", threads " << ThreadPool::global().size() << "\n"
         << p.cp.describe() << "\n"
         << "data: " << thousands(p.ds.train_idx.size()) << " training, " << thousands(p.ds.val_idx.size())
@@ -274,6 +277,7 @@ Prepared prepare(const RunConfig& cfg, std::ostream& log) {
             log << "a run with these options would be refused (forecast above the memory limit) unless --force\n";
     } else {
         check_memory(p.forecast, cfg.max_memory, cfg.force, log);
+        prepare_output_dir(cfg.out_dir, "output directory --out");
     }
     return p;
 }
@@ -297,12 +301,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     const Randomness rnd = open_randomness(cfg, log);
     cp.job.id = rnd.id("job");
     const ClientData cd = extract_client_data(pre.ds, cp.model, cfg.gain, cp.job.classes(), log);
-    const auto batches = train::make_batches(cd.train.rows, cfg.batch);
-    double spread = 0;
-    res.exact = train::exact_training(cd.train, batches, cfg.epochs, cfg.lr, spread);
-    train::check_logit_spread(spread, cfg.softmax.V);
-    log << "range pre-check (exact plaintext training): max |z - mean z| = " << std::fixed << std::setprecision(2)
-        << spread << " of V = " << cfg.softmax.V << "\n";
+    res.exact = range_precheck(cd.train, cp.job, log);
 
     // ------------------------------------------------ client: keys and encryption (handed over in memory)
     ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)};
@@ -311,7 +310,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     const double t_keygen = since(t);
     std::unique_ptr<ckks::SecretKeyBootstrapper> standin;
     if (cp.bs) attach_keys(*cp.bs, keys);
-    else standin = std::make_unique<ckks::SecretKeyBootstrapper>(cp.P, ck.sk, cp.job.L, std::nullopt);
+    else standin = std::make_unique<ckks::SecretKeyBootstrapper>(cp.P, ck.sk, cp.job.L, stand_in_seed(rnd));
     rep.key_bytes = {{"relin", keys.relin.key.size_bytes()},
                      {"galois_training", keys.train.size_bytes()},
                      {"galois_bootstrap", keys.boot.size_bytes()},
@@ -328,7 +327,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     Server srv(cp.P, cp.job, cp.plan, keys, bs);
     const ckks::Decryptor probe_dec(cp.P, ck.sk);
     if (cfg.check_ranges) srv.backend().set_probe(&probe_dec);  // the client's own self-check (one process only)
-    const std::uint64_t fp = fnv64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +
+    const std::uint64_t fp = fnv1a64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +
                                    ckks::CiphertextBundle::f64(cfg.lr) + std::to_string(cfg.patience) +
                                    std::to_string(cfg.epochs) + std::to_string(cfg.batch));
     InProcessClient client(ck, cd, cfg, fp, t_start, log);
@@ -385,7 +384,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     rep.extra.emplace_back("ckks_noise_bits", -std::log2(std::max(unflooded.noise_sigma, 1e-300)));
     write_file_atomic(path_join(cfg.out_dir, "report.json"), report_json(rep));
     write_file_atomic(path_join(cfg.out_dir, "report.svg"), report_svg(rep));
-    if (!cfg.insecure_seed) remove_run_state(cfg);  // the run is complete: its seed and checkpoints go
+    remove_run_state(cfg);  // the run is complete: its seed and checkpoints go
 
     log << std::fixed << std::setprecision(4) << "test accuracy on " << cd.test.rows << " images: encrypted "
         << rep.acc_encrypted << " (released head" << (cfg.flooding ? ", noise-flooded" : "") << "; unflooded "

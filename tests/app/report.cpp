@@ -3,7 +3,7 @@
 // writers are judged by code that shares nothing with them.
 #include "doctest/doctest.h"
 
-#include "bt/train/report.hpp"
+#include "bt/app/report.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-using namespace bt::train;
+using namespace bt::app;
 namespace fs = std::filesystem;
 
 namespace {
@@ -366,34 +366,10 @@ RunReport sample_report(std::size_t classes, int epochs) {
 }
 
 // A fresh empty directory, removed with everything in it at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "bt_report_XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> out;
-        for (const auto& d : fs::directory_iterator(path)) out.push_back(d.path().filename().string());
-        return out;
-    }
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 }  // namespace
 
-TEST_SUITE("train") {
+TEST_SUITE("app") {
 
 // ================================================================ JSON
 
@@ -405,7 +381,7 @@ TEST_CASE("report: the JSON is valid and carries the DESIGN.md fields with their
     CHECK(j["report_version"].n == kReportVersion);
     CHECK(j["title"].s == r.title);
     const Json& acc = j["accuracy"];
-    CHECK(acc.keys() == std::vector<std::string>{"encrypted", "float64_twin", "plaintext_exact"});
+    CHECK(acc.keys() == std::vector<std::string>{"encrypted", "encrypted_unflooded", "float64_twin", "plaintext_exact"});
     CHECK(acc["encrypted"].n == 0.8125);
     CHECK(acc["float64_twin"].n == 0.83);
     CHECK(acc["plaintext_exact"].n == 0.8375);
@@ -669,58 +645,4 @@ TEST_CASE("report: time bars are proportional to the total") {
     CHECK(all_text(elems).find("50 %") != std::string::npos);
 }
 
-// ================================================================ files and memory
-
-TEST_CASE("report: write_file_atomic writes, overwrites and leaves no temporary file") {
-    TempDir dir;
-    const std::string path = (dir.path / "report.json").string();
-    write_file_atomic(path, "first version, longer than the second\n");
-    CHECK(slurp(path) == "first version, longer than the second\n");
-    write_file_atomic(path, std::string("second\0with nul", 15));
-    CHECK(slurp(path) == std::string("second\0with nul", 15));
-    write_file_atomic(path, "");
-    CHECK(slurp(path).empty());
-    CHECK(fs::exists(path));
-    CHECK(dir.entries() == std::vector<std::string>{"report.json"});
-}
-
-TEST_CASE("report: write_file_atomic fails clearly and cleans up") {
-    TempDir dir;
-    const std::string missing = (dir.path / "no_such_dir" / "report.json").string();
-    try {
-        write_file_atomic(missing, "x");
-        FAIL("no exception for a missing directory");
-    } catch (const std::runtime_error& e) {
-        const std::string msg = e.what();
-        CHECK(msg.find(missing) != std::string::npos);
-        CHECK(msg.find(std::strerror(ENOENT)) != std::string::npos);
-    }
-    CHECK(dir.entries().empty());
-    // The rename fails (the target is a non-empty directory): the temporary file goes,
-    // the target stays as it was.
-    fs::create_directory(dir.path / "target");
-    std::ofstream(dir.path / "target" / "keep") << "keep";
-    const std::string target = (dir.path / "target").string();
-    CHECK_THROWS_WITH_AS(write_file_atomic(target, "x"), doctest::Contains(target.c_str()), std::runtime_error);
-    CHECK(dir.entries() == std::vector<std::string>{"target"});
-    CHECK(slurp((dir.path / "target" / "keep").string()) == "keep");
-}
-
-TEST_CASE("report: peak_rss_bytes is positive and grows when memory is touched") {
-#if defined(__linux__)
-    const std::size_t before = peak_rss_bytes();
-    CHECK(before > (std::size_t(1) << 20));  // a running test binary holds well over 1 MiB
-    const std::size_t n = std::size_t(96) << 20;
-    std::vector<unsigned char> block(n);
-    for (std::size_t i = 0; i < n; i += 4096) block[i] = static_cast<unsigned char>(i >> 12);
-    volatile unsigned sink = 0;
-    for (std::size_t i = 0; i < n; i += 4096) sink = sink + block[i];
-    const std::size_t after = peak_rss_bytes();
-    CHECK(after >= before);
-    CHECK(after >= n);  // the 96 MiB just touched were resident at once
-#else
-    MESSAGE("peak_rss_bytes: only checked on Linux");
-#endif
-}
-
-}  // TEST_SUITE("train")
+}  // TEST_SUITE("app")

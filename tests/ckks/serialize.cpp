@@ -9,6 +9,7 @@
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/evaluator.hpp"
 #include "bt/ckks/serialize.hpp"
+#include "bt/os.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -198,7 +199,7 @@ TEST_CASE("serialize: files are written atomically") {
     const auto bytes = serialize(*s.P, s.ct);
     write_file_atomic(path, bytes);
     CHECK(read_file(path) == bytes);
-    CHECK_FALSE(std::ifstream(path + ".tmp").good());
+    CHECK_FALSE(std::ifstream(bt::temp_path_for(path)).good());
     std::remove(path.c_str());
 }
 

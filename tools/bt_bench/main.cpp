@@ -3,7 +3,10 @@
 // Groups: ntt, ckks, bootstrap, vit, train-step (those built so far), or all.
 #include "bench.hpp"
 
+#include "bt/app/args.hpp"
 #include "bt/cpu.hpp"
+#include "bt/json.hpp"
+#include "bt/threadpool.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,15 +25,6 @@ struct Group {
 std::map<std::string, Group>& groups() {
     static std::map<std::string, Group> g;
     return g;
-}
-
-std::string json_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\';
-        o += c;
-    }
-    return o;
 }
 
 }  // namespace
@@ -59,9 +53,8 @@ Row& Row::set(const std::string& key, std::int64_t value) {
 
 void Row::print(const Options& opt) const {
     if (opt.json) {
-        std::string s = "{\"bench\":\"" + json_escape(bench_) + "\"";
-        for (const Field& f : fields_)
-            s += ",\"" + json_escape(f.key) + "\":" + (f.quoted ? "\"" + json_escape(f.text) + "\"" : f.text);
+        std::string s = "{\"bench\":" + bt::json_string(bench_);
+        for (const Field& f : fields_) s += "," + bt::json_string(f.key) + ":" + (f.quoted ? bt::json_string(f.text) : f.text);
         std::printf("%s}\n", s.c_str());
     } else {
         std::string s;
@@ -120,38 +113,36 @@ int main(int argc, char** argv) {
     using namespace btbench;
     Options opt;
     std::vector<std::string> wanted;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--json") {
-            opt.json = true;
-        } else if (a == "--quick") {
-            opt.quick = true;
-        } else if (a == "--threads" && i + 1 < argc) {
-            opt.threads = std::atoi(argv[++i]);
-            opt.threads_given = true;
-        } else if (a == "--reps" && i + 1 < argc) {
-            opt.reps = std::atoi(argv[++i]);
-        } else if (a == "--slots" && i + 1 < argc) {
-            const std::string list = argv[++i];
-            std::size_t pos = 0;
-            while (pos < list.size()) {
-                std::size_t end = list.find(',', pos);
-                if (end == std::string::npos) end = list.size();
-                opt.slots.push_back(static_cast<std::size_t>(std::strtoull(list.substr(pos, end - pos).c_str(), nullptr, 10)));
-                pos = end + 1;
-            }
-        } else if (a == "--help" || a == "-h") {
-            std::printf("usage: bt_bench [group ...] [--json] [--quick] [--threads N] [--reps N] [--slots a,b,...]\ngroups:\n");
-            for (const auto& g : groups()) std::printf("  %-12s %s\n", g.first.c_str(), g.second.what.c_str());
-            std::printf("  %-12s every group above\n", "all");
-            return 0;
-        } else if (!a.empty() && a[0] == '-') {
-            std::fprintf(stderr, "bt_bench: unknown option '%s' (try --help)\n", a.c_str());
-            return 2;
-        } else {
-            wanted.push_back(a);
+    std::string groups_help = "groups:\n";
+    for (const auto& g : groups()) groups_help += "  " + g.first + std::string(g.first.size() < 12 ? 12 - g.first.size() : 1, ' ') + g.second.what + "\n";
+    groups_help += "  all         every group above";
+    std::size_t threads = 1, reps = 0;
+    bt::app::Options o("bt_bench", "bt_bench [group ...] [options]",
+                       "BlindTuner's benchmarks: medians of repeated runs, one thread unless a group says otherwise.");
+    o.flag("--json", "one JSON object per line", &opt.json);
+    o.flag("--quick", "few repetitions (a smoke test)", &opt.quick);
+    o.count("--threads", "N", "threads for the groups that take them", &threads, 1, bt::kMaxThreads);
+    o.count("--reps", "N", "repetitions for groups that run few (bootstrap; 0 = the group's default)", &reps, 0, 1000000);
+    o.custom("--slots", "LIST", "slot counts for groups that take them (bootstrap), e.g. 32768,4096", [&opt](const std::string& v) {
+        std::size_t pos = 0;
+        while (pos <= v.size()) {
+            std::size_t end = v.find(',', pos);
+            if (end == std::string::npos) end = v.size();
+            opt.slots.push_back(bt::app::parse_count("--slots", v.substr(pos, end - pos), 1, std::size_t{1} << 20));
+            pos = end + 1;
         }
+    });
+    o.positional("GROUP", &wanted);
+    o.epilog(groups_help);
+    try {
+        if (!o.parse(argc, argv)) return 0;
+    } catch (const bt::app::UsageError& e) {
+        std::fprintf(stderr, "bt_bench: %s (try --help)\n", e.what());
+        return 2;
     }
+    opt.threads = static_cast<int>(threads);
+    opt.threads_given = o.given("--threads");
+    opt.reps = static_cast<int>(reps);
     if (wanted.empty()) wanted.push_back("all");
     if (!opt.json)
         std::printf("bt_bench: SIMD path in force %s; CPU offers %s. Times are medians.\n",

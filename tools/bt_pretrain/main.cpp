@@ -15,6 +15,7 @@
 // Files: main.cpp (options, main), data.cpp (splits, inputs, accuracy), checkpoint.cpp,
 // train.cpp (the training loop), probe.cpp (--probe), heads.hpp (reconstruction decoder,
 // MLP head), contrastive.cpp (--contrastive); pretrain.hpp declares what they share.
+#include "bt/version.hpp"
 #include "pretrain.hpp"
 
 #include "bt/threadpool.hpp"
@@ -109,6 +110,7 @@ Args parse(int argc, char** argv) {
             return argv[++i];
         };
         if (f == "--help" || f == "-h") { std::fputs(kUsage, stdout); std::exit(0); }
+        else if (f == "--version") { std::puts(bt::version_line("bt_pretrain").c_str()); std::exit(0); }
         else if (f == "--data") a.data = val();
         else if (f == "--out") a.out = val();
         else if (f == "--checkpoint") a.ckpt = val();
@@ -129,7 +131,11 @@ Args parse(int argc, char** argv) {
         else if (f == "--wd") a.wd = to_float(f, val());
         else if (f == "--recon") a.recon = to_float(f, val());
         else if (f == "--seed") a.seed = to_size(f, val());
-        else if (f == "--threads") a.threads = static_cast<unsigned>(to_size(f, val()));
+        else if (f == "--threads") {
+            a.threads = static_cast<unsigned>(to_size(f, val()));
+            if (a.threads < 1 || a.threads > bt::kMaxThreads)
+                die("--threads expects a whole number from 1 to " + std::to_string(bt::kMaxThreads));
+        }
         else if (f == "--no-augment") a.augment = false;
         else if (f == "--strong-augment") a.strong_augment = true;
         else if (f == "--probe-validation") a.probe_validation = true;

@@ -125,6 +125,11 @@ EncSet encrypt_set(const ClientKeys& ck, const std::string& kind, const train::F
 std::vector<train::BatchData<train::TwinBackend>> twin_set(const Plan& plan, const train::Features& f,
                                                            std::size_t batch_rows);
 
+// The range pre-check (train::check_logit_spread) on the client's training data: exact
+// plaintext training with the job's batches and hyper-parameters; UsageError if the
+// polynomial softmax would leave its range. Returns the exact head.
+train::Head range_precheck(const train::Features& train, const Job& job, std::ostream& log);
+
 // ---------------------------------------------------------------- validation
 struct Score {
     double loss = 0;          // mean cross-entropy

@@ -82,6 +82,9 @@ ckks::ParamsPtr resolve_params(const RunConfig& cfg, std::string& name);
 // Refuses insecure parameters loaded from a file unless the command was given the opt-in.
 void check_insecure_opt_in(const ckks::Params& P, bool allow_insecure, const std::string& where);
 
+// Creates `dir` if needed and proves it writable (bt::ensure_writable_dir), as a UsageError.
+void prepare_output_dir(const std::string& dir, const std::string& what, unsigned mode = 0755);
+
 // Comma-separated parsers for --classes and --class-names (UsageError if malformed).
 std::vector<int> parse_class_list(const std::string& v);
 std::vector<std::string> parse_name_list(const std::string& v);

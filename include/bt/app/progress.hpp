@@ -1,7 +1,9 @@
 // Progress of a long phase (features, key generation, encryption, training, inference):
 // a line with the count, the share done, the time elapsed and an estimate of the time
-// left, at most every `interval` seconds and only once the phase has run that long, so
-// short phases stay quiet; then one closing line with the total and the time taken.
+// left, once the phase has run `interval` seconds and then whenever another tenth is done
+// or 10 seconds have passed (whichever comes first, never more often than `interval`), so
+// short phases stay quiet and long ones print about ten lines; then one closing line with
+// the total and the time taken.
 #pragma once
 
 #include <chrono>
@@ -25,7 +27,7 @@ public:
 private:
     std::ostream& log_;
     std::string what_, unit_;
-    std::size_t total_, done_ = 0;
+    std::size_t total_, done_ = 0, done_at_last_ = 0;
     double interval_;
     std::chrono::steady_clock::time_point t0_, last_;
     bool finished_ = false;

@@ -1,0 +1,183 @@
+// The one-process run (src/app/run.cpp) on real data: Fashion-MNIST and the shipped model.
+// Fast cases: a small insecure ring with the secret-key bootstrapping stand-in. Slow case
+// (app-slow): the N = 2^16 training preset with real bootstrapping.
+#include "doctest/doctest.h"
+
+#include "app_test_util.hpp"
+#include "bt/app/client.hpp"
+#include "bt/app/roles.hpp"
+#include "bt/app/run.hpp"
+#include "bt/ckks/keys.hpp"
+#include "bt/os.hpp"
+
+#include <cmath>
+#include <sstream>
+
+using namespace bt::app;
+using bt_test::TempDir;
+
+namespace {
+
+RunConfig small_config(const std::string& out) {
+    RunConfig cfg;
+    cfg.params = bt_test::train_test_literal("run_test_N12");
+    cfg.allow_insecure = true;
+    cfg.sk_bootstrap = true;
+    cfg.train_size = 384;
+    cfg.val_size = 64;
+    cfg.test_size = 400;
+    cfg.batch = 128;
+    cfg.epochs = 2;
+    cfg.out_dir = out;
+    return cfg;
+}
+
+#define NEED_DATA()                                                                                         \
+    if (!bt_test::have_data()) {                                                                             \
+        MESSAGE("skipped: Fashion-MNIST or the shipped model not found (run from the repository root; "      \
+                "apt-get install dataset-fashion-mnist)");                                                   \
+        return;                                                                                              \
+    }
+
+}  // namespace
+
+TEST_SUITE("app") {
+
+TEST_CASE("run: a run whose logits would leave the softmax range is refused before any key") {
+    NEED_DATA();
+    TempDir tmp;
+    RunConfig cfg = small_config(tmp.str());
+    cfg.lr = 200;  // the exact trainer's logit spread goes far beyond V = 20
+    std::ostringstream log;
+    CHECK_THROWS_WITH_AS(run_one_process(cfg, log), doctest::Contains("range pre-check"), UsageError);
+    CHECK(log.str().find("keys:") == std::string::npos);
+}
+
+TEST_CASE("run: small ring, stand-in bootstrapping: encrypted = twin, far above chance; the head is kept") {
+    NEED_DATA();
+    TempDir tmp;
+    std::ostringstream log;
+    RunConfig cfg = small_config(tmp.str());
+    const RunResult r = run_one_process(cfg, log);
+    INFO(log.str());
+    const RunReport& rep = r.report;
+    CHECK(rep.steps == 6);
+    CHECK(rep.bootstraps == 14);  // 2 per step + 1 per validation pass (one per epoch)
+    CHECK(rep.acc_encrypted > 0.6);  // chance: 0.2
+    CHECK(std::fabs(rep.acc_unflooded - rep.acc_twin) <= 0.005);
+    CHECK(std::fabs(rep.acc_encrypted - rep.acc_unflooded) <= 0.01);  // flooding 2^-6 per slot, 2 copies per weight
+    CHECK(std::fabs(rep.acc_twin - rep.acc_exact) <= 0.05);
+    CHECK(r.max_weight_diff < 2e-3);  // measured 5.3e-4 on weights of size ~0.5 (N = 2^12, scale 2^40)
+    CHECK(r.ranges.t_max > 0);
+    CHECK(r.ranges.t_max <= 1);
+    REQUIRE(rep.epochs.size() == 2);
+    CHECK(rep.epochs[1].val_loss < rep.epochs[0].val_loss + 0.05);
+    CHECK(std::isfinite(rep.epochs[1].train_loss));
+    // What the run leaves: the head, the report; no secret seed and no checkpoints.
+    CHECK(bt_test::file_exists(tmp.str() + "/head.safetensors"));
+    CHECK(bt_test::file_exists(tmp.str() + "/report.json"));
+    CHECK(bt_test::file_exists(tmp.str() + "/report.svg"));
+    CHECK_FALSE(bt_test::file_exists(tmp.str() + "/checkpoints"));
+    const std::string js = bt_test::slurp(tmp.str() + "/report.json");
+    CHECK(js.find("\"float64_twin\"") != std::string::npos);
+    CHECK(js.find("\"bootstraps\": 14") != std::string::npos);
+    CHECK(js.find("\"forecast\"") != std::string::npos);
+    // The released head, read back and evaluated as `bt_train evaluate --head` does, gives
+    // exactly the reported accuracy.
+    std::ostringstream elog;
+    const Evaluation e = role_evaluate_head(tmp.str() + "/head.safetensors", "", "", elog);
+    CHECK(e.accuracy == rep.acc_encrypted);
+    CHECK(e.confusion == rep.confusion);
+}
+
+TEST_CASE("run: bad input is refused before any feature is extracted") {
+    NEED_DATA();
+    TempDir tmp;
+    std::ostringstream log;
+    auto refused = [&](RunConfig cfg, const char* what) {
+        log.str("");
+        CHECK_THROWS_WITH_AS(run_one_process(cfg, log), doctest::Contains(what), UsageError);
+        CHECK(log.str().find("features:") == std::string::npos);
+    };
+    RunConfig cfg = small_config(tmp.str());
+    cfg.data_dir = "/nonexistent";
+    refused(cfg, "dataset-fashion-mnist");
+    cfg = small_config(tmp.str());
+    cfg.model = "/nonexistent.safetensors";
+    refused(cfg, "model /nonexistent.safetensors not found");
+    cfg = small_config(tmp.str());
+    cfg.batch = 4096;
+    refused(cfg, "largest batch");
+    cfg = small_config(tmp.str());
+    cfg.train_size = 1000000;
+    refused(cfg, "exceed");
+    cfg = small_config(tmp.str());
+    cfg.classes = {3, 3};
+    refused(cfg, "twice");
+    cfg = small_config(tmp.str());
+    cfg.classes = {5, 99};
+    refused(cfg, "class 99 has no training images");
+    cfg = small_config(tmp.str());
+    cfg.lr = NAN;
+    refused(cfg, "--lr must be a finite number");
+    cfg = small_config(tmp.str());
+    cfg.allow_insecure = false;
+    refused(cfg, "INSECURE");
+    cfg = small_config(tmp.str());
+    cfg.out_dir = "/proc/bt_no_such_dir/out";
+    refused(cfg, "output directory --out");
+    cfg = small_config(tmp.str());
+    cfg.max_memory = std::size_t{1} << 20;
+    refused(cfg, "Alternatives");
+}
+
+TEST_CASE("forecast: key and data sizes are exact, known before any key exists") {
+    const auto P = bt::ckks::preset("N12_test_boot");
+    RunConfig cfg = small_config("");
+    cfg.params.reset();
+    cfg.preset = "N12_test_boot";
+    cfg.sk_bootstrap = false;
+    const ClientPlan cp = plan_client_job(cfg, 1);
+    ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, Randomness::derived(bt::Seed{}, true))};
+    std::ostringstream log;
+    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), Randomness::derived(bt::Seed{}, true), log);
+    const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, Calibration{});
+    CHECK(f.key_bytes == keys.bytes());
+    CHECK(cp.bs->key_bytes() == keys.relin.key.size_bytes() + keys.boot.size_bytes() + keys.encaps.size_bytes());
+}
+
+}  // TEST_SUITE("app")
+
+TEST_SUITE("app-slow") {
+
+// About 2–3 minutes on 2 cores and ~12 GiB (bootstrapping and training keys at N = 2^16).
+TEST_CASE("run: N = 2^16 secure preset, real bootstrapping: a short run matches its twin and its forecast") {
+    NEED_DATA();
+    TempDir tmp;
+    RunConfig cfg;  // the default preset (N16_QP1735_T_enc) and CKKS bootstrapping
+    cfg.train_size = 512;
+    cfg.val_size = 0;
+    cfg.test_size = 1000;
+    cfg.batch = 512;
+    cfg.epochs = 1;
+    cfg.out_dir = tmp.str();
+    std::ostringstream log;
+    const RunResult r = run_one_process(cfg, log);
+    MESSAGE(log.str());
+    const RunReport& rep = r.report;
+    CHECK(rep.steps == 1);
+    CHECK(rep.bootstraps == 2);
+    CHECK(rep.acc_encrypted > 0.6);  // chance: 0.2
+    CHECK(std::fabs(rep.acc_unflooded - rep.acc_twin) <= 0.005);
+    CHECK(r.max_weight_diff < 1e-3);
+    CHECK(r.ranges.t_max > 0);
+    CHECK(r.ranges.t_max <= 1);
+    // The memory forecast is a bound within 25 % of what the run held at its peak.
+    const double ratio = static_cast<double>(r.forecast.peak_bytes) / static_cast<double>(rep.peak_memory_bytes);
+    MESSAGE("peak memory: forecast " << bt::format_bytes(r.forecast.peak_bytes) << ", measured "
+                                     << bt::format_bytes(rep.peak_memory_bytes) << " (ratio " << ratio << ")");
+    CHECK(ratio > 0.75);
+    CHECK(ratio < 1.25);
+}
+
+}  // TEST_SUITE("app-slow")
