@@ -13,6 +13,7 @@
 #include "bt/train/training.hpp"
 
 #include <chrono>
+#include <dirent.h>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -159,7 +160,13 @@ std::string seed_path(const RunConfig& cfg) { return path_join(path_join(cfg.out
 
 void remove_run_state(const RunConfig& cfg) {
     const std::string dir = path_join(cfg.out_dir, "checkpoints");
-    for (std::size_t s : list_checkpoints(dir)) std::remove(path_join(dir, checkpoint_name(s)).c_str());
+    if (DIR* d = ::opendir(dir.c_str())) {  // checkpoints, also half-written ones of a crash
+        std::vector<std::string> names;
+        while (dirent* e = ::readdir(d))
+            if (std::string(e->d_name).rfind("ckpt-", 0) == 0) names.push_back(e->d_name);
+        ::closedir(d);
+        for (const auto& n : names) std::remove(path_join(dir, n).c_str());
+    }
     if (path_exists(seed_path(cfg))) {
         const std::string zeros(128, '0');
         write_file_atomic(seed_path(cfg), zeros, 0600);  // the old seed's blocks are overwritten first
