@@ -1,7 +1,8 @@
 # BlindTuner — one plain Makefile.
 #
 #   make              build the library and every program (bt_bench, tools/bt_*, bt_train)
-#   make test         build and run the doctest suite (./bt_tests)
+#   make test         build and run the doctest suite (./bt_tests), real-size cases included
+#   make test-quick   the suite without the real-size (*-slow) cases: minutes, under 2 GiB
 #   make bench        run the benchmarks (./bt_bench all)
 #   make cross        aarch64 cross build of the tests into build-aarch64/ (portable path only)
 #   make clean
@@ -59,7 +60,7 @@ ifneq (,$(CLI_SRCS))
   PROGRAMS  += $(BIN)/bt_train
 endif
 
-.PHONY: all test bench cross clean install info fuzz simd-symbol-check
+.PHONY: all test test-quick bench cross clean install info fuzz simd-symbol-check
 all: info $(PROGRAMS)
 
 info:
@@ -105,8 +106,11 @@ simd-symbol-check: $(SIMD_OBJS)
 	@bad=$$(for o in $(SIMD_OBJS); do nm $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ || $$3 ~ /^_GLOBAL__sub_I/ {print o": "$$0}'; done); \
 	if [ -n "$$bad" ]; then echo "weak symbols or static initializers in SIMD objects (make them local):"; echo "$$bad"; exit 1; fi
 
-test: info $(BIN)/bt_tests $(BIN)/bt_train simd-symbol-check
+test: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) simd-symbol-check
 	$(BIN)/bt_tests
+
+test-quick: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) simd-symbol-check
+	$(BIN)/bt_tests -tse='*-slow'
 
 bench: $(BIN)/bt_bench
 	$(BIN)/bt_bench all

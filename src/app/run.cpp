@@ -293,71 +293,49 @@ Prepared prepare(const RunConfig& cfg, std::ostream& log) {
 
 // ================================================================ the run
 
-RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
-    const auto t_start = clk::now();
-    RunResult res;
-    Prepared pre = prepare(cfg, log);
-    ClientPlan& cp = pre.cp;
-    RunReport& rep = res.report;
-    fill_report_header(rep, cfg, cp, pre.ds);
-    res.forecast = pre.forecast;
-    rep.forecast = pre.forecast.report_fields();
-    if (cfg.plan_only) return res;
+namespace {
 
-    // ------------------------------------------------ client: randomness, features, range pre-check
-    const Randomness rnd = open_randomness(cfg, log);
-    cp.job.id = rnd.id("job");
-    const ClientData cd = extract_client_data(pre.ds, cp.model, cfg.gain, cp.job.classes(), log);
-    res.exact = range_precheck(cd.train, cp.job, log);
-
-    // ------------------------------------------------ client: keys and encryption (handed over in memory)
-    ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)};
-    auto t = clk::now();
-    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log);
-    const double t_keygen = since(t);
+// What the client hands the server in memory: the keys, and the bootstrapper they drive.
+struct Handover {
+    ClientKeys ck;
+    EvalKeys keys;
     std::unique_ptr<ckks::SecretKeyBootstrapper> standin;
-    if (cp.bs) attach_keys(*cp.bs, keys);
-    else standin = std::make_unique<ckks::SecretKeyBootstrapper>(cp.P, ck.sk, cp.job.L, stand_in_seed(rnd));
-    rep.key_bytes = {{"relin", keys.relin.key.size_bytes()},
-                     {"galois_training", keys.train.size_bytes()},
-                     {"galois_bootstrap", keys.boot.size_bytes()},
-                     {"encapsulation", keys.has_encaps ? keys.encaps.size_bytes() : 0}};
-    t = clk::now();
-    const std::uint64_t data_id = rnd.id("data");
-    EncSet tr = encrypt_set(ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log);
-    const std::size_t per_val = cp.plan.sh.blocks * cp.plan.sh.s0;
-    const EncSet va = encrypt_set(ck, "val-set", cd.val, per_val, false, data_id, rnd, log);
-    const double t_encrypt = since(t);
+    const ckks::Bootstrapper* bs = nullptr;
+    double seconds = 0;
+};
 
-    // ------------------------------------------------ server: training (ciphertexts and evaluation keys only)
-    const ckks::Bootstrapper* bs = cp.bs ? static_cast<const ckks::Bootstrapper*>(cp.bs.get()) : standin.get();
-    Server srv(cp.P, cp.job, cp.plan, keys, bs);
-    const ckks::Decryptor probe_dec(cp.P, ck.sk);
-    if (cfg.check_ranges) srv.backend().set_probe(&probe_dec);  // the client's own self-check (one process only)
-    const std::uint64_t fp = fnv1a64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +
-                                   ckks::CiphertextBundle::f64(cfg.lr) + std::to_string(cfg.patience) +
-                                   std::to_string(cfg.epochs) + std::to_string(cfg.batch));
-    InProcessClient client(ck, cd, cfg, fp, t_start, log);
-    LoopOptions lo;
-    lo.checkpoint_dir = path_join(cfg.out_dir, "checkpoints");
-    lo.checkpoint_every = cfg.checkpoint_every;
-    lo.resume = cfg.resume;
-    t = clk::now();
-    const TrainState st = srv.train(tr, va, lo, &client, &client, log);
-    const double t_training = since(t);
+void make_keys(Handover& h, ClientPlan& cp, const Randomness& rnd, RunReport& rep, std::ostream& log) {
+    const auto t = clk::now();
+    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log);
+    h.seconds = since(t);
+    if (cp.bs) {
+        attach_keys(*cp.bs, h.keys);
+        h.bs = cp.bs.get();
+    } else {
+        h.standin = std::make_unique<ckks::SecretKeyBootstrapper>(cp.P, h.ck.sk, cp.job.L, stand_in_seed(rnd));
+        h.bs = h.standin.get();
+    }
+    rep.key_bytes = {{"relin", h.keys.relin.key.size_bytes()},
+                     {"galois_training", h.keys.train.size_bytes()},
+                     {"galois_bootstrap", h.keys.boot.size_bytes()},
+                     {"encapsulation", h.keys.has_encaps ? h.keys.encaps.size_bytes() : 0}};
+}
+
+// The client decrypts the head, releases it (noise-flooded unless asked not to), and
+// evaluates the released head, the unflooded one, the twin and exact training.
+double release_and_evaluate(RunResult& res, const Handover& h, const ClientData& cd, const InProcessClient& client,
+                            const TrainState& st, const RunConfig& cfg) {
+    const ReleasedHead unflooded = decrypt_head(h.ck, st.w, false, 0);
+    const ReleasedHead released = decrypt_head(h.ck, st.w, cfg.flooding, cfg.flood_sigma);
+    write_head(path_join(cfg.out_dir, "head.safetensors"), released, cd.norm, h.ck.job,
+               HeadProvenance{cfg.data_dir, cfg.test_size});
+    RunReport& rep = res.report;
     res.head = st.w;
-
-    // ------------------------------------------------ client: decrypt, release, evaluate
-    const ReleasedHead unflooded = decrypt_head(ck, st.w, false, 0);
-    const ReleasedHead released = decrypt_head(ck, st.w, cfg.flooding, cfg.flood_sigma);
-    const std::string head_path = path_join(cfg.out_dir, "head.safetensors");
-    write_head(head_path, released, cd.norm, cp.job, HeadProvenance{cfg.data_dir, cfg.test_size});
-    res.released = as_stored(released.head);
+    res.released = as_stored(released.head);  // exactly what a reader of the file gets
     res.unflooded = unflooded.head;
-    res.twin = train::unpack_head(cp.plan.sh, client.twin_weights());
+    res.twin = train::unpack_head(h.ck.plan.sh, client.twin_weights());
     for (std::size_t i = 0; i < res.twin.w.size(); ++i)
         res.max_weight_diff = std::max(res.max_weight_diff, std::fabs(res.twin.w[i] - res.unflooded.w[i]));
-    res.ranges = srv.engine().ranges;
     const Evaluation ev = evaluate_head(res.released, cd.test);
     rep.acc_encrypted = ev.accuracy;
     rep.confusion = ev.confusion;
@@ -367,45 +345,111 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     rep.epochs = client.epochs();
     rep.steps = st.step;
     rep.bootstraps = st.bootstraps;
+    return unflooded.noise_sigma;
+}
 
-    // ------------------------------------------------ optional: encrypted inference
-    if (cfg.infer) {
-        const EncSet te = encrypt_set(ck, "test-set", cd.test, per_val, false, data_id, rnd, log);
-        Server inf(cp.P, cp.job, cp.plan, keys, nullptr);
-        const Score s = score_ciphertexts(ck, inf.infer(st.w, te, log), cd.test.label, "predictions");
-        rep.extra.emplace_back("accuracy_encrypted_inference", s.accuracy);
-        log << "encrypted inference: test accuracy " << std::fixed << std::setprecision(4) << s.accuracy << "\n";
-    }
+struct Timing {
+    double features = 0, keygen = 0, encrypt = 0, training = 0;
+};
 
-    // ------------------------------------------------ the report
-    const auto& sec = srv.backend().seconds;
+void finish_report(RunResult& res, const Server& srv, const Timing& t, clk::time_point t_start, double noise,
+                   const RunConfig& cfg) {
+    RunReport& rep = res.report;
+    const auto& sec = srv.stage_seconds();
     rep.peak_memory_bytes = peak_rss_bytes();
-    rep.seconds = {{"total", since(t_start)}, {"features", cd.seconds}, {"keygen", t_keygen},
-                   {"encrypt", t_encrypt},    {"training", t_training}};
+    rep.seconds = {{"total", since(t_start)}, {"features", t.features}, {"keygen", t.keygen},
+                   {"encrypt", t.encrypt},    {"training", t.training}};
     for (int s = 0; s < train::kStages; ++s)
         if (s != static_cast<int>(train::Stage::Other))
             rep.seconds.emplace_back(train::stage_name(static_cast<train::Stage>(s)), sec[static_cast<std::size_t>(s)]);
     rep.extra.emplace_back("max_weight_diff_vs_twin", res.max_weight_diff);
-    rep.extra.emplace_back("seconds_per_step", t_training / static_cast<double>(std::max<std::size_t>(1, st.step)));
+    rep.extra.emplace_back("seconds_per_step", t.training / static_cast<double>(std::max<std::size_t>(1, rep.steps)));
     rep.extra.emplace_back("range_t_max", res.ranges.t_max);
-    rep.extra.emplace_back("ckks_noise_bits", -std::log2(std::max(unflooded.noise_sigma, 1e-300)));
+    rep.extra.emplace_back("ckks_noise_bits", -std::log2(std::max(noise, 1e-300)));
     write_file_atomic(path_join(cfg.out_dir, "report.json"), report_json(rep));
     write_file_atomic(path_join(cfg.out_dir, "report.svg"), report_svg(rep));
-    remove_run_state(cfg);  // the run is complete: its seed and checkpoints go
+}
 
-    log << std::fixed << std::setprecision(4) << "test accuracy on " << cd.test.rows << " images: encrypted "
+void print_summary(const RunResult& res, const Server& srv, const Timing& t, clk::time_point t_start,
+                   const ClientPlan& cp, const RunConfig& cfg, std::ostream& log) {
+    const RunReport& rep = res.report;
+    const auto& sec = srv.stage_seconds();
+    const std::string head_path = path_join(cfg.out_dir, "head.safetensors");
+    log << std::fixed << std::setprecision(4) << "test accuracy on " << rep.test_size << " images: encrypted "
         << rep.acc_encrypted << " (released head" << (cfg.flooding ? ", noise-flooded" : "") << "; unflooded "
         << rep.acc_unflooded << "), float64 twin " << rep.acc_twin << ", exact plaintext " << rep.acc_exact << "\n"
         << "encrypted vs twin weights: max |dW| = " << std::scientific << res.max_weight_diff << std::fixed << "\n";
     if (cfg.check_ranges) log << "softmax ranges (secret-key probe): " << res.ranges.describe(cp.plan.sp) << "\n";
-    log << std::setprecision(1) << "time: total " << since(t_start) << " s (forecast " << pre.forecast.total_seconds
-        << "; features " << cd.seconds << ", keys " << t_keygen << ", encrypt " << t_encrypt << ", training "
-        << t_training << ": matmul " << sec[0] << ", softmax " << sec[1] << ", bootstrap " << sec[2] << ", update "
+    log << std::setprecision(1) << "time: total " << since(t_start) << " s (forecast " << res.forecast.total_seconds
+        << "; features " << t.features << ", keys " << t.keygen << ", encrypt " << t.encrypt << ", training "
+        << t.training << ": matmul " << sec[0] << ", softmax " << sec[1] << ", bootstrap " << sec[2] << ", update "
         << sec[3] << "), peak memory " << format_bytes(rep.peak_memory_bytes) << " (forecast "
-        << format_bytes(pre.forecast.peak_bytes) << ")\n"
+        << format_bytes(res.forecast.peak_bytes) << ")\n"
         << "outputs: " << head_path << " (the trained head; `bt_train evaluate --head " << head_path
         << "` re-scores it), " << path_join(cfg.out_dir, "report.json") << ", " << path_join(cfg.out_dir, "report.svg")
         << "\n";
+}
+
+}  // namespace
+
+RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
+    const auto t_start = clk::now();
+    RunResult res;
+    Prepared pre = prepare(cfg, log);
+    ClientPlan& cp = pre.cp;
+    fill_report_header(res.report, cfg, cp, pre.ds);
+    res.forecast = pre.forecast;
+    res.report.forecast = pre.forecast.report_fields();
+    if (cfg.plan_only) return res;
+    Timing t;
+
+    // ---- client: randomness, features, range pre-check
+    const Randomness rnd = open_randomness(cfg, log);
+    cp.job.id = rnd.id("job");
+    const ClientData cd = extract_client_data(pre.ds, cp.model, cfg.gain, cp.job.classes(), log);
+    t.features = cd.seconds;
+    res.exact = range_precheck(cd.train, cp.job, log);
+
+    // ---- client: keys and encryption, handed over in memory
+    Handover h{ClientKeys{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)}, {}, nullptr, nullptr, 0};
+    make_keys(h, cp, rnd, res.report, log);
+    t.keygen = h.seconds;
+    auto t0 = clk::now();
+    const std::uint64_t data_id = rnd.id("data");
+    const std::size_t per_val = cp.plan.sh.blocks * cp.plan.sh.s0;
+    EncSet tr = encrypt_set(h.ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log);
+    const EncSet va = encrypt_set(h.ck, "val-set", cd.val, per_val, false, data_id, rnd, log);
+    t.encrypt = since(t0);
+
+    // ---- server: training on ciphertexts and evaluation keys only
+    Server srv(cp.P, cp.job, cp.plan, h.keys, h.bs);
+    const ckks::Decryptor probe_dec(cp.P, h.ck.sk);
+    if (cfg.check_ranges) srv.backend().set_probe(&probe_dec);  // the client's own self-check (one process only)
+    const std::uint64_t fp = fnv1a64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +
+                                     ckks::CiphertextBundle::f64(cfg.lr) + std::to_string(cfg.patience) +
+                                     std::to_string(cfg.epochs) + std::to_string(cfg.batch));
+    InProcessClient client(h.ck, cd, cfg, fp, t_start, log);
+    LoopOptions lo;
+    lo.checkpoint_dir = path_join(cfg.out_dir, "checkpoints");
+    lo.checkpoint_every = cfg.checkpoint_every;
+    lo.resume = cfg.resume;
+    t0 = clk::now();
+    const TrainState st = srv.train(tr, va, lo, &client, &client, log);
+    t.training = since(t0);
+    res.ranges = srv.engine().ranges;
+
+    // ---- client: decrypt, release, evaluate; optionally encrypted inference
+    const double noise = release_and_evaluate(res, h, cd, client, st, cfg);
+    if (cfg.infer) {
+        const EncSet te = encrypt_set(h.ck, "test-set", cd.test, per_val, false, data_id, rnd, log);
+        Server inf(cp.P, cp.job, cp.plan, h.keys, nullptr);
+        const Score s = score_ciphertexts(h.ck, inf.infer(st.w, te, log), cd.test.label, "predictions");
+        res.report.extra.emplace_back("accuracy_encrypted_inference", s.accuracy);
+        log << "encrypted inference: test accuracy " << std::fixed << std::setprecision(4) << s.accuracy << "\n";
+    }
+    finish_report(res, srv, t, t_start, noise, cfg);
+    remove_run_state(cfg);  // the run is complete: its seed and checkpoints go
+    print_summary(res, srv, t, t_start, cp, cfg, log);
     return res;
 }
 

@@ -201,6 +201,49 @@ float bf16_to_float(std::uint16_t b) {
     return f;
 }
 
+// One tensor entry of the header: dtype, shape and data offsets checked against the data
+// section (its bytes are converted later, in offset order).
+Tensor tensor_entry(const std::string& key, const Json& v, std::size_t data_size, const std::string& name,
+                    std::uint64_t& b, std::uint64_t& e) {
+    if (v.kind != Json::Object) fail(name, "entry \"" + key + "\" is not an object");
+    const Json *dt = nullptr, *shape = nullptr, *offs = nullptr;
+    for (auto& [fk, fv] : v.obj) {
+        if (fk == "dtype") dt = &fv;
+        else if (fk == "shape") shape = &fv;
+        else if (fk == "data_offsets") offs = &fv;
+        else fail(name, "tensor \"" + key + "\": unknown field \"" + fk + "\"");
+    }
+    if (!dt || dt->kind != Json::String || !shape || shape->kind != Json::Array || !offs ||
+        offs->kind != Json::Array || offs->arr.size() != 2)
+        fail(name, "tensor \"" + key + "\": needs \"dtype\" (string), \"shape\" (array), \"data_offsets\" ([begin, end])");
+    Tensor t;
+    t.name = key;
+    if (dt->str == "F32") t.dtype = DType::F32;
+    else if (dt->str == "F16") t.dtype = DType::F16;
+    else if (dt->str == "BF16") t.dtype = DType::BF16;
+    else fail(name, "tensor \"" + key + "\": dtype " + dt->str + " not supported (F32, F16, BF16)");
+    std::size_t numel = 1;
+    for (const Json& d : shape->arr) {
+        if (d.kind != Json::Number) fail(name, "tensor \"" + key + "\": shape entries must be integers");
+        if (d.num > (1ull << 40)) fail(name, "tensor \"" + key + "\": dimension too large");
+        t.shape.push_back(static_cast<std::size_t>(d.num));
+        numel *= t.shape.back();
+        if (numel > (1ull << 40)) fail(name, "tensor \"" + key + "\": too many elements");
+    }
+    if (offs->arr[0].kind != Json::Number || offs->arr[1].kind != Json::Number)
+        fail(name, "tensor \"" + key + "\": data_offsets must be integers");
+    b = offs->arr[0].num;
+    e = offs->arr[1].num;
+    if (b > e || e > data_size)
+        fail(name, "tensor \"" + key + "\": data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
+                       "] out of range for a data section of " + std::to_string(data_size) + " bytes");
+    const std::size_t want = numel * dtype_size(t.dtype);
+    if (e - b != want)
+        fail(name, "tensor \"" + key + "\": " + dt->str + " " + shape_str(t.shape) + " needs " +
+                       std::to_string(want) + " bytes, data_offsets give " + std::to_string(e - b));
+    return t;
+}
+
 SafeTensors parse_safetensors(const std::vector<std::uint8_t>& bytes, const std::string& name) {
     if (bytes.size() < 8) fail(name, "file is " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
     std::uint64_t hlen = 0;
@@ -232,41 +275,8 @@ SafeTensors parse_safetensors(const std::vector<std::uint8_t>& bytes, const std:
             }
             continue;
         }
-        if (v.kind != Json::Object) fail(name, "entry \"" + key + "\" is not an object");
-        const Json *dt = nullptr, *shape = nullptr, *offs = nullptr;
-        for (auto& [fk, fv] : v.obj) {
-            if (fk == "dtype") dt = &fv;
-            else if (fk == "shape") shape = &fv;
-            else if (fk == "data_offsets") offs = &fv;
-            else fail(name, "tensor \"" + key + "\": unknown field \"" + fk + "\"");
-        }
-        if (!dt || dt->kind != Json::String || !shape || shape->kind != Json::Array || !offs ||
-            offs->kind != Json::Array || offs->arr.size() != 2)
-            fail(name, "tensor \"" + key + "\": needs \"dtype\" (string), \"shape\" (array), \"data_offsets\" ([begin, end])");
-        Tensor t;
-        t.name = key;
-        if (dt->str == "F32") t.dtype = DType::F32;
-        else if (dt->str == "F16") t.dtype = DType::F16;
-        else if (dt->str == "BF16") t.dtype = DType::BF16;
-        else fail(name, "tensor \"" + key + "\": dtype " + dt->str + " not supported (F32, F16, BF16)");
-        std::size_t numel = 1;
-        for (const Json& d : shape->arr) {
-            if (d.kind != Json::Number) fail(name, "tensor \"" + key + "\": shape entries must be integers");
-            if (d.num > (1ull << 40)) fail(name, "tensor \"" + key + "\": dimension too large");
-            t.shape.push_back(static_cast<std::size_t>(d.num));
-            numel *= t.shape.back();
-            if (numel > (1ull << 40)) fail(name, "tensor \"" + key + "\": too many elements");
-        }
-        if (offs->arr[0].kind != Json::Number || offs->arr[1].kind != Json::Number)
-            fail(name, "tensor \"" + key + "\": data_offsets must be integers");
-        const std::uint64_t b = offs->arr[0].num, e = offs->arr[1].num;
-        if (b > e || e > data_size)
-            fail(name, "tensor \"" + key + "\": data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
-                           "] out of range for a data section of " + std::to_string(data_size) + " bytes");
-        const std::size_t want = numel * dtype_size(t.dtype);
-        if (e - b != want)
-            fail(name, "tensor \"" + key + "\": " + dt->str + " " + shape_str(t.shape) + " needs " +
-                           std::to_string(want) + " bytes, data_offsets give " + std::to_string(e - b));
+        std::uint64_t b = 0, e = 0;
+        Tensor t = tensor_entry(key, v, data_size, name, b, e);
         spans.push_back({static_cast<std::size_t>(b), static_cast<std::size_t>(e), st.tensors.size()});
         st.tensors.push_back(std::move(t));
     }

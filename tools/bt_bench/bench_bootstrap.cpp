@@ -11,6 +11,8 @@
 // "speedup" = median(1 thread) / median(2 threads).
 #include "bench.hpp"
 
+#include "bt/os.hpp"
+
 #include "bt/ckks/bootstrap.hpp"
 #include "bt/threadpool.hpp"
 
@@ -34,15 +36,6 @@ double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const std::size_t n = v.size();
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// Peak resident memory of this process (VmHWM), bytes; 0 if unknown.
-std::size_t peak_rss_bytes() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0) return static_cast<std::size_t>(std::stoull(line.substr(6))) * 1024;
-    return 0;
 }
 
 struct Sample {
@@ -141,7 +134,7 @@ void run(const Options& opt, std::size_t slots) {
         if (t > 0) row.set("speedup", base / total);
         row.set("key_bytes", gk.size_bytes() + rk.key.size_bytes() + ek.size_bytes())
             .set("galois_keys", gk.keys.size()).set("keygen_s", secs(t1, t2)).set("keygen_threads", top_threads)
-            .set("setup_s", secs(t0, t1)).set("peak_rss_bytes", peak_rss_bytes());
+            .set("setup_s", secs(t0, t1)).set("peak_rss_bytes", bt::peak_rss_bytes());
         row.print(opt);
     }
 }

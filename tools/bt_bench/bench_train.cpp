@@ -116,7 +116,7 @@ void run_shape(const Options& opt, const Shape& s) {
             .set("bootstraps", per_step.boot_full + per_step.boot_sparse)
             .set("levels_after_bootstrap", plan.L)
             .set("keygen_s", keygen_s)
-            .set("key_mb", static_cast<double>(key_bytes) / 1e6)
+            .set("key_bytes", static_cast<std::int64_t>(key_bytes))
             .print(opt);
     }
 }

@@ -12,6 +12,7 @@
 #include "bt/app/job.hpp"
 #include "bt/train/encrypted.hpp"
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -66,6 +67,8 @@ public:
     Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKeys& keys, const ckks::Bootstrapper* bs);
     ~Server();
     train::CkksBackend& backend() { return *cb_; }
+    // Seconds spent per stage (matmul, softmax, bootstrap, update, other).
+    const std::array<double, train::kStages>& stage_seconds() const { return cb_->seconds; }
     train::Engine<train::CkksBackend>& engine() { return *eng_; }
 
     // Trains on `train`; validation batches go to `exchange` after every epoch (null or an
