@@ -275,7 +275,7 @@ Prepared prepare(const RunConfig& cfg, std::ostream& log) {
     log << " from " << cfg.data_dir << "\n";
     const Calibration cal = calibrate(p.cp.P, p.cp.plan, &p.cp.model);
     p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), workload_of(cfg, p.ds), cal);
-    log << p.forecast.describe() << " (calibrated in " << std::fixed << std::setprecision(1) << cal.seconds << " s)\n";
+    log << cal.describe() << "\n" << p.forecast.describe() << "\n";
     const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
     log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
         << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";

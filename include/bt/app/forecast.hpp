@@ -29,6 +29,7 @@ struct Calibration {
     double encrypt_x = 0;      // one encryption at the feature level
     double feature = 0;        // one image through the transformer
     double seconds = 0;        // what the calibration itself took
+    std::string describe() const;
 };
 Calibration calibrate(const ckks::ParamsPtr& P, const Plan& plan, const nn::ViT* model);
 
