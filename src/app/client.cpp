@@ -12,6 +12,7 @@
 #include "bt/secure.hpp"
 #include "bt/train/training.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iomanip>
@@ -214,19 +215,64 @@ train::Head range_precheck(const train::Features& train, const Job& job, std::os
 
 // ================================================================ validation
 
-Score score_ciphertexts(const ClientKeys& ck, const std::vector<ckks::Ciphertext>& cts,
+std::vector<double> decrypt_returned(const ClientKeys& ck, const ckks::Ciphertext& ct, std::size_t level, double bound,
+                                     const std::string& what, const std::vector<std::size_t>* read,
+                                     double* noise_sigma) {
+    const ckks::Params& P = *ck.P;
+    const double nominal = P.nominal_scale(std::min(level, P.max_level()));
+    if (ct.fingerprint != P.fingerprint() || ct.parts.size() != 2 || ct.slots != ck.plan.sh.slots ||
+        ct.level != level || !(std::fabs(ct.scale / nominal - 1) <= 0x1p-20))
+        throw std::runtime_error(what + ": a ciphertext with " + std::to_string(ct.parts.size()) + " parts, " +
+                                 std::to_string(ct.slots) + " slots, level " + std::to_string(ct.level) + ", scale 2^" +
+                                 std::to_string(std::log2(ct.scale)) + "; the plan expects 2 parts, " +
+                                 std::to_string(ck.plan.sh.slots) + " slots, level " + std::to_string(level) +
+                                 " and scale 2^" + std::to_string(std::log2(nominal)) +
+                                 ": refused (the server's output does not match the job)");
+    const ckks::Encoder enc(ck.P);
+    const ckks::Decryptor dec(ck.P, ck.sk);
+    std::vector<ckks::cplx> z = enc.decode(dec.decrypt(ct));
+    std::vector<double> re(z.size());
+    for (std::size_t i = 0; i < z.size(); ++i) re[i] = z[i].real();
+    double ss = 0, worst_imag = 0;
+    std::size_t bad = z.size();
+    const std::size_t n = read ? read->size() : z.size();
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = read ? (*read)[k] : k;
+        if (i >= z.size()) throw std::logic_error("decrypt_returned: slot index beyond the slots");
+        ss += z[i].imag() * z[i].imag();
+        worst_imag = std::max(worst_imag, std::fabs(z[i].imag()));
+        if (bad == z.size() && !(std::fabs(re[i]) <= bound && std::fabs(z[i].imag()) <= kReturnedTolerance)) bad = i;
+    }
+    secure_wipe(z.data(), z.size() * sizeof(ckks::cplx));
+    if (bad != re.size()) {
+        std::fill(re.begin(), re.end(), 0.0);
+        throw std::runtime_error(what + ": decrypts to implausible values (slot " + std::to_string(bad) +
+                                 " outside |real| <= " + std::to_string(bound) + ", |imaginary| <= 2^-10; the largest "
+                                 "imaginary part is " + std::to_string(worst_imag) +
+                                 "): refused, nothing of it is used or released");
+    }
+    if (noise_sigma) *noise_sigma = std::sqrt(ss / static_cast<double>(std::max<std::size_t>(n, 1)));
+    return re;
+}
+
+Score score_ciphertexts(const ClientKeys& ck, const std::vector<ckks::Ciphertext>& cts, Returned kind,
                         const std::vector<int>& labels, const std::string& what) {
     const train::EncShape& sh = ck.plan.sh;
     const auto batches = train::make_batches(labels.size(), sh.blocks * sh.s0);
     if (cts.size() != batches.size())
         throw std::runtime_error(what + ": " + std::to_string(cts.size()) + " batches, expected " +
                                  std::to_string(batches.size()) + " for " + std::to_string(labels.size()) + " rows");
-    const ckks::Encoder enc(ck.P);
-    const ckks::Decryptor dec(ck.P, ck.sk);
+    // Probabilities lie in [0, 1] and centred logits in [−1, 1] where they are read (bound 2
+    // leaves room for the approximation and noise).
+    const std::size_t level = kind == Returned::Probabilities ? ck.plan.lp.p_level : ck.plan.lp.v_level;
     Score s;
     std::size_t correct = 0;
-    for (std::size_t k = 0; k < batches.size(); ++k)
-        train::score_batch(sh, ckks::decrypt_real(dec, enc, cts[k]), labels, batches[k], s.loss, correct);
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+        const std::vector<std::size_t> read = train::scored_slots(sh, batches[k].size());
+        const std::vector<double> v =
+            decrypt_returned(ck, cts[k], level, 2.0, what + " (batch " + std::to_string(k) + ")", &read);
+        train::score_batch(sh, v, labels, batches[k], s.loss, correct);
+    }
     s.rows = labels.size();
     if (s.rows) {
         s.loss /= static_cast<double>(s.rows);
@@ -237,27 +283,29 @@ Score score_ciphertexts(const ClientKeys& ck, const std::vector<ckks::Ciphertext
 
 // ================================================================ the head
 
-ReleasedHead decrypt_head(const ClientKeys& ck, const ckks::Ciphertext& head, bool flooding, double flood_sigma) {
-    const ckks::Encoder enc(ck.P);
-    const ckks::Decryptor dec(ck.P, ck.sk);
-    std::vector<ckks::cplx> z = enc.decode(dec.decrypt(head));
+ReleasedHead decrypt_head(const ClientKeys& ck, const ckks::Ciphertext& head, bool flooding, double flood_sigma,
+                          const std::string& what) {
     ReleasedHead r;
-    double ss = 0;  // the head is real: the imaginary parts are pure noise (an estimate of σ_e)
-    for (const auto& v : z) ss += v.imag() * v.imag();
-    r.noise_sigma = std::sqrt(ss / static_cast<double>(z.size()));
+    std::vector<double> re = decrypt_returned(ck, head, ck.plan.lp.L, kMaxHeadWeight, what, nullptr, &r.noise_sigma);
+    const std::string bad = train::tiled_head_violation(ck.plan.sh, re, kReturnedTolerance);
+    if (!bad.empty()) {
+        secure_wipe(re.data(), re.size() * sizeof(double));
+        throw std::runtime_error(what + " is not a tiled head: " + bad +
+                                 "; refused, nothing of it is released (the server's output does not match the job)");
+    }
     if (flooding) {
+        // Complex Gaussian noise per slot (see the header); only the real parts are released,
+        // so only the real component of each draw is added.
         r.flood_sigma = flood_sigma > 0 ? flood_sigma : kDefaultFloodSigma;
         Prng prng = Prng::from_os();  // never derived: flooding noise must be fresh and unknown
         auto uniform = [&prng] { return (static_cast<double>(prng.next_u64() >> 11) + 0.5) * 0x1p-53; };
-        for (auto& v : z) {  // Box–Muller: two independent N(0, 1) per slot
+        for (double& v : re) {  // Box–Muller: the real component of a complex N(0, σ²) per slot
             const double rr = std::sqrt(-2.0 * std::log(uniform())), th = 2 * M_PI * uniform();
-            v += ckks::cplx(r.flood_sigma * rr * std::cos(th), r.flood_sigma * rr * std::sin(th));
+            v += r.flood_sigma * rr * std::cos(th);
         }
     }
-    std::vector<double> re(z.size());
-    for (std::size_t i = 0; i < z.size(); ++i) re[i] = z[i].real();
-    secure_wipe(z.data(), z.size() * sizeof(ckks::cplx));
     r.head = train::unpack_head(ck.plan.sh, re);
+    secure_wipe(re.data(), re.size() * sizeof(double));
     return r;
 }
 

@@ -195,7 +195,10 @@ void role_validate(const ValidateOptions& o, std::ostream& log) {
             throw std::runtime_error("no validation request " + req + " after " + std::to_string(o.timeout) + " s");
         }
         const CiphertextBundle b = load_bundle(*ck.P, req, "validation", ck.job, "");
-        const Score s = score_ciphertexts(ck, b.cts, st.val_labels, req);
+        if (!b.has("epoch") || b.get("epoch") != std::to_string(epoch))
+            throw std::runtime_error(req + ": a validation request for epoch " + (b.has("epoch") ? b.get("epoch") : "?") +
+                                     " in the place of epoch " + std::to_string(epoch) + "'s: refused");
+        const Score s = score_ciphertexts(ck, b.cts, Returned::Probabilities, st.val_labels, req);
         const bool stop = es.stop_after(s.loss);
         if (!path_exists(ans)) write_file_atomic(ans, std::string(stop ? "stop\n" : "continue\n"));
         const std::string answer = read_text_trimmed(ans);
@@ -212,8 +215,12 @@ ReleasedHead role_decrypt(const DecryptOptions& o, std::ostream& log) {
     const ClientKeys ck = load_client(o.client_dir, o.allow_insecure);
     const ClientState st = load_client_state(ck, o.client_dir);
     const CiphertextBundle b = load_bundle(*ck.P, o.head_file, "head", ck.job, "the server's `bt_train train` writes it");
-    if (b.cts.size() != 1) throw std::runtime_error(o.head_file + ": expected one ciphertext");
-    const ReleasedHead r = decrypt_head(ck, b.cts[0], o.flooding, o.flood_sigma);
+    if (b.cts.size() != 1) throw std::runtime_error(o.head_file + ": expected one ciphertext, found " + std::to_string(b.cts.size()));
+    if (!b.has("data_id") || b.get("data_id") != hex64(st.data_id))
+        throw std::runtime_error(o.head_file + ": trained on another encrypted data set (data id " +
+                                 (b.has("data_id") ? b.get("data_id") : std::string("none")) + ", this client's is " +
+                                 hex64(st.data_id) + "): refused");
+    const ReleasedHead r = decrypt_head(ck, b.cts[0], o.flooding, o.flood_sigma, o.head_file);
     write_head(o.out_file, r, st.norm, ck.job, HeadProvenance{st.data_dir, st.test_size});
     log << "decrypt: head " << r.head.classes << " x " << ck.job.d << " (+ bias) -> " << o.out_file
         << "; CKKS noise per slot 2^" << std::fixed << std::setprecision(1) << std::log2(std::max(r.noise_sigma, 1e-300));
@@ -253,7 +260,7 @@ double role_evaluate_predictions(const std::string& client_dir, const std::strin
         load_bundle(*ck.P, predictions_file, "predictions", ck.job, "the server's `bt_train infer` writes it");
     if (b.get("data_id") != hex64(st.data_id))
         throw UsageError(predictions_file + ": computed on another encrypted test set (re-run infer)");
-    const Score s = score_ciphertexts(ck, b.cts, st.test_labels, predictions_file);
+    const Score s = score_ciphertexts(ck, b.cts, Returned::Logits, st.test_labels, predictions_file);
     log << "evaluate: encrypted inference, test accuracy on " << s.rows << " images: " << std::fixed
         << std::setprecision(4) << s.accuracy << "\n";
     return s.accuracy;

@@ -59,7 +59,7 @@ public:
 
     bool stop_after_validation(std::size_t epoch,
                                const std::function<std::vector<ckks::Ciphertext>()>& compute) override {
-        const Score s = score_ciphertexts(ck_, compute(), cd_.val.label, "validation");
+        const Score s = score_ciphertexts(ck_, compute(), Returned::Probabilities, cd_.val.label, "validation");
         pending_ = EpochRecord{};
         pending_.epoch = static_cast<int>(epoch);
         pending_.val_loss = s.loss;
@@ -443,7 +443,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     if (cfg.infer) {
         const EncSet te = encrypt_set(h.ck, "test-set", cd.test, per_val, false, data_id, rnd, log);
         Server inf(cp.P, cp.job, cp.plan, h.keys, nullptr);
-        const Score s = score_ciphertexts(h.ck, inf.infer(st.w, te, log), cd.test.label, "predictions");
+        const Score s = score_ciphertexts(h.ck, inf.infer(st.w, te, log), Returned::Logits, cd.test.label, "predictions");
         res.report.extra.emplace_back("accuracy_encrypted_inference", s.accuracy);
         log << "encrypted inference: test accuracy " << std::fixed << std::setprecision(4) << s.accuracy << "\n";
     }

@@ -6,7 +6,10 @@
 // engine that runs on either backend is in encrypted.cpp (see bt/train/encrypted.hpp).
 #include "bt/train/encrypted.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
 
 namespace bt::train {
 
@@ -281,6 +284,9 @@ std::vector<double> pack_head(const EncShape& sh, const Head& h) {
 }
 
 Head unpack_head(const EncShape& sh, const std::vector<double>& slots) {
+    if (slots.size() < sh.slots)
+        throw std::invalid_argument("unpack_head: " + std::to_string(slots.size()) + " slots, the shape has " +
+                                    std::to_string(sh.slots));
     Head h;
     h.classes = static_cast<std::size_t>(sh.c);
     h.cols = sh.cols;
@@ -293,6 +299,27 @@ Head unpack_head(const EncShape& sh, const std::vector<double>& slots) {
             h.w[k * h.cols + j] = s / static_cast<double>(copies);
         }
     return h;
+}
+
+std::string tiled_head_violation(const EncShape& sh, const std::vector<double>& slots, double tol) {
+    if (slots.size() < sh.slots) return "holds " + std::to_string(slots.size()) + " slots instead of " + std::to_string(sh.slots);
+    const std::size_t tile = sh.tile_slots();
+    for (std::size_t p = 0; p < sh.slots; ++p) {
+        const std::size_t q = p % tile, row = q / sh.s1, col = q % sh.s1;
+        const bool weight = row < static_cast<std::size_t>(sh.c) && col >= sh.xoff() && col < sh.xoff() + sh.cols;
+        const double v = slots[p];
+        char b[160];
+        if (weight && p >= tile && !(std::fabs(v - slots[q]) <= tol)) {
+            std::snprintf(b, sizeof b, "slot %zu (copy %zu of weight [%zu][%zu]) differs from the first copy by %.3g",
+                          p, p / tile, row, col - sh.xoff(), std::fabs(v - slots[q]));
+            return b;
+        }
+        if (!weight && !(std::fabs(v) <= tol)) {
+            std::snprintf(b, sizeof b, "slot %zu, outside the head's weights, holds %.3g instead of 0", p, v);
+            return b;
+        }
+    }
+    return "";
 }
 
 }  // namespace bt::train

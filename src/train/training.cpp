@@ -54,6 +54,14 @@ void score_batch(const EncShape& sh, const std::vector<double>& p, const std::ve
     }
 }
 
+std::vector<std::size_t> scored_slots(const EncShape& sh, std::size_t rows) {
+    std::vector<std::size_t> out;
+    for (std::size_t k = 0; k < std::min(rows, sh.blocks * sh.s0); ++k)
+        for (std::size_t i = 0; i < sh.cpad; ++i) out.push_back((k % sh.s0) * sh.s1 + sh.offset(k / sh.s0, i));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 bool EarlyStopping::stop_after(double val_loss) {
     if (patience == 0) return false;
     if (val_loss < best - 1e-4) {

@@ -234,6 +234,122 @@ TEST_CASE("roles: bad server inputs are refused with what was expected and found
     }
 }
 
+TEST_CASE("roles: the client refuses crafted server outputs before it releases or uses anything") {
+    NEED_WORKSPACE();
+    if (!have_binary()) return;
+    // A real head to start from: one short training run of the server.
+    static const std::string head_dir = [&] {
+        const std::string dir = ws.root + "/crafted_base";
+        std::ostringstream log;
+        TrainRoleOptions o;
+        o.server_dir = ws.server;
+        o.out_dir = dir;
+        o.epochs = 1;
+        o.allow_insecure = true;
+        role_train(o, log);
+        return dir;
+    }();
+    const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
+    const ck::CiphertextBundle good = ck::deserialize_bundle(*P, read_file(head_dir + "/head.bin"));
+    REQUIRE(good.cts.size() == 1);
+    const ck::Ciphertext& h = good.cts[0];
+    auto decrypt_crafted = [&](const ck::CiphertextBundle& b) {
+        const std::string path = ws.root + "/crafted_head.bin";
+        bt::write_file_atomic(path, ck::serialize(*P, b));
+        DecryptOptions d;
+        d.client_dir = ws.client;
+        d.head_file = path;
+        d.out_file = ws.root + "/crafted.safetensors";
+        d.allow_insecure = true;
+        std::ostringstream log;
+        std::remove(d.out_file.c_str());
+        CHECK_THROWS_WITH(role_decrypt(d, log), doctest::Contains(path.c_str()));
+        CHECK_FALSE(file_exists(d.out_file));  // nothing released
+    };
+    auto with = [&](const ck::Ciphertext& ct) {
+        ck::CiphertextBundle b = good;
+        b.cts = {ct};
+        b.seeds = {std::nullopt};
+        return b;
+    };
+    SUBCASE("the genuine head is accepted") {
+        DecryptOptions d;
+        d.client_dir = ws.client;
+        d.head_file = head_dir + "/head.bin";
+        d.out_file = ws.root + "/genuine.safetensors";
+        d.allow_insecure = true;
+        std::ostringstream log;
+        CHECK_NOTHROW(role_decrypt(d, log));
+    }
+    SUBCASE("other slot counts") {
+        for (std::size_t slots : {std::size_t{2}, std::size_t{1024}}) {
+            ck::Ciphertext c = h;
+            c.slots = slots;
+            decrypt_crafted(with(c));
+        }
+    }
+    SUBCASE("another level, another scale, three parts") {
+        ck::Ciphertext c = h;
+        c.scale *= 2;
+        decrypt_crafted(with(c));
+        ck::Ciphertext t = h;
+        t.parts.push_back(t.parts[1]);
+        decrypt_crafted(with(t));
+        ck::Ciphertext l = h;
+        l.level -= 1;
+        for (auto& part : l.parts) part.data.resize(part.data.size() - P->N());
+        decrypt_crafted(with(l));
+    }
+    SUBCASE("(c0, c1) = (0, k): a decryption linear in the secret key, at the right level and scale") {
+        // k·s decodes to slots of size ~k·sqrt(N)/Δ with imaginary parts of the same size:
+        // refused down to k = Δ/2^16 here (2^-10 of imaginary part). Smaller k puts less than
+        // 2^-10 of s into each slot, under the flooding noise (2^-6) by 2^4 and more.
+        for (double k : {h.scale / 256, h.scale / 65536}) {
+            ck::Ciphertext c = h;
+            for (std::size_t i = 0; i <= c.level; ++i) {
+                const std::uint64_t q = P->q(i);
+                const std::uint64_t kv = static_cast<std::uint64_t>(std::fmod(std::floor(k), static_cast<double>(q)));
+                for (std::size_t j = 0; j < P->N(); ++j) {
+                    c.parts[0].limb(i)[j] = 0;
+                    c.parts[1].limb(i)[j] = kv;  // a constant polynomial is constant in NTT form too
+                }
+            }
+            decrypt_crafted(with(c));
+        }
+    }
+    SUBCASE("a head of another data set, and validation and prediction files") {
+        ck::CiphertextBundle b = good;
+        b.set("data_id", "0123456789abcdef");
+        decrypt_crafted(b);
+        ck::Ciphertext c = h;
+        c.slots = 2;
+        ck::CiphertextBundle v;
+        v.set("kind", "predictions");
+        v.set("job_id", good.get("job_id"));
+        const ClientKeys cl = load_client(ws.client, true);
+        const ClientState st = load_client_state(cl, ws.client);
+        v.set("data_id", hex64(st.data_id));
+        const std::size_t batches = (st.test_labels.size() + cl.plan.sh.blocks * cl.plan.sh.s0 - 1) /
+                                    (cl.plan.sh.blocks * cl.plan.sh.s0);
+        for (std::size_t k = 0; k < batches; ++k) v.add(c);
+        const std::string pred = ws.root + "/crafted_predictions.bin";
+        bt::write_file_atomic(pred, ck::serialize(*P, v));
+        std::ostringstream log;
+        CHECK_THROWS_WITH(role_evaluate_predictions(ws.client, pred, true, log), doctest::Contains(pred.c_str()));
+    }
+}
+
+TEST_CASE("roles: a client state whose standardisation does not match the job is refused") {
+    NEED_WORKSPACE();
+    const std::string dir = link_copy(ws.client, ws.root + "/bad_state");
+    const auto P = ck::deserialize_params(read_file(dir + "/params.bin"));
+    ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(dir + "/client.bin"));
+    b.set("norm_mean", "0x1p+0,0x1p+0,0x1p+0");
+    replace_file(dir + "/client.bin", ck::serialize(*P, b));
+    const ClientKeys cl = load_client(dir, true);
+    CHECK_THROWS_WITH(load_client_state(cl, dir), doctest::Contains("the feature standardisation has 3"));
+}
+
 }  // TEST_SUITE("roles")
 
 TEST_SUITE("roles-slow") {

@@ -130,16 +130,33 @@ std::vector<train::BatchData<train::TwinBackend>> twin_set(const Plan& plan, con
 // polynomial softmax would leave its range. Returns the exact head.
 train::Head range_precheck(const train::Features& train, const Job& job, std::ostream& log);
 
+// ---------------------------------------------------------------- what the server returns
+// The client trusts nothing the server sends. Before it decrypts a ciphertext it checks
+// it against its own plan: two parts, the plan's slot count, the planned level and that
+// level's nominal scale; after decrypting, that every slot it reads (`read`, or all) is
+// finite, within `bound`, and that their imaginary parts (noise only, for the real
+// messages the flow computes) stay below kReturnedTolerance. The slots it does not read
+// hold by-products of the circuit and influence nothing. A crafted ciphertext that decrypts to values depending on the
+// secret key has, with overwhelming probability, large imaginary parts or, for the head,
+// copies of the tile that disagree and padding that is not zero; it is refused before any
+// value leaves the client. std::runtime_error names `what` and says what was found.
+constexpr double kReturnedTolerance = 1.0 / 1024;  // 2^-10: 2^9 above the noise measured at N = 2^16
+std::vector<double> decrypt_returned(const ClientKeys& ck, const ckks::Ciphertext& ct, std::size_t level, double bound,
+                                     const std::string& what, const std::vector<std::size_t>* read = nullptr,
+                                     double* noise_sigma = nullptr);
+
 // ---------------------------------------------------------------- validation
 struct Score {
     double loss = 0;          // mean cross-entropy
     double accuracy = 0;
     std::size_t rows = 0;
 };
-// Decrypts merged per-batch probabilities (or centred logits) and scores them against
-// the labels; the batches are the consecutive blocks·s0-row batches of the labels.
-// std::runtime_error if the count of ciphertexts does not match.
-Score score_ciphertexts(const ClientKeys& ck, const std::vector<ckks::Ciphertext>& cts,
+// Decrypts merged per-batch probabilities (validation; at the plan's probability level)
+// or centred logits (encrypted inference; at the logits level) after the checks above, and
+// scores them against the labels; the batches are the consecutive blocks·s0-row batches of
+// the labels. std::runtime_error if the count of ciphertexts does not match.
+enum class Returned { Probabilities, Logits };
+Score score_ciphertexts(const ClientKeys& ck, const std::vector<ckks::Ciphertext>& cts, Returned kind,
                         const std::vector<int>& labels, const std::string& what);
 
 // ---------------------------------------------------------------- the head
@@ -150,8 +167,12 @@ struct ReleasedHead {
     double noise_sigma = 0;  // estimated CKKS noise per slot (from the imaginary parts)
     double flood_sigma = 0;  // 0 if not flooded
 };
-// flood_sigma 0: kDefaultFloodSigma.
-ReleasedHead decrypt_head(const ClientKeys& ck, const ckks::Ciphertext& head, bool flooding, double flood_sigma);
+// Decrypts the head after the checks above and the tiled layout check (copies agree and
+// padding is zero to kReturnedTolerance; weights at most kMaxHeadWeight), then floods it
+// (flood_sigma 0: kDefaultFloodSigma). `what` names the file in messages.
+constexpr double kMaxHeadWeight = 1024;
+ReleasedHead decrypt_head(const ClientKeys& ck, const ckks::Ciphertext& head, bool flooding, double flood_sigma,
+                          const std::string& what = "the encrypted head");
 
 // Where the test split of a released head comes from (for `evaluate --head`).
 struct HeadProvenance {

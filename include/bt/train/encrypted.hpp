@@ -281,7 +281,13 @@ std::vector<std::vector<double>> pack_x(const EncShape& sh, const Features& f, c
 std::vector<double> pack_y(const EncShape& sh, const Features& f, const std::vector<std::size_t>& rows);
 // The tiled head.
 std::vector<double> pack_head(const EncShape& sh, const Head& h);
+// Throws std::invalid_argument if `slots` holds fewer than sh.slots values.
 Head unpack_head(const EncShape& sh, const std::vector<double>& slots);
+// How a decrypted head (real parts of its slots) departs from the tiled layout: a copy of
+// the tile that differs from the first by more than `tol`, or a slot outside the head
+// (offset columns, pad classes, columns past the bias) farther than `tol` from zero.
+// Empty if none: then the slots are a tiled head up to `tol`.
+std::string tiled_head_violation(const EncShape& sh, const std::vector<double>& slots, double tol);
 
 // ---------------------------------------------------------------- the training engine
 template <class BK>

@@ -24,6 +24,10 @@ std::vector<std::size_t> rows_valid(const EncShape& sh, std::size_t rows);
 void score_batch(const EncShape& sh, const std::vector<double>& p, const std::vector<int>& labels,
                  const std::vector<std::size_t>& rows, double& loss_sum, std::size_t& correct);
 
+// The slots score_batch reads for a batch of `rows` rows (every class offset of every row,
+// pad classes included), in increasing order.
+std::vector<std::size_t> scored_slots(const EncShape& sh, std::size_t rows);
+
 // Early stopping on the validation loss: stop after `patience` epochs without an
 // improvement of at least 1e-4 (patience 0: never). A NaN loss counts as no improvement.
 struct EarlyStopping {
