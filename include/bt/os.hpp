@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include "bt/secure.hpp"
+
 #include <string>
 #include <vector>
 
@@ -15,10 +17,13 @@ namespace bt {
 
 // ---------------------------------------------------------------- files
 // Writes `n` bytes to `path` so that `path` either keeps its old content or has all of the
-// new: the bytes go to temp_path_for(path) (same directory, created with `mode`, so a
-// secret file is never readable by others even for a moment), which is fsynced and then
-// renamed over `path`; the directory is fsynced too. On any failure the temporary file is
-// removed and std::runtime_error names the path, the step that failed and the errno text.
+// new: the bytes go to a new temporary file in the same directory (temp_path_for(path), or
+// that name with a further suffix if it exists: created with O_EXCL | O_NOFOLLOW, so a
+// stale file or a planted symbolic link is never written through, and given exactly `mode`
+// before any byte is written, so a secret file is never readable by others even for a
+// moment), which is fsynced and then renamed over `path` (a symbolic link at `path` is
+// replaced, not followed); the directory is fsynced too. On any failure the temporary file
+// is removed and std::runtime_error names the path, the step that failed and the errno text.
 void write_file_atomic(const std::string& path, const void* data, std::size_t n, unsigned mode = 0644);
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0644);
 void write_file_atomic(const std::string& path, const std::string& text, unsigned mode = 0644);
@@ -28,6 +33,8 @@ std::string temp_path_for(const std::string& path);
 
 // The whole file. Throws std::runtime_error with the path and the errno text.
 std::vector<std::uint8_t> read_file(const std::string& path);
+// The whole file into wiped memory, read in one piece (secret keys, seeds).
+SecureVector<std::uint8_t> read_file_secret(const std::string& path);
 // A small text file with trailing white space removed ("" if it cannot be read).
 std::string read_text_trimmed(const std::string& path);
 
@@ -42,6 +49,9 @@ std::string dir_name(const std::string& path);
 // Creates `dir` and its missing parents (like mkdir -p) with `mode`. Throws
 // std::runtime_error naming the directory that could not be made and why.
 void make_dirs(const std::string& dir, unsigned mode = 0755);
+// Creates `dir` (and parents) if needed and makes it mode 0700 even if it existed: a
+// directory that holds secrets. std::runtime_error if it cannot.
+void make_private_dir(const std::string& dir);
 // Creates `dir` if needed and proves it writable by creating and removing a probe file.
 // Throws std::runtime_error saying what to do.
 void ensure_writable_dir(const std::string& dir, const std::string& what, unsigned mode = 0755);

@@ -125,7 +125,10 @@ ClientKeys load_client(const std::string& dir, bool allow_insecure) {
     c.P = load_params(dir, kClientHint, allow_insecure);
     c.job = load_job(*c.P, dir, kClientHint);
     c.plan = make_plan(*c.P, c.job);
-    c.sk = ckks::deserialize_secret_key(*c.P, read_required(path_join(dir, "secret.key"), "secret key", kClientHint));
+    const std::string sk_path = path_join(dir, "secret.key");
+    if (!path_exists(sk_path)) throw UsageError("secret key " + sk_path + " not found: " + kClientHint);
+    const SecureVector<std::uint8_t> sk_bytes = read_file_secret(sk_path);  // wiped when released
+    c.sk = ckks::deserialize_secret_key(*c.P, sk_bytes.data(), sk_bytes.size());
     return c;
 }
 

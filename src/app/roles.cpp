@@ -27,9 +27,9 @@ Randomness client_randomness(const RunConfig& cfg) {
     return cfg.insecure_seed ? Randomness::derived(*cfg.insecure_seed, true) : Randomness::os();
 }
 
-void write_logged(const std::string& path, const std::vector<std::uint8_t>& bytes, std::ostream& log,
-                  unsigned mode = 0644) {
-    write_file_atomic(path, bytes, mode);
+template <class Bytes>
+void write_logged(const std::string& path, const Bytes& bytes, std::ostream& log, unsigned mode = 0644) {
+    write_file_atomic(path, bytes.data(), bytes.size(), mode);
     log << "  " << std::left << std::setw(28) << path << std::right << std::setw(12) << format_bytes(bytes.size()) << "\n";
 }
 
@@ -45,6 +45,7 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
     const Randomness rnd = client_randomness(cfg);
     ClientPlan cp = plan_client_job(cfg, rnd.id("job"));
     prepare_output_dir(dirs.client, "client directory", 0700);
+    make_private_dir(dirs.client);  // it will hold the secret key: 0700 even if it existed
     prepare_output_dir(dirs.server, "server directory", 0755);
     log << cp.describe() << "\n";
     const Calibration cal = calibrate(cp.P, cp.plan, nullptr);
@@ -55,7 +56,7 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
     const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log);
     const ckks::Params& P = *cp.P;
     log << "client files (keep them; the secret key never leaves this side):\n";
-    write_logged(path_join(dirs.client, "secret.key"), ckks::serialize(P, ck.sk), log, 0600);
+    write_logged(path_join(dirs.client, "secret.key"), ckks::serialize_secret(P, ck.sk), log, 0600);
     write_logged(path_join(dirs.client, "params.bin"), ckks::serialize(P), log);
     write_logged(path_join(dirs.client, "job.bin"), ckks::serialize(P, cp.job.bundle()), log);
     log << "server bundle (hand it over; nothing in it can decrypt):\n";

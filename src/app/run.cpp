@@ -193,7 +193,7 @@ Randomness open_randomness(const RunConfig& cfg, std::ostream& log) {
     }
     if (cfg.resume) log << "no interrupted run in " << cfg.out_dir << ": starting afresh\n";
     remove_run_state(cfg);
-    make_dirs(path_join(cfg.out_dir, "checkpoints"), 0700);
+    make_private_dir(path_join(cfg.out_dir, "checkpoints"));
     Seed s = os_random_seed();
     std::string text = "bt-seed 1\n";
     for (std::uint8_t b : s) {

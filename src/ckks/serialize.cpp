@@ -15,6 +15,9 @@
 
 namespace bt::ckks {
 
+// The header of a file image in memory (peek_header on a pointer; defined with it below).
+HeaderInfo peek_header_at(const std::uint8_t* bytes, std::size_t size, const std::string& what);
+
 namespace {
 
 // ================================================================ byte helpers
@@ -50,7 +53,7 @@ private:
 
 class Reader {
 public:
-    Reader(const std::vector<std::uint8_t>& b, std::size_t start, std::size_t end, std::string what)
+    Reader(const std::uint8_t* b, std::size_t start, std::size_t end, std::string what)
         : b_(b), pos_(start), end_(end), what_(std::move(what)) {}
     std::uint8_t get8() { return static_cast<std::uint8_t>(le(1)); }
     std::uint16_t get16() { return static_cast<std::uint16_t>(le(2)); }
@@ -64,13 +67,13 @@ public:
     }
     void bytes(void* p, std::size_t n) {
         need(n);
-        std::memcpy(p, b_.data() + pos_, n);
+        std::memcpy(p, b_ + pos_, n);
         pos_ += n;
     }
     // n residues of limb with modulus q, each checked.
     void residues(u64* out, std::size_t n, u64 q, const char* field) {
         need(8 * n);
-        const std::uint8_t* p = b_.data() + pos_;
+        const std::uint8_t* p = b_ + pos_;
         for (std::size_t i = 0; i < n; ++i) {
             u64 v = 0;
             for (int k = 7; k >= 0; --k) v = (v << 8) | p[8 * i + static_cast<std::size_t>(k)];
@@ -107,7 +110,7 @@ private:
         pos_ += static_cast<std::size_t>(n);
         return v;
     }
-    const std::vector<std::uint8_t>& b_;
+    const std::uint8_t* b_;
     std::size_t pos_, end_;
     std::string what_;
 };
@@ -139,20 +142,20 @@ std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t fp, Writer& payl
 }
 
 // Validates the header for `type` and returns a reader over the payload.
-Reader open(const std::vector<std::uint8_t>& bytes, ObjectType type, const Params* P) {
+Reader open(const std::uint8_t* bytes, std::size_t size, ObjectType type, const Params* P) {
     const std::string what = std::string(object_type_name(type)) + " file";
-    const HeaderInfo h = peek_header(bytes, what);
+    const HeaderInfo h = peek_header_at(bytes, size, what);
     if (h.type != type)
         throw std::runtime_error(what + ": this file holds a " + object_type_name(h.type) + ", not a " +
                                  object_type_name(type) + ": check which file was given");
-    if (bytes.size() - kHeaderBytes != h.payload_bytes)
-        throw std::runtime_error(what + ": payload is " + std::to_string(bytes.size() - kHeaderBytes) +
+    if (size - kHeaderBytes != h.payload_bytes)
+        throw std::runtime_error(what + ": payload is " + std::to_string(size - kHeaderBytes) +
                                  " bytes, the header says " + std::to_string(h.payload_bytes) +
-                                 (bytes.size() - kHeaderBytes < h.payload_bytes ? ": the file is truncated"
-                                                                                : ": the file has trailing bytes"));
+                                 (size - kHeaderBytes < h.payload_bytes ? ": the file is truncated"
+                                                                        : ": the file has trailing bytes"));
     std::uint64_t stored = 0;
     for (int k = 7; k >= 0; --k) stored = (stored << 8) | bytes[24 + static_cast<std::size_t>(k)];
-    if (checksum(bytes.data() + kHeaderBytes, h.payload_bytes) != stored)
+    if (checksum(bytes + kHeaderBytes, h.payload_bytes) != stored)
         throw std::runtime_error(what + ": checksum mismatch: the file is corrupt (bit errors); re-send or regenerate it");
     if (P && h.fingerprint != P->fingerprint()) {
         char buf[256];
@@ -163,7 +166,11 @@ Reader open(const std::vector<std::uint8_t>& bytes, ObjectType type, const Param
                       static_cast<unsigned long long>(P->fingerprint()));
         throw std::runtime_error(buf);
     }
-    return Reader(bytes, kHeaderBytes, bytes.size(), what);
+    return Reader(bytes, kHeaderBytes, size, what);
+}
+
+Reader open(const std::vector<std::uint8_t>& bytes, ObjectType type, const Params* P) {
+    return open(bytes.data(), bytes.size(), type, P);
 }
 
 void write_poly(Writer& w, const Poly& p) { w.words(p.data.data(), p.data.size()); }
@@ -246,11 +253,11 @@ const char* object_type_name(ObjectType t) {
     return "unknown object";
 }
 
-HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string& what) {
-    if (bytes.size() < kHeaderBytes)
-        throw std::runtime_error(what + ": " + std::to_string(bytes.size()) + " bytes, shorter than the " +
+HeaderInfo peek_header_at(const std::uint8_t* bytes, std::size_t size, const std::string& what) {
+    if (size < kHeaderBytes)
+        throw std::runtime_error(what + ": " + std::to_string(size) + " bytes, shorter than the " +
                                  std::to_string(kHeaderBytes) + "-byte header: the file is truncated or not ours");
-    if (std::memcmp(bytes.data(), "BTHE", 4) != 0)
+    if (std::memcmp(bytes, "BTHE", 4) != 0)
         throw std::runtime_error(what + ": no BTHE magic: this is not a BlindTuner HE file");
     Reader r(bytes, 4, kHeaderBytes, what);
     HeaderInfo h;
@@ -264,6 +271,10 @@ HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string
     h.fingerprint = r.get64();
     h.payload_bytes = r.get64();
     return h;
+}
+
+HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string& what) {
+    return peek_header_at(bytes.data(), bytes.size(), what);
 }
 
 // ================================================================ writers
@@ -288,10 +299,26 @@ std::vector<std::uint8_t> serialize(const Params& P) {
 }
 
 std::vector<std::uint8_t> serialize(const Params& P, const SecretKey& sk) {
+    const SecureVector<std::uint8_t> b = serialize_secret(P, sk);
+    return std::vector<std::uint8_t>(b.begin(), b.end());
+}
+
+SecureVector<std::uint8_t> serialize_secret(const Params& P, const SecretKey& sk) {
     check_fingerprint(P, sk.fingerprint, "the secret key");
-    Writer w;
-    w.bytes(sk.coeffs.data(), sk.coeffs.size());
-    return finish(ObjectType::SecretKey, P.fingerprint(), w);
+    // Written in place into one wiped buffer of the final size (no growth, no copies).
+    const std::size_t n = sk.coeffs.size();
+    SecureVector<std::uint8_t> out(kHeaderBytes + n);
+    auto put = [&out](std::size_t at, std::uint64_t v, int bytes) {
+        for (int i = 0; i < bytes; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+    };
+    std::memcpy(out.data(), "BTHE", 4);
+    put(4, kFormatVersion, 2);
+    put(6, static_cast<std::uint16_t>(ObjectType::SecretKey), 2);
+    put(8, P.fingerprint(), 8);
+    put(16, n, 8);
+    std::memcpy(out.data() + kHeaderBytes, sk.coeffs.data(), n);
+    put(24, checksum(out.data() + kHeaderBytes, n), 8);
+    return out;
 }
 
 std::vector<std::uint8_t> serialize(const Params& P, const PublicKey& pk) {
@@ -385,7 +412,11 @@ ParamsPtr deserialize_params(const std::vector<std::uint8_t>& bytes) {
 }
 
 SecretKey deserialize_secret_key(const Params& P, const std::vector<std::uint8_t>& bytes) {
-    Reader r = open(bytes, ObjectType::SecretKey, &P);
+    return deserialize_secret_key(P, bytes.data(), bytes.size());
+}
+
+SecretKey deserialize_secret_key(const Params& P, const std::uint8_t* bytes, std::size_t size) {
+    Reader r = open(bytes, size, ObjectType::SecretKey, &P);
     const std::size_t N = P.N();
     SecureVector<std::int8_t> coeffs(N);
     r.bytes(coeffs.data(), N);

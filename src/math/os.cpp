@@ -50,8 +50,13 @@ void write_all(int fd, const std::string& path, const std::string& tmp, const st
 }  // namespace
 
 void write_file_atomic(const std::string& path, const void* data, std::size_t n, unsigned mode) {
-    const std::string tmp = temp_path_for(path);
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
+    std::string tmp = temp_path_for(path);
+    int fd = -1;
+    for (int k = 0; k < 100 && fd < 0; ++k) {  // a fresh name: never an existing file or link
+        if (k > 0) tmp = temp_path_for(path) + "." + std::to_string(k);
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode & 0600));
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
         const int err = errno;  // nothing was created, nothing to remove
         throw std::runtime_error("cannot write " + path + ": creating " + tmp + ": " + std::strerror(err));
@@ -113,6 +118,30 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
     return out;
 }
 
+SecureVector<std::uint8_t> read_file_secret(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw std::runtime_error("cannot read " + path + ": not a regular file");
+    }
+    SecureVector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t r = ::read(fd, out.data() + done, out.size() - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            const int err = r < 0 ? errno : EIO;
+            ::close(fd);
+            throw std::runtime_error("cannot read " + path + ": " + (r < 0 ? std::strerror(err) : "it shrank while read"));
+        }
+        done += static_cast<std::size_t>(r);
+    }
+    ::close(fd);
+    return out;
+}
+
 std::string read_text_trimmed(const std::string& path) {
     std::ifstream f(path);
     std::stringstream ss;
@@ -157,6 +186,12 @@ void make_dirs(const std::string& dir, unsigned mode) {
         if (p == std::string::npos) break;
     }
     if (!is_directory(dir)) throw std::runtime_error(dir + " exists and is not a directory");
+}
+
+void make_private_dir(const std::string& dir) {
+    make_dirs(dir, 0700);
+    if (::chmod(dir.c_str(), 0700) != 0)
+        throw std::runtime_error("cannot make " + dir + " private (mode 0700): " + std::strerror(errno));
 }
 
 void ensure_writable_dir(const std::string& dir, const std::string& what, unsigned mode) {

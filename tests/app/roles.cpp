@@ -145,6 +145,11 @@ TEST_CASE("roles: the server bundle holds no secret key; train refuses one where
         if (bytes.size() >= ck::kHeaderBytes) CHECK(ck::peek_header(bytes).type != ck::ObjectType::SecretKey);
     }
     CHECK_NOTHROW(check_no_secret_key(ws.server));
+    struct stat st {};
+    REQUIRE(::stat(ws.client.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);  // the client directory and its secret key are private
+    REQUIRE(::stat((ws.client + "/secret.key").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
     // Under its own name, and renamed.
     for (const std::string name : {"secret.key", "notes.bin"}) {
         const std::string dir = link_copy(ws.server, ws.root + "/with_sk_" + name);

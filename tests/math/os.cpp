@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace bt;
@@ -87,6 +88,51 @@ TEST_CASE("os: the temporary file has the final mode from the start; read_file a
     CHECK_THROWS_WITH_AS(read_file((dir.path / "none").string()), doctest::Contains("cannot open"), std::runtime_error);
     CHECK_THROWS_WITH_AS(read_file(dir.path.string()), doctest::Contains("not a regular file"), std::runtime_error);
     CHECK(temp_path_for("a/b.bin").rfind("a/b.bin.tmp.", 0) == 0);
+}
+
+TEST_CASE("os: a stale temporary file or a planted link is never written through") {
+    TempDir dir;
+    const std::string path = (dir.path / "secret.key").string();
+    // A stale temporary of the same name, readable by everyone.
+    std::ofstream(temp_path_for(path)) << "stale";
+    ::chmod(temp_path_for(path).c_str(), 0644);
+    write_file_atomic(path, std::string("key"), 0600);
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(slurp(path) == "key");
+    CHECK(slurp(temp_path_for(path)) == "stale");  // left alone, not reused
+    // A symbolic link planted at the temporary name: its target is not touched.
+    const std::string target = (dir.path / "target").string();
+    std::ofstream(target) << "target";
+    std::remove(temp_path_for(path).c_str());
+    REQUIRE(::symlink(target.c_str(), temp_path_for(path).c_str()) == 0);
+    write_file_atomic(path, std::string("key2"), 0600);
+    CHECK(slurp(target) == "target");
+    CHECK(slurp(path) == "key2");
+    // A symbolic link at the final name is replaced, not followed.
+    const std::string link = (dir.path / "link.key").string();
+    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+    write_file_atomic(link, std::string("new"), 0600);
+    CHECK(slurp(target) == "target");
+    CHECK(slurp(link) == "new");
+    struct stat lst {};
+    REQUIRE(::lstat(link.c_str(), &lst) == 0);
+    CHECK(S_ISREG(lst.st_mode));
+}
+
+TEST_CASE("os: private directories are 0700 even if they existed; secrets read into wiped memory") {
+    TempDir dir;
+    const std::string d = (dir.path / "client").string();
+    fs::create_directory(d);
+    ::chmod(d.c_str(), 0755);
+    make_private_dir(d);
+    struct stat st {};
+    REQUIRE(::stat(d.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    write_file_atomic(d + "/s", std::string("abc"), 0600);
+    const SecureVector<std::uint8_t> b = read_file_secret(d + "/s");
+    CHECK(std::string(b.begin(), b.end()) == "abc");
 }
 
 TEST_CASE("os: make_dirs and ensure_writable_dir create, refuse a file in the way, and leave no probe") {

@@ -61,6 +61,10 @@ std::vector<std::uint8_t> serialize(const Params& P, const Plaintext& pt);
 
 ParamsPtr deserialize_params(const std::vector<std::uint8_t>& bytes);
 SecretKey deserialize_secret_key(const Params& P, const std::vector<std::uint8_t>& bytes);
+// The secret key through wiped memory only: serialize_secret writes the file image into
+// one wiped buffer; the pointer overload reads one (bt::read_file_secret) without a copy.
+SecureVector<std::uint8_t> serialize_secret(const Params& P, const SecretKey& sk);
+SecretKey deserialize_secret_key(const Params& P, const std::uint8_t* bytes, std::size_t size);
 PublicKey deserialize_public_key(const Params& P, const std::vector<std::uint8_t>& bytes);
 RelinKey deserialize_relin_key(const Params& P, const std::vector<std::uint8_t>& bytes);
 GaloisKeys deserialize_galois_keys(const Params& P, const std::vector<std::uint8_t>& bytes);
