@@ -17,6 +17,12 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("inflate: " + what); }
 
+// The output reached its limit (a prefix was asked for, or a decompression bomb).
+struct OutputLimit : std::runtime_error {
+    explicit OutputLimit(std::size_t max)
+        : std::runtime_error("inflate: output exceeds the limit of " + std::to_string(max) + " bytes") {}
+};
+
 // ------------------------------------------------------------------ CRC-32
 std::array<std::uint32_t, 256> make_crc_table() {
     std::array<std::uint32_t, 256> t{};
@@ -137,8 +143,10 @@ void inflate_stored(BitReader& br, std::vector<std::uint8_t>& out, std::size_t m
     if ((len ^ 0xFFFFu) != nlen)
         fail("stored block length check failed: LEN " + std::to_string(len) + ", NLEN " + std::to_string(nlen) +
              " (expected the one's complement of LEN)");
-    if (out.size() + len > max_out) fail("output exceeds the limit of " + std::to_string(max_out) + " bytes");
-    for (std::uint32_t i = 0; i < len; ++i) out.push_back(static_cast<std::uint8_t>(br.bits(8)));
+    for (std::uint32_t i = 0; i < len; ++i) {
+        if (out.size() >= max_out) throw OutputLimit(max_out);
+        out.push_back(static_cast<std::uint8_t>(br.bits(8)));
+    }
 }
 
 void inflate_codes(BitReader& br, std::vector<std::uint8_t>& out, const Huffman& lit, const Huffman& dist,
@@ -146,7 +154,7 @@ void inflate_codes(BitReader& br, std::vector<std::uint8_t>& out, const Huffman&
     for (;;) {
         const unsigned sym = decode_symbol(br, lit, "literal/length");
         if (sym < 256) {
-            if (out.size() >= max_out) fail("output exceeds the limit of " + std::to_string(max_out) + " bytes");
+            if (out.size() >= max_out) throw OutputLimit(max_out);
             out.push_back(static_cast<std::uint8_t>(sym));
             continue;
         }
@@ -160,9 +168,11 @@ void inflate_codes(BitReader& br, std::vector<std::uint8_t>& out, const Huffman&
         if (d > out.size())
             fail("distance " + std::to_string(d) + " reaches before the start of the output (" +
                  std::to_string(out.size()) + " bytes so far)");
-        if (out.size() + len > max_out) fail("output exceeds the limit of " + std::to_string(max_out) + " bytes");
         const std::size_t from = out.size() - d;
-        for (std::size_t i = 0; i < len; ++i) out.push_back(out[from + i]);
+        for (std::size_t i = 0; i < len; ++i) {
+            if (out.size() >= max_out) throw OutputLimit(max_out);
+            out.push_back(out[from + i]);
+        }
     }
 }
 
@@ -230,10 +240,9 @@ std::uint32_t crc32(const std::uint8_t* data, std::size_t n, std::uint32_t crc) 
     return ~crc;
 }
 
-std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t n, std::size_t* consumed,
-                                      std::size_t max_out) {
-    BitReader br(data, n);
-    std::vector<std::uint8_t> out;
+namespace {
+
+void inflate_into(BitReader& br, std::vector<std::uint8_t>& out, std::size_t max_out) {
     for (;;) {
         const std::uint32_t final_block = br.bits(1);
         const std::uint32_t type = br.bits(2);
@@ -243,48 +252,79 @@ std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t n, s
         else fail("reserved block type 3 (expected 0 stored, 1 fixed or 2 dynamic)");
         if (final_block) break;
     }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t n, std::size_t* consumed,
+                                      std::size_t max_out) {
+    BitReader br(data, n);
+    std::vector<std::uint8_t> out;
+    inflate_into(br, out, max_out);
     br.align_to_byte();
     if (consumed) *consumed = br.byte_pos();
     return out;
 }
 
+std::size_t gzip_max_output(std::size_t n) {
+    const std::size_t cap = std::size_t{1} << 34;  // 16 GiB: far above any data set we read
+    return n > (cap - 64) / 1032 ? cap : 1032 * n + 64;
+}
+
 bool is_gzip(const std::uint8_t* data, std::size_t n) { return n >= 2 && data[0] == 0x1f && data[1] == 0x8b; }
 
-std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t n) {
+namespace {
+
+// The length of a gzip member's header (RFC 1952 section 2.3), checked.
+std::size_t gzip_header(const std::uint8_t* p, std::size_t left) {
+    if (left < 18) fail("gzip: truncated member: " + std::to_string(left) + " bytes, a member has at least 18");
+    if (!is_gzip(p, left)) fail("gzip: bad magic bytes (expected 1f 8b)");
+    if (p[2] != 8) fail("gzip: compression method " + std::to_string(p[2]) + " (expected 8, deflate)");
+    const std::uint8_t flg = p[3];
+    if (flg & 0xE0) fail("gzip: reserved header flag bits set");
+    std::size_t h = 10;
+    auto need = [&](std::size_t k) {
+        if (h + k > left) fail("gzip: header truncated");
+    };
+    if (flg & 4) {  // FEXTRA
+        need(2);
+        const std::size_t xlen = std::size_t{p[h]} | std::size_t{p[h + 1]} << 8;
+        need(2 + xlen);
+        h += 2 + xlen;
+    }
+    for (int bit : {8, 16}) {  // FNAME, FCOMMENT: zero-terminated
+        if (!(flg & bit)) continue;
+        while (h < left && p[h] != 0) ++h;
+        need(1);
+        ++h;
+    }
+    if (flg & 2) {  // FHCRC
+        need(2);
+        const std::uint32_t want = std::uint32_t{p[h]} | std::uint32_t{p[h + 1]} << 8;
+        if ((crc32(p, h) & 0xFFFF) != want) fail("gzip: header CRC-16 mismatch");
+        h += 2;
+    }
+    return h;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t n, std::size_t max_out) {
+    if (max_out == 0) max_out = gzip_max_output(n);
     std::vector<std::uint8_t> all;
     std::size_t pos = 0;
     do {
         const std::uint8_t* p = data + pos;
         const std::size_t left = n - pos;
-        if (left < 18) fail("gzip: truncated member: " + std::to_string(left) + " bytes, a member has at least 18");
-        if (!is_gzip(p, left)) fail("gzip: bad magic bytes (expected 1f 8b)");
-        if (p[2] != 8) fail("gzip: compression method " + std::to_string(p[2]) + " (expected 8, deflate)");
-        const std::uint8_t flg = p[3];
-        if (flg & 0xE0) fail("gzip: reserved header flag bits set");
-        std::size_t h = 10;
-        auto need = [&](std::size_t k) {
-            if (h + k > left) fail("gzip: header truncated");
-        };
-        if (flg & 4) {  // FEXTRA
-            need(2);
-            const std::size_t xlen = std::size_t{p[h]} | std::size_t{p[h + 1]} << 8;
-            need(2 + xlen);
-            h += 2 + xlen;
-        }
-        for (int bit : {8, 16}) {  // FNAME, FCOMMENT: zero-terminated
-            if (!(flg & bit)) continue;
-            while (h < left && p[h] != 0) ++h;
-            need(1);
-            ++h;
-        }
-        if (flg & 2) {  // FHCRC
-            need(2);
-            const std::uint32_t want = std::uint32_t{p[h]} | std::uint32_t{p[h + 1]} << 8;
-            if ((crc32(p, h) & 0xFFFF) != want) fail("gzip: header CRC-16 mismatch");
-            h += 2;
-        }
+        const std::size_t h = gzip_header(p, left);
         std::size_t used = 0;
-        std::vector<std::uint8_t> out = inflate_raw(p + h, left - h, &used);
+        std::vector<std::uint8_t> out;
+        try {
+            out = inflate_raw(p + h, left - h, &used, max_out - all.size());
+        } catch (const OutputLimit&) {
+            fail("gzip: decompresses to more than the " + std::to_string(max_out) +
+                 " bytes allowed (the format's header or the file's size): a corrupt or malicious file");
+        }
         if (h + used + 8 > left)
             fail("gzip: truncated trailer (expected 8 bytes of CRC-32 and ISIZE after the data)");
         const std::uint32_t want_crc = load_le32(p + h + used);
@@ -304,6 +344,18 @@ std::vector<std::uint8_t> gunzip(const std::uint8_t* data, std::size_t n) {
         while (pos < n && data[pos] == 0) ++pos;
     } while (pos < n);
     return all;
+}
+
+std::vector<std::uint8_t> gunzip_prefix(const std::uint8_t* data, std::size_t n, std::size_t k) {
+    const std::size_t h = gzip_header(data, n);
+    BitReader br(data + h, n - h);
+    std::vector<std::uint8_t> out;
+    try {
+        inflate_into(br, out, k);
+    } catch (const OutputLimit&) {
+        // k bytes decoded: the rest of the stream is not looked at.
+    }
+    return out;
 }
 
 }  // namespace bt::nn

@@ -227,8 +227,10 @@ Tensor tensor_entry(const std::string& key, const Json& v, std::size_t data_size
         if (d.kind != Json::Number) fail(name, "tensor \"" + key + "\": shape entries must be integers");
         if (d.num > (1ull << 40)) fail(name, "tensor \"" + key + "\": dimension too large");
         t.shape.push_back(static_cast<std::size_t>(d.num));
+        // Checked before multiplying: a product of large dimensions must not wrap around.
+        if (t.shape.back() != 0 && numel > (std::size_t{1} << 40) / t.shape.back())
+            fail(name, "tensor \"" + key + "\": too many elements (shape " + shape_str(t.shape) + ")");
         numel *= t.shape.back();
-        if (numel > (1ull << 40)) fail(name, "tensor \"" + key + "\": too many elements");
     }
     if (offs->arr[0].kind != Json::Number || offs->arr[1].kind != Json::Number)
         fail(name, "tensor \"" + key + "\": data_offsets must be integers");

@@ -183,13 +183,13 @@ ViT vit_from_safetensors(const SafeTensors& st, const std::string& file) {
     }
     const Named named = hf ? from_hf(st, hf_prefix, file) : from_timm(st, file);
     ViTConfig cfg = ours ? ViTConfig::from_metadata(st.metadata) : infer_config(named, st, hf, file);
-    ViT m(cfg);
+    // Every tensor the config needs is checked against the file before anything is
+    // allocated for the model (metadata alone must not make us allocate what the file
+    // cannot fill).
     const std::vector<ParamSpec> table = param_table(cfg);
-    std::size_t used = 0;
     for (std::size_t i = 0; i < kNumParamTensors; ++i) {
         const ParamSpec& s = table[i];
         if (s.numel() == 0) continue;
-        float* dst = param_ptr(m.p, i);
         for (std::size_t l = 0; l < (s.per_layer ? cfg.depth : 1); ++l) {
             const std::string name = layer_name(s.name, l);
             const Tensor& t = need(named, name, file);
@@ -197,6 +197,17 @@ ViT vit_from_safetensors(const SafeTensors& st, const std::string& file) {
                 throw std::runtime_error("load_vit " + file + ": tensor \"" + name + "\" has shape " +
                                          shape_str(t.shape) + ", the config " + cfg.describe() + " needs " +
                                          shape_str(s.shape));
+        }
+    }
+    ViT m(cfg);
+    std::size_t used = 0;
+    for (std::size_t i = 0; i < kNumParamTensors; ++i) {
+        const ParamSpec& s = table[i];
+        if (s.numel() == 0) continue;
+        float* dst = param_ptr(m.p, i);
+        for (std::size_t l = 0; l < (s.per_layer ? cfg.depth : 1); ++l) {
+            const std::string name = layer_name(s.name, l);
+            const Tensor& t = need(named, name, file);  // present, of the right size (checked above)
             std::memcpy(dst + l * s.numel(), t.data.data(), s.numel() * sizeof(float));
             ++used;
         }

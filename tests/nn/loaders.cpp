@@ -53,6 +53,57 @@ void put_be32(Bytes& b, std::uint32_t v) {
     for (int k = 3; k >= 0; --k) b.push_back(static_cast<std::uint8_t>(v >> (8 * k)));
 }
 
+// A gzip member whose data is `prefix` then `zeros` zero bytes, compressed hard: one fixed
+// Huffman block of literals for the prefix and a zero, then matches of length 258 at
+// distance 1 (13 bits per 258 bytes: a ratio near DEFLATE's limit of about 1032).
+Bytes gzip_bomb(const Bytes& prefix, std::size_t zeros) {
+    Bytes out = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+    std::uint64_t acc = 0;
+    unsigned nacc = 0;
+    auto bits = [&](std::uint32_t v, unsigned n) {  // LSB first
+        acc |= std::uint64_t{v} << nacc;
+        nacc += n;
+        while (nacc >= 8) {
+            out.push_back(static_cast<std::uint8_t>(acc));
+            acc >>= 8;
+            nacc -= 8;
+        }
+    };
+    auto code = [&](std::uint32_t c, unsigned n) {  // Huffman codes go MSB first
+        for (unsigned i = n; i-- > 0;) bits((c >> i) & 1u, 1);
+    };
+    auto literal = [&](std::uint8_t b) {
+        if (b < 144) code(0x30u + b, 8);
+        else code(0x190u + (b - 144u), 9);
+    };
+    bits(1, 1);  // final block
+    bits(1, 2);  // fixed Huffman
+    for (std::uint8_t b : prefix) literal(b);
+    std::size_t left = zeros;
+    if (left) {
+        literal(0);
+        --left;
+    }
+    for (; left >= 258; left -= 258) {
+        code(0xC5, 8);  // length symbol 285: 258
+        code(0, 5);     // distance symbol 0: 1
+    }
+    for (; left; --left) literal(0);
+    code(0, 7);  // end of block
+    if (nacc) out.push_back(static_cast<std::uint8_t>(acc));
+    Bytes plain = prefix;  // the CRC needs the data: made in pieces to keep memory small
+    std::uint32_t crc = crc32(prefix.data(), prefix.size());
+    const Bytes chunk(1 << 16, 0);
+    for (std::size_t z = zeros; z;) {
+        const std::size_t n = std::min<std::size_t>(z, chunk.size());
+        crc = crc32(chunk.data(), n, crc);
+        z -= n;
+    }
+    put_le32(out, crc);
+    put_le32(out, static_cast<std::uint32_t>(prefix.size() + zeros));
+    return out;
+}
+
 // A gzip member built by hand from stored DEFLATE blocks of at most `block` bytes.
 Bytes gzip_stored(const Bytes& data, std::size_t block = 65535) {
     Bytes g = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
@@ -192,6 +243,37 @@ TEST_CASE("idx: plain and gzip files parse; bad magic, sizes and truncation are 
           std::string::npos);
 }
 
+TEST_CASE("idx and gzip: allocation bombs are refused from the header, before decompressing") {
+    // A 1 MiB stream of zeros in about 7 KB: it decompresses as asked, within the caps.
+    const Bytes ok = gzip_bomb({}, std::size_t{1} << 20);
+    CHECK(ok.size() < 8000);
+    CHECK(gunzip(ok.data(), ok.size()).size() == (std::size_t{1} << 20));
+    CHECK(gunzip_prefix(ok.data(), ok.size(), 10).size() == 10);
+    // Capped by the caller: decoding stops at the cap.
+    CHECK(error_of([&] { gunzip(ok.data(), ok.size(), 1000); }).find("more than the 1000 bytes allowed") !=
+          std::string::npos);
+    // IDX labels whose header promises 2^28 labels in a file far too small to hold them:
+    // refused at once from the header.
+    Bytes head;
+    put_be32(head, 0x00000801);
+    put_be32(head, 1u << 28);
+    const Bytes small = gzip_bomb(head, 1000);
+    CHECK(error_of([&] { parse_idx_labels(small, "big.gz"); }).find("more than") != std::string::npos);
+    // A header that promises 1,000 labels over a stream of 50 MiB: decompression stops at 1,008 bytes.
+    Bytes head2;
+    put_be32(head2, 0x00000801);
+    put_be32(head2, 1000);
+    const Bytes long_stream = gzip_bomb(head2, std::size_t{50} << 20);
+    const std::string e = error_of([&] { parse_idx_labels(long_stream, "long.gz"); });
+    CHECK(e.find("long.gz") != std::string::npos);
+    CHECK(e.find("more than the 1008 bytes") != std::string::npos);
+    // Dimensions whose product overflows: refused, not wrapped.
+    Bytes dims;
+    put_be32(dims, 0x00000803);
+    for (int k = 0; k < 3; ++k) put_be32(dims, 0xFFFFFFFFu);
+    CHECK(error_of([&] { parse_idx_images(dims, "dims"); }).find("promise more than") != std::string::npos);
+}
+
 TEST_CASE("idx: Debian's Fashion-MNIST (gzip) loads with the expected sizes") {
     const std::string ti = fashion_mnist_path("t10k", true), tl = fashion_mnist_path("t10k", false);
     if (!file_exists(ti) || !file_exists(tl)) {
@@ -270,6 +352,9 @@ TEST_CASE("safetensors: malformed files are refused with clear errors") {
               "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8)
               .find("duplicate entry \"x\"") != std::string::npos);
     CHECK(err("{\"__metadata__\":{\"a\":1}}", 0).find("not a string") != std::string::npos);
+    // A shape whose element count wraps around 2^64 (here to 0, matching 0 bytes) is refused.
+    CHECK(err("{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,16777216],\"data_offsets\":[0,0]}}", 0)
+              .find("too many elements") != std::string::npos);
     CHECK(err("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4).find("header JSON") !=
           std::string::npos);
     // Header length beyond the file.

@@ -9,6 +9,7 @@
 #include "bt/threadpool.hpp"
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -166,6 +167,17 @@ TEST_CASE("weights: our format round-trips; bad configs and checkpoints are refu
     CHECK(error_of([&] { load_vit(path); }).find("has shape [25]") != std::string::npos);
     write_safetensors(path, {{"foo", {1}, wrong.data()}}, {});
     CHECK(error_of([&] { load_vit(path); }).find("not a ViT checkpoint") != std::string::npos);
+    // Metadata that claims a huge model over the small tensors: refused before the model
+    // (width 8192, depth 64: about 50 GB of parameters) is allocated.
+    std::map<std::string, std::string> huge = st.metadata;
+    huge["width"] = "8192";
+    huge["depth"] = "64";
+    huge["heads"] = "64";
+    huge["mlp_hidden"] = "32768";
+    std::vector<TensorView> all;
+    for (const Tensor& t : st.tensors) all.push_back({t.name, t.shape, t.data.data()});
+    write_safetensors(path, all, huge);
+    CHECK(error_of([&] { load_vit(path); }).find("has shape") != std::string::npos);
     std::remove(path.c_str());
     ViTConfig c = small_config();
     c.width = 25;
