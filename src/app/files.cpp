@@ -4,6 +4,7 @@
 #include "bt/app/args.hpp"
 #include "bt/app/config.hpp"
 #include "bt/os.hpp"
+#include "bt/nn/inflate.hpp"
 #include "bt/train/training.hpp"
 
 #include <chrono>
@@ -29,6 +30,20 @@ const char* kServerHint = "the client's `bt_train keygen` and `bt_train encrypt`
 std::vector<std::uint8_t> read_required(const std::string& path, const std::string& what, const std::string& hint) {
     if (!path_exists(path)) throw UsageError(what + " " + path + " not found: " + hint);
     return read_file(path);
+}
+
+// Runs a loader; its refusal names the file (the CKKS loaders name only the object type).
+template <class Fn>
+auto named(const std::string& path, Fn fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (const UsageError&) {
+        throw;
+    } catch (const std::exception& e) {
+        const std::string m = e.what();
+        if (m.find(path) != std::string::npos) throw;
+        throw std::runtime_error(path + ": " + m);
+    }
 }
 
 template <class T>
@@ -69,14 +84,14 @@ std::vector<int> parse_labels(const std::string& s, int classes, const std::stri
 
 ckks::ParamsPtr load_params(const std::string& dir, const std::string& hint, bool allow_insecure) {
     const std::string path = path_join(dir, "params.bin");
-    ckks::ParamsPtr P = ckks::deserialize_params(read_required(path, "CKKS parameters", hint));
+    ckks::ParamsPtr P = named(path, [&] { return ckks::deserialize_params(read_required(path, "CKKS parameters", hint)); });
     check_insecure_opt_in(*P, allow_insecure, path);
     return P;
 }
 
 Job load_job(const ckks::Params& P, const std::string& dir, const std::string& hint) {
     const std::string path = path_join(dir, "job.bin");
-    return Job::from(ckks::deserialize_bundle(P, read_required(path, "job file", hint)), path);
+    return named(path, [&] { return Job::from(ckks::deserialize_bundle(P, read_required(path, "job file", hint)), path); });
 }
 
 }  // namespace
@@ -128,7 +143,7 @@ ClientKeys load_client(const std::string& dir, bool allow_insecure) {
     const std::string sk_path = path_join(dir, "secret.key");
     if (!path_exists(sk_path)) throw UsageError("secret key " + sk_path + " not found: " + kClientHint);
     const SecureVector<std::uint8_t> sk_bytes = read_file_secret(sk_path);  // wiped when released
-    c.sk = ckks::deserialize_secret_key(*c.P, sk_bytes.data(), sk_bytes.size());
+    c.sk = named(sk_path, [&] { return ckks::deserialize_secret_key(*c.P, sk_bytes.data(), sk_bytes.size()); });
     return c;
 }
 
@@ -143,32 +158,55 @@ ClientState load_client_state(const ClientKeys& ck, const std::string& dir) {
 
 // ================================================================ server
 
-void check_no_secret_key(const std::string& dir) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    std::string found;
-    while (dirent* e = ::readdir(d)) {
-        const std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        const std::string path = path_join(dir, name);
-        struct stat st {};
-        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (name == "secret.key") {
-            found = path;
-            break;
-        }
-        std::ifstream f(path, std::ios::binary);
-        std::vector<std::uint8_t> h(ckks::kHeaderBytes);
-        if (!f.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(h.size()))) continue;
-        if (std::memcmp(h.data(), "BTHE", 4) == 0 &&
-            (h[6] | (h[7] << 8)) == static_cast<int>(ckks::ObjectType::SecretKey)) {
-            found = path;
-            break;
+namespace {
+
+// Whether the file's first bytes are a BlindTuner secret-key header (also inside gzip).
+bool holds_secret_key(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::vector<std::uint8_t> h(4096);
+    f.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(h.size()));
+    h.resize(static_cast<std::size_t>(f.gcount()));
+    if (nn::is_gzip(h.data(), h.size())) {
+        try {
+            h = nn::gunzip_prefix(h.data(), h.size(), ckks::kHeaderBytes);
+        } catch (const std::exception&) {
+            return false;  // not readable as gzip: not a key we could use either
         }
     }
+    return h.size() >= 8 && std::memcmp(h.data(), "BTHE", 4) == 0 &&
+           (h[6] | (h[7] << 8)) == static_cast<int>(ckks::ObjectType::SecretKey);
+}
+
+std::string find_secret_key(const std::string& dir, int depth) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return "";
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d))
+        if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) names.push_back(e->d_name);
     ::closedir(d);
+    for (const std::string& name : names) {
+        const std::string path = path_join(dir, name);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) {
+                const std::string found = find_secret_key(path, depth - 1);
+                if (!found.empty()) return found;
+            }
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
+        if (name == "secret.key" || holds_secret_key(path)) return path;
+    }
+    return "";
+}
+
+}  // namespace
+
+void check_no_secret_key(const std::string& dir) {
+    const std::string found = find_secret_key(dir, 4);
     if (!found.empty())
-        throw UsageError("found a secret key among the server's inputs (" + found +
+        throw UsageError("found a secret key among the server's inputs or outputs (" + found +
                          "): the server must never hold the secret key; move it back to the client and give the "
                          "server only the bundle written by `bt_train keygen`");
 }
@@ -183,9 +221,14 @@ ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool a
                          "cannot run (it holds no secret key): re-run keygen without it");
     s.plan = make_plan(*s.P, s.job);
     const ckks::Params& P = *s.P;
-    s.keys.relin = ckks::deserialize_relin_key(P, read_required(path_join(dir, "relin.key"), "relinearization key", kServerHint));
+    const std::string rpath = path_join(dir, "relin.key");
+    s.keys.relin = named(rpath, [&] {
+        return ckks::deserialize_relin_key(P, read_required(rpath, "relinearization key", kServerHint));
+    });
     const std::string gpath = path_join(dir, "galois-train.key");
-    s.keys.train = ckks::deserialize_galois_keys(P, read_required(gpath, "training rotation keys", kServerHint));
+    s.keys.train = named(gpath, [&] {
+        return ckks::deserialize_galois_keys(P, read_required(gpath, "training rotation keys", kServerHint));
+    });
     const ckks::Encoder enc(s.P);
     for (long st : s.plan.steps) {
         const std::uint64_t g = enc.galois_element(st);
@@ -203,14 +246,16 @@ ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool a
                          std::to_string(s.keys.relin.key.max_level) + ", the plan multiplies at level " +
                          std::to_string(s.plan.lp.L) + ": re-run keygen");
     if (!bootstrapping_keys) return s;
-    s.keys.boot = ckks::deserialize_galois_keys(
-        P, read_required(path_join(dir, "galois-boot.key"), "bootstrapping rotation keys", kServerHint));
+    const std::string bpath = path_join(dir, "galois-boot.key");
+    s.keys.boot = named(bpath, [&] {
+        return ckks::deserialize_galois_keys(P, read_required(bpath, "bootstrapping rotation keys", kServerHint));
+    });
     s.keys.has_boot = true;
     const std::string epath = path_join(dir, "encaps.key");
     if (path_exists(epath)) {
         const ckks::ParamsPtr enc_ring = make_bootstrapper(s.P)->encapsulation_ring();
         if (enc_ring) {
-            s.keys.encaps = ckks::deserialize_encapsulation_keys(P, *enc_ring, read_file(epath));
+            s.keys.encaps = named(epath, [&] { return ckks::deserialize_encapsulation_keys(P, *enc_ring, read_file(epath)); });
             s.keys.has_encaps = true;
         }
     }

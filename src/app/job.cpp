@@ -4,6 +4,7 @@
 #include "bt/app/args.hpp"
 #include "bt/os.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -104,21 +105,27 @@ Job Job::from(const CiphertextBundle& b, const std::string& path) {
     j.model = b.get("model");
     j.labels = parse_int_list(b.get("classes"), path);
     if (b.has("class_names")) j.class_names = split_names(b.get("class_names"));
-    j.d = b.get_u64("d");
-    j.batch = b.get_u64("batch");
-    j.epochs = b.get_u64("epochs");
+    auto bounded = [&](const char* key, std::uint64_t max) {  // no silent narrowing of huge values
+        const std::uint64_t v = b.get_u64(key);
+        if (v > max)
+            throw std::runtime_error(path + ": " + key + " = " + std::to_string(v) + " is above " + std::to_string(max) +
+                                     ": the file is corrupt");
+        return v;
+    };
+    j.d = bounded("d", std::uint64_t{1} << 20);
+    j.batch = bounded("batch", std::uint64_t{1} << 24);
+    j.epochs = bounded("epochs", 100000);
     j.lr = b.get_f64("lr");
-    j.L = b.get_u64("levels_after_bootstrap");
+    j.L = bounded("levels_after_bootstrap", 64);
     j.softmax.V = b.get_f64("logit_bound");
-    j.softmax.exp_degree = static_cast<int>(b.get_u64("exp_degree"));
-    j.softmax.coarse_degree = static_cast<int>(b.get_u64("coarse_degree"));
-    j.softmax.inv1_degree = static_cast<int>(b.get_u64("inv1_degree"));
-    j.softmax.inv2_degree = static_cast<int>(b.get_u64("inv2_degree"));
+    j.softmax.exp_degree = static_cast<int>(bounded("exp_degree", 1023));
+    j.softmax.coarse_degree = static_cast<int>(bounded("coarse_degree", 1023));
+    j.softmax.inv1_degree = static_cast<int>(bounded("inv1_degree", 1023));
+    j.softmax.inv2_degree = static_cast<int>(bounded("inv2_degree", 1023));
     j.sk_bootstrap = b.has("bootstrapping") && b.get("bootstrapping").rfind("secret-key", 0) == 0;
     const bool names_ok = j.class_names.empty() || j.class_names.size() == j.labels.size();
-    if (j.labels.size() < 2 || j.d == 0 || j.d > (std::size_t{1} << 20) || j.batch == 0 || j.epochs == 0 ||
-        !(j.lr > 0) || !(j.softmax.V > 0) || !names_ok || j.softmax.exp_degree < 0 || j.softmax.exp_degree > 1023 ||
-        j.softmax.coarse_degree > 1023 || j.softmax.inv1_degree > 1023 || j.softmax.inv2_degree > 1023)
+    if (j.labels.size() < 2 || j.d == 0 || j.batch == 0 || j.epochs == 0 || !std::isfinite(j.lr) || !(j.lr > 0) ||
+        !std::isfinite(j.softmax.V) || !(j.softmax.V > 0) || !names_ok)
         throw std::runtime_error(path + ": implausible job (classes, width, batch, epochs, rates or degrees): the "
                                  "file is corrupt");
     return j;

@@ -94,6 +94,16 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
     const Randomness rnd = client_randomness(cfg);
     ClientState st;
     st.data_id = rnd.id("data");
+    if (path_exists(path_join(dirs.client, "client.bin"))) {
+        std::string old = "an earlier";
+        try {
+            old = "data set " + hex64(load_client_state(ck, dirs.client).data_id) + " of an earlier";
+        } catch (const std::exception&) {
+        }
+        log << "note: replacing " << old << " `encrypt` in " << dirs.client
+            << "/client.bin: the server's earlier train.bin, val.bin and test.bin no longer match this client and are "
+               "replaced too; a head trained on them can no longer be decrypted here\n";
+    }
     const std::size_t per_val = sh.blocks * sh.s0;
     const EncSet tr = encrypt_set(ck, "train-set", cd.train, sh.batch, true, st.data_id, rnd, log);
     const EncSet va = encrypt_set(ck, "val-set", cd.val, per_val, false, st.data_id, rnd, log);
@@ -130,6 +140,7 @@ void role_train(const TrainRoleOptions& o, std::ostream& log) {
     if (va.data_id != tr.data_id)
         throw UsageError("val.bin and train.bin come from different `encrypt` runs: re-send both");
     prepare_output_dir(out, "output directory", 0755);
+    if (out != o.server_dir) check_no_secret_key(out);
     std::unique_ptr<FileExchange> ex;
     if (!o.exchange_dir.empty()) ex = std::make_unique<FileExchange>(P, in.job, o.exchange_dir, o.exchange_timeout, log);
     log << "server: job " << hex64(in.job.id) << ", " << P.summary().substr(0, P.summary().find('\n')) << "\n"

@@ -100,8 +100,20 @@ TrainState Server::train(EncSet& tr, const EncSet& val, const LoopOptions& o, Ex
     const std::size_t epochs = o.epochs ? o.epochs : job_.epochs;
     const std::size_t nb = tr.batches.size(), total = epochs * nb;
     TrainState st;
+    // A state the plan can produce: W fresh from bootstrapping (level L), V one level lower
+    // (or at L, before the first step), inside the epochs and batches of this run.
+    auto consistent = [&](const TrainState& c) -> std::string {
+        const bool levels = c.w.level == plan_.lp.L && (c.v.level == plan_.lp.L || c.v.level == plan_.lp.w_level);
+        if (!levels)
+            return "its weights are at levels " + std::to_string(c.w.level) + " and " + std::to_string(c.v.level) +
+                   ", the plan leaves " + std::to_string(plan_.lp.L) + " and " + std::to_string(plan_.lp.w_level);
+        if (c.next_batch > nb || c.epoch > epochs + 1 || c.step > epochs * nb)
+            return "its position (epoch " + std::to_string(c.epoch) + ", batch " + std::to_string(c.next_batch) +
+                   ") is outside this run's " + std::to_string(epochs) + " epochs of " + std::to_string(nb) + " batches";
+        return "";
+    };
     if (!(o.resume && !o.checkpoint_dir.empty() &&
-          read_checkpoint(*P_, o.checkpoint_dir, job_, tr.data_id, st, observer, log))) {
+          read_checkpoint(*P_, o.checkpoint_dir, job_, tr.data_id, st, observer, log, consistent))) {
         if (o.resume) log << "no complete checkpoint in " << o.checkpoint_dir << ": starting from the beginning\n";
         st.w = zero_ciphertext(*P_, plan_.lp.L);
         st.v = st.w;
@@ -209,7 +221,8 @@ void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& 
 }
 
 bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
-                     TrainState& st, TrainObserver* observer, std::ostream& log) {
+                     TrainState& st, TrainObserver* observer, std::ostream& log,
+                     const std::function<std::string(const TrainState&)>& consistent) {
     for (std::size_t s : list_checkpoints(dir)) {
         const std::string path = path_join(dir, checkpoint_name(s));
         CiphertextBundle b;
@@ -217,6 +230,11 @@ bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& j
             b = ckks::deserialize_bundle(P, read_file(path));
             check_bundle(b, path, "checkpoint", job);
             if (b.cts.size() != 2) throw std::runtime_error("expected 2 ciphertexts");
+            for (const ckks::Ciphertext& ct : b.cts)
+                if (ct.parts.size() != 2 || ct.slots != P.max_slots() || ct.level > P.max_level())
+                    throw std::runtime_error("a state ciphertext with " + std::to_string(ct.parts.size()) + " parts, " +
+                                             std::to_string(ct.slots) + " slots at level " + std::to_string(ct.level) +
+                                             " does not match the plan");
         } catch (const std::exception& e) {
             log << "skipping unreadable checkpoint " << path << ": " << e.what() << "\n";
             continue;
@@ -233,6 +251,14 @@ bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& j
         st.lambda = b.get_f64("lambda");
         st.w = b.cts[0];
         st.v = b.cts[1];
+        if (consistent) {
+            const std::string why = consistent(st);
+            if (!why.empty()) {
+                log << "skipping checkpoint " << path << ": " << why << "\n";
+                st = TrainState{};
+                continue;
+            }
+        }
         if (observer) observer->restore(b);
         log << "resuming from " << path << " (step " << st.step << ", epoch " << st.epoch << ")\n";
         return true;

@@ -79,6 +79,11 @@ void validate_literal(const ParamsLiteral& lit) {
     if (lit.log_scale < 10 || lit.log_scale > 60)
         bad("log_scale = " + std::to_string(lit.log_scale) + " outside [10, 60]");
     if (!(lit.sigma > 0.5 && lit.sigma < 100)) bad("sigma must be in (0.5, 100)");
+    // The HomomorphicEncryption.org table assumes an error of standard deviation about
+    // 3.19 (8/sqrt(2π)); a narrower error is not covered by its 128-bit bounds.
+    if (!lit.insecure && lit.sigma < 3.19)
+        bad("sigma " + std::to_string(lit.sigma) + " is below the 3.19 the HomomorphicEncryption.org security table "
+            "assumes; use 3.2 (or mark the parameters insecure, for tests)");
     const std::size_t N = std::size_t{1} << lit.log_n;
     if (lit.secret == SecretDist::SparseTernary &&
         (lit.hamming_weight < 1 || static_cast<std::size_t>(lit.hamming_weight) > N))

@@ -14,6 +14,7 @@
 #include "bt/app/roles.hpp"
 #include "bt/app/run.hpp"
 #include "bt/ckks/serialize.hpp"
+#include "bt/nn/safetensors.hpp"
 #include "bt/os.hpp"
 
 #include <algorithm>
@@ -353,6 +354,83 @@ TEST_CASE("roles: a client state whose standardisation does not match the job is
     replace_file(dir + "/client.bin", ck::serialize(*P, b));
     const ClientKeys cl = load_client(dir, true);
     CHECK_THROWS_WITH(load_client_state(cl, dir), doctest::Contains("the feature standardisation has 3"));
+}
+
+TEST_CASE("roles: smaller holes closed (secret keys anywhere, files named, checkpoints and jobs checked)") {
+    NEED_WORKSPACE();
+    std::ostringstream log;
+    auto train_in = [&](const std::string& dir, const std::string& out = "", bool resume = false) {
+        TrainRoleOptions o;
+        o.server_dir = dir;
+        o.out_dir = out.empty() ? dir + "/out" : out;
+        o.allow_insecure = true;
+        o.resume = resume;
+        o.epochs = 1;
+        role_train(o, log);
+    };
+    SUBCASE("a secret key in a subdirectory, gzip-compressed, or in the output directory") {
+        const std::string dir = link_copy(ws.server, ws.root + "/sk_sub");
+        ::mkdir((dir + "/a").c_str(), 0700);
+        ::mkdir((dir + "/a/b").c_str(), 0700);
+        REQUIRE(::link((ws.client + "/secret.key").c_str(), (dir + "/a/b/notes").c_str()) == 0);
+        CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("a/b/notes"), UsageError);
+        const std::string dir2 = link_copy(ws.server, ws.root + "/sk_gz");
+        const auto sk = read_file(ws.client + "/secret.key");
+        std::vector<std::uint8_t> gz = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1,
+                                        static_cast<std::uint8_t>(sk.size() & 0xff), static_cast<std::uint8_t>(sk.size() >> 8),
+                                        static_cast<std::uint8_t>(~sk.size() & 0xff), static_cast<std::uint8_t>((~sk.size() >> 8) & 0xff)};
+        REQUIRE(sk.size() < 65536);
+        gz.insert(gz.end(), sk.begin(), sk.end());  // one stored block; the trailer does not matter here
+        for (int k = 0; k < 8; ++k) gz.push_back(0);
+        replace_file(dir2 + "/backup.gz", gz);
+        CHECK_THROWS_WITH_AS(train_in(dir2), doctest::Contains("backup.gz"), UsageError);
+        const std::string out = ws.root + "/sk_out";
+        ::mkdir(out.c_str(), 0700);
+        REQUIRE(::link((ws.client + "/secret.key").c_str(), (out + "/k").c_str()) == 0);
+        CHECK_THROWS_WITH_AS(train_in(ws.server, out), doctest::Contains("sk_out/k"), UsageError);
+    }
+    SUBCASE("a corrupt key file is named in the refusal") {
+        const std::string dir = link_copy(ws.server, ws.root + "/bad_relin");
+        auto bytes = read_file(dir + "/relin.key");
+        bytes[bytes.size() / 2] ^= 1;
+        replace_file(dir + "/relin.key", bytes);
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains((dir + "/relin.key").c_str()));
+    }
+    SUBCASE("a job with a huge integer is refused, not narrowed") {
+        const std::string dir = link_copy(ws.server, ws.root + "/bad_job_int");
+        const auto P = ck::deserialize_params(read_file(dir + "/params.bin"));
+        ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(dir + "/job.bin"));
+        b.set("exp_degree", "4294967311");  // 2^32 + 15: 15 after a narrowing cast
+        replace_file(dir + "/job.bin", ck::serialize(*P, b));
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("exp_degree = 4294967311 is above 1023"));
+    }
+    SUBCASE("a checkpoint the plan cannot have produced is skipped like an unreadable one") {
+        const std::string out = ws.root + "/ckpt_bad";
+        const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
+        const Job job = Job::from(ck::deserialize_bundle(*P, read_file(ws.server + "/job.bin")), "job.bin");
+        const ck::CiphertextBundle tb = ck::deserialize_bundle(*P, read_file(ws.server + "/train.bin"));
+        TrainState st;
+        st.step = 1;
+        st.next_batch = 1;
+        st.w = zero_ciphertext(*P, 3);  // not a level any step leaves
+        st.v = st.w;
+        write_checkpoint(*P, out + "/checkpoints", job, parse_hex64(tb.get("data_id"), "train.bin"), st, nullptr);
+        train_in(ws.server, out, true);
+        CHECK(log.str().find("skipping checkpoint") != std::string::npos);
+        CHECK(log.str().find("starting from the beginning") != std::string::npos);
+        CHECK(file_exists(out + "/head.bin"));
+    }
+    SUBCASE("a released head of non-finite weights is refused") {
+        const std::string head = ws.root + "/nan_head.safetensors";
+        std::vector<float> w(5 * 120, std::nanf("")), b(5, 0.0f), mu(120, 0.0f), is(120, 1.0f);
+        bt::nn::write_safetensors(head,
+                                  {{"head.weight", {5, 120}, w.data()}, {"head.bias", {5}, b.data()},
+                                   {"normalizer.mean", {120}, mu.data()}, {"normalizer.inv_std", {120}, is.data()}},
+                                  {{"format", "bt-head"}, {"job_id", "0"}, {"classes", "5,6,7,8,9"},
+                                   {"class_names", "[]"}, {"model", bt_test::kModel}, {"gain", "0.5"},
+                                   {"flooding_sigma", "none"}, {"data", bt_test::kData}, {"test_size", "10"}});
+        CHECK_THROWS_WITH(role_evaluate_head(head, "", "", log), doctest::Contains("not a finite number"));
+    }
 }
 
 }  // TEST_SUITE("roles")

@@ -63,6 +63,14 @@ TEST_CASE("n16: encrypt, multiply+relin+rescale, rotate at N = 2^16 (60 + 21 x 5
     CHECK(bits(ev.rotate(cx, 5), rot, "N=2^16 rotate by 5") > 31.5);
 }
 
+TEST_CASE("params: a secure literal needs the error width the security table assumes") {
+    ParamsLiteral lit = preset_literal("N16_QP1533_T");
+    lit.sigma = 1.0;
+    CHECK_THROWS_WITH_AS(Params::create(lit), doctest::Contains("below the 3.19"), std::invalid_argument);
+    lit.sigma = 3.2;
+    CHECK_NOTHROW(Params::create(lit));
+}
+
 }  // TEST_SUITE
 
 // The secure training preset bootstrapped once, as the trainer does it: 1024 slots,

@@ -195,7 +195,8 @@ TEST_CASE("serialize: truncated, corrupted and mismatched inputs are refused wit
 
 TEST_CASE("serialize: files are written atomically") {
     Small& s = sm();
-    const std::string path = "build/test_atomic.bthe";
+    const bt_test::TempDir dir;
+    const std::string path = dir.str() + "/test_atomic.bthe";
     const auto bytes = serialize(*s.P, s.ct);
     write_file_atomic(path, bytes);
     CHECK(read_file(path) == bytes);

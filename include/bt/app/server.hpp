@@ -96,11 +96,13 @@ private:
 // ---------------------------------------------------------------- checkpoints
 // dir/ckpt-<8-digit step>.bin, written atomically; the two newest are kept. A checkpoint
 // names its job and data set; one of another data set is refused (re-encrypted data:
-// start afresh), unreadable ones are skipped with a message.
+// start afresh); unreadable ones, and ones `consistent` finds fault with (it returns why),
+// are skipped with a message.
 void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
                       const TrainState& st, const TrainObserver* observer);
 bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
-                     TrainState& st, TrainObserver* observer, std::ostream& log);
+                     TrainState& st, TrainObserver* observer, std::ostream& log,
+                     const std::function<std::string(const TrainState&)>& consistent = {});
 std::vector<std::size_t> list_checkpoints(const std::string& dir);  // steps, newest first
 std::string checkpoint_name(std::size_t step);
 
