@@ -60,7 +60,7 @@ ifneq (,$(CLI_SRCS))
   PROGRAMS  += $(BIN)/bt_train
 endif
 
-.PHONY: all test test-quick bench cross clean install info fuzz simd-symbol-check
+.PHONY: all test test-quick bench cross clean install info fuzz simd-symbol-check ct-check
 all: info $(PROGRAMS)
 
 info:
@@ -128,11 +128,25 @@ fuzz:
 	mkdir -p build-fuzz/corpus && cp tests/ckks/golden/*.bthe build-fuzz/corpus/
 	./build-fuzz/fuzz_ckks_load -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus
 
+# Constant-time check (Langley's ctgrind): the CKKS engine built with -DBT_CTGRIND, whose
+# secrets are marked undefined for valgrind's memcheck; any branch or index on a secret is
+# an error (tools/ct_check/ct_check.cpp). Needs valgrind (Debian: valgrind).
+CT_OBJS = $(filter $(BUILD)/src/math/% $(BUILD)/src/ckks/%,$(LIB_OBJS))
+$(BIN)/ct_check: $(BUILD)/tools/ct_check/ct_check.o $(CT_OBJS)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
+
+ct-check:
+	$(MAKE) BUILD=build-ct BIN=build-ct CXXFLAGS="$(CXXFLAGS) -DBT_CTGRIND" build-ct/ct_check
+	@echo "ct-check: the canary (a branch on a marked secret) must be reported:"
+	@valgrind -q --error-exitcode=3 build-ct/ct_check --canary >/dev/null 2>&1; test $$? -eq 3 && echo "ct-check: canary reported"
+	BT_SIMD=scalar valgrind -q --error-exitcode=3 build-ct/ct_check
+	BT_SIMD=avx2 valgrind -q --error-exitcode=3 build-ct/ct_check
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf $(BUILD) build-aarch64 build-fuzz build-tsan $(BIN)/bt_tests $(PROGRAMS)
+	rm -rf $(BUILD) build-aarch64 build-fuzz build-tsan build-ct $(BIN)/bt_tests $(PROGRAMS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)

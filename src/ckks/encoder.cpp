@@ -52,6 +52,17 @@ void Encoder::check_slots(std::size_t slots) const {
                                     std::to_string(params_->max_slots()) + "]");
 }
 
+namespace {
+
+// The complex product by its formula, for finite operands: std::complex's operator* also
+// tests for NaN results (C99 Annex G), a branch on the data; decoding works on decrypted
+// (secret) values, so the check must not be there. Same result for finite values.
+inline cplx mul_finite(const cplx& a, const cplx& b) {
+    return cplx(a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real());
+}
+
+}  // namespace
+
 void Encoder::fft_special(cplx* v, std::size_t n) const {
     bit_reverse_permute(v, n);
     for (std::size_t len = 2; len <= n; len <<= 1) {
@@ -59,7 +70,7 @@ void Encoder::fft_special(cplx* v, std::size_t n) const {
         for (std::size_t i = 0; i < n; i += len) {
             for (std::size_t j = 0; j < half; ++j) {
                 const cplx u = v[i + j];
-                const cplx w = v[i + j + half] * roots_[(rot_[j] % lenq) * step];
+                const cplx w = mul_finite(v[i + j + half], roots_[(rot_[j] % lenq) * step]);
                 v[i + j] = u + w;
                 v[i + j + half] = u - w;
             }

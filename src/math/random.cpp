@@ -1,6 +1,8 @@
 // ChaCha20 CSPRNG, OS seeding, and the samplers (see bt/random.hpp).
 #include "bt/random.hpp"
 
+#include "bt/ct.hpp"
+
 #include "bt/secure.hpp"
 
 #include <cerrno>
@@ -83,6 +85,12 @@ void chacha20_block(const Seed& key, const std::uint32_t words12_15[4], std::uin
     secure_wipe(init, sizeof init);
 }
 
+namespace {
+thread_local bool g_secret_randomness = false;  // ct-check builds only (bt/ct.hpp)
+}  // namespace
+
+void ct_secret_randomness(bool on) { g_secret_randomness = on; }
+
 Prng::Prng(const Seed& seed, std::uint64_t stream) : key_(seed), stream_(stream) {}
 
 Prng::Prng(Prng&& o) noexcept : key_(o.key_), counter_(o.counter_), stream_(o.stream_), pos_(o.pos_) {
@@ -111,6 +119,7 @@ void Prng::fill(void* out, std::size_t bytes) {
         if (pos_ == 64) refill();
         const std::size_t take = bytes < 64 - pos_ ? bytes : 64 - pos_;
         std::memcpy(o, buf_ + pos_, take);
+        if (g_secret_randomness) BT_CT_SECRET(o, take);
         secure_wipe(buf_ + pos_, take);  // served bytes do not stay behind
         pos_ += take;
         o += take;
@@ -140,9 +149,12 @@ void sample_uniform_mod(Prng& prng, u64 q, u64* out, std::size_t n) {
     const u64 mask = bits == 64 ? ~u64{0} : (u64{1} << bits) - 1;
     for (std::size_t i = 0; i < n; ++i) {
         u64 x;
-        do {
+        for (;;) {
             x = prng.next_u64() & mask;
-        } while (x >= q);  // rejects only values that are never output: no bias
+            bool reject = x >= q;
+            BT_CT_PUBLIC(&reject, sizeof reject);  // rejects only values that are never output: no bias
+            if (!reject) break;
+        }
         out[i] = x;
     }
 }
@@ -155,7 +167,9 @@ void sample_ternary(Prng& prng, std::int8_t* out, std::size_t n) {
         for (std::size_t b = 0; b < sizeof bytes && i < n; ++b) {
             for (int k = 0; k < 4 && i < n; ++k) {
                 const int v = (bytes[b] >> (2 * k)) & 3;
-                if (v == 3) continue;  // rejected draws carry no information on outputs
+                bool reject = v == 3;
+                BT_CT_PUBLIC(&reject, sizeof reject);  // rejected draws carry no information on outputs
+                if (reject) continue;
                 out[i++] = static_cast<std::int8_t>(v - 1);
             }
         }

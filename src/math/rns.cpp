@@ -201,10 +201,14 @@ void BaseConverter::overflow(const u64* y, std::size_t stride, u64* v, std::size
         return;
     }
 #endif
+    // Branch-free on the (possibly secret) residues: y < 2^62 converts through int64 (one
+    // cvtsi2sd, no test of the top bit), and f >= 0 rounds by truncating f + 1/2 (equal to
+    // llround for these values, without its branches on the magnitude).
     for (std::size_t k = 0; k < n; ++k) {
         double f = 0;
-        for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * stride + k]) * inv_a_[i];
-        v[k] = static_cast<u64>(std::llround(f));
+        for (std::size_t i = 0; i < na; ++i)
+            f += static_cast<double>(static_cast<std::int64_t>(y[i * stride + k])) * inv_a_[i];
+        v[k] = static_cast<u64>(static_cast<std::int64_t>(f + 0.5));  // f < 2^62: int64 conversion, no branch
     }
 }
 
