@@ -273,6 +273,8 @@ HeaderInfo peek_header_at(const std::uint8_t* bytes, std::size_t size, const std
     return h;
 }
 
+std::uint64_t payload_checksum(const std::uint8_t* payload, std::size_t n) { return checksum(payload, n); }
+
 HeaderInfo peek_header(const std::vector<std::uint8_t>& bytes, const std::string& what) {
     return peek_header_at(bytes.data(), bytes.size(), what);
 }

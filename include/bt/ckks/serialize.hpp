@@ -103,6 +103,11 @@ std::size_t serialized_size(const Params& P, const Ciphertext& ct);
 std::size_t serialized_size(const Params& P, const RelinKey& rk);
 std::size_t serialized_size(const Params& P, const GaloisKeys& gk);
 
+// The payload checksum of the header (word-wise FNV-1a over the payload bytes). Exposed for
+// tools that build or repair files on purpose (the fuzz harnesses fix it up so that mutated
+// payloads reach the parsers).
+std::uint64_t payload_checksum(const std::uint8_t* payload, std::size_t n);
+
 // Reads just the header (type, fingerprint, sizes) to tell what a file holds.
 struct HeaderInfo {
     ObjectType type;
