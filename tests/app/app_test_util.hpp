@@ -5,6 +5,7 @@
 #include "../train/train_test_util.hpp"
 #include "../test_util.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -21,14 +22,21 @@ inline bool file_exists(const std::string& p) {
     return ::stat(p.c_str(), &st) == 0;
 }
 
-// Starts ./<program> with `args` (stdout and stderr appended to `log_path`), with extra
+// Where the programs under test are: $BT_TEST_BIN_DIR (the sanitizer pass runs its own
+// builds), else the working directory (the repository root).
+inline std::string program_path(const std::string& program) {
+    const char* d = std::getenv("BT_TEST_BIN_DIR");
+    return std::string(d && *d ? d : ".") + "/" + program;
+}
+
+// Starts <program> (see program_path) with `args` (stdout and stderr appended to `log_path`), with extra
 // environment entries "NAME=value". Returns the pid.
 inline pid_t spawn(const std::string& program, const std::vector<std::string>& args, const std::string& log_path,
                    const std::vector<std::string>& env = {}) {
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) envs.push_back(*e);
     for (const auto& e : env) envs.push_back(e);
-    const std::string exe = "./" + program;
+    const std::string exe = program_path(program);
     std::vector<char*> argv, envp;
     argv.push_back(const_cast<char*>(exe.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -71,7 +79,7 @@ inline ProcResult run_program(const std::string& program, const std::vector<std:
     return r;
 }
 
-inline bool have_program(const std::string& program) { return file_exists("./" + program); }
+inline bool have_program(const std::string& program) { return file_exists(program_path(program)); }
 
 constexpr const char* kModel = "models/bt-vit-fmnist04.safetensors";
 constexpr const char* kData = "/usr/share/datasets/fashion-mnist";

@@ -120,7 +120,7 @@ const Workspace& workspace() {
 }
 
 bool have_binary() {
-    if (file_exists("./bt_train")) return true;
+    if (bt_test::have_program("bt_train")) return true;
     MESSAGE("skipped: ./bt_train not built (make test builds it; run from the repository root)");
     return false;
 }
