@@ -27,6 +27,27 @@ namespace bt {
 void write_file_atomic(const std::string& path, const void* data, std::size_t n, unsigned mode = 0644);
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode = 0644);
 void write_file_atomic(const std::string& path, const std::string& text, unsigned mode = 0644);
+// The same, written in pieces (files too large to hold in memory at once): the bytes go to
+// the temporary file as they come; commit() makes the file complete under `path`; a
+// destructor without commit() removes the temporary file (a failed or abandoned write
+// leaves nothing behind).
+class AtomicFile {
+public:
+    AtomicFile(const std::string& path, unsigned mode = 0644);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    void write(const void* data, std::size_t n);
+    void commit();
+    std::uint64_t size() const { return written_; }
+
+private:
+    [[noreturn]] void fail(const std::string& step, int err);
+    std::string path_, tmp_;
+    int fd_ = -1;
+    std::uint64_t written_ = 0;
+};
+
 // The temporary name write_file_atomic uses for `path`: "<path>.tmp.<pid>". Complete files
 // never carry this suffix, so readers of a directory can skip half-written files.
 std::string temp_path_for(const std::string& path);

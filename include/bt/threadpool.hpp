@@ -36,6 +36,9 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+    // Runs fn(i, worker) for i in [0, count) on the pool. May be called from any thread:
+    // calls from inside a task, and calls from another thread while a job is running, run
+    // their loop serially on the calling thread (worker index 0).
     void parallel_for(std::size_t count, const Task& fn);
 
     // The process-wide pool.

@@ -155,14 +155,12 @@ std::size_t EncSet::rows() const {
     return n;
 }
 
-EncSet encrypt_set(const ClientKeys& ck, const std::string& kind, const train::Features& f, std::size_t batch_rows,
-                   bool with_labels, std::uint64_t data_id, const Randomness& rnd, std::ostream& log) {
+void encrypt_batches(const ClientKeys& ck, const std::string& kind, const train::Features& f, std::size_t batch_rows,
+                     bool with_labels, std::uint64_t data_id, const Randomness& rnd, std::ostream& log,
+                     const std::function<void(train::BatchData<train::CkksBackend>&&, std::vector<Seed>&&)>& sink) {
     const train::EncShape& sh = ck.plan.sh;
     const ckks::Encoder enc(ck.P);
     ckks::Encryptor encr(ck.P, ck.sk, rnd.stream("encrypt/" + kind + "/" + hex64(data_id)));
-    EncSet s;
-    s.kind = kind;
-    s.data_id = data_id;
     const auto batches = train::make_batches(f.rows, batch_rows);
     Progress progress(log, "encrypt " + kind, batches.size() * (sh.blocks + (with_labels ? 1 : 0)), "ciphertexts");
     auto encrypt = [&](const std::vector<double>& v, std::size_t level, std::vector<Seed>& seeds) {
@@ -179,10 +177,21 @@ EncSet encrypt_set(const ClientKeys& ck, const std::string& kind, const train::F
         if (with_labels) bd.y = encrypt(train::pack_y(sh, f, rows), ck.plan.lp.y_label_level, seeds);
         bd.rows_valid = train::rows_valid(sh, rows.size());
         bd.total_rows = rows.size();
-        s.batches.push_back(std::move(bd));
-        s.seeds.push_back(std::move(seeds));
+        sink(std::move(bd), std::move(seeds));
     }
     progress.finish(thousands(f.rows) + " rows, " + std::to_string(batches.size()) + " batch(es)");
+}
+
+EncSet encrypt_set(const ClientKeys& ck, const std::string& kind, const train::Features& f, std::size_t batch_rows,
+                   bool with_labels, std::uint64_t data_id, const Randomness& rnd, std::ostream& log) {
+    EncSet s;
+    s.kind = kind;
+    s.data_id = data_id;
+    encrypt_batches(ck, kind, f, batch_rows, with_labels, data_id, rnd, log,
+                    [&s](train::BatchData<train::CkksBackend>&& b, std::vector<Seed>&& seeds) {
+                        s.batches.push_back(std::move(b));
+                        s.seeds.push_back(std::move(seeds));
+                    });
     return s;
 }
 

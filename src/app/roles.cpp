@@ -105,13 +105,28 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
                "replaced too; a head trained on them can no longer be decrypted here\n";
     }
     const std::size_t per_val = sh.blocks * sh.s0;
-    const EncSet tr = encrypt_set(ck, "train-set", cd.train, sh.batch, true, st.data_id, rnd, log);
-    const EncSet va = encrypt_set(ck, "val-set", cd.val, per_val, false, st.data_id, rnd, log);
-    const EncSet te = encrypt_set(ck, "test-set", cd.test, per_val, false, st.data_id, rnd, log);
+    // Each set is written batch by batch as it is encrypted (memory: one batch).
+    const struct {
+        const char* kind;
+        const train::Features& f;
+        std::size_t rows;
+        bool labels;
+    } sets[] = {{"train-set", cd.train, sh.batch, true}, {"val-set", cd.val, per_val, false},
+                {"test-set", cd.test, per_val, false}};
+    std::vector<std::string> written;
+    for (const auto& set : sets) {
+        const std::string name = std::string(set.kind).substr(0, std::string(set.kind).find('-')) + ".bin";
+        SetWriter w(path_join(dirs.server, name), *ck.P, ck.job, ck.plan, set.kind, st.data_id, set.labels,
+                    train::make_batches(set.f.rows, set.rows).size());
+        encrypt_batches(ck, set.kind, set.f, set.rows, set.labels, st.data_id, rnd, log,
+                        [&w](CkksBatch&& b, std::vector<Seed>&& seeds) { w.add(b, seeds); });
+        w.finish();
+        written.push_back(w.path());
+    }
     log << "encrypted data for the server (features and training labels; seeded ciphertexts):\n";
-    for (const EncSet* s : {&tr, &va, &te})
-        write_logged(path_join(dirs.server, s->kind.substr(0, s->kind.find('-')) + ".bin"),
-                     ckks::serialize(*ck.P, set_bundle(*s, ck.job, ck.plan)), log);
+    for (const std::string& path : written)
+        log << "  " << std::left << std::setw(28) << path << std::right << std::setw(12) << format_bytes(file_size(path))
+            << "\n";
     st.data_dir = cfg.data_dir;
     st.seed = cfg.seed;
     st.gain = cfg.gain;
@@ -135,9 +150,18 @@ void role_train(const TrainRoleOptions& o, std::ostream& log) {
     std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P);
     check_bootstrapping_keys(in, *bs, o.server_dir);
     attach_keys(*bs, in.keys);
-    EncSet tr = load_set(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
-    const EncSet va = load_set(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
-    if (va.data_id != tr.data_id)
+    FileSet tr_file(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
+    FileSet va(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
+    // Small sets are held in memory (their rotations of X are then cached between epochs);
+    // larger ones, or with --stream-data, are read a batch at a time.
+    std::unique_ptr<MemorySet> tr_mem;
+    if (!o.stream_data &&
+        train::Engine<train::CkksBackend>::rotations_fit(in.plan.sh, tr_file.batches(), in.plan.lp.x_level, P.N()))
+        tr_mem = std::make_unique<MemorySet>(tr_file.load_all());
+    BatchSource& tr = tr_mem ? static_cast<BatchSource&>(*tr_mem) : tr_file;
+    log << "training data: " << tr.batches() << " batch(es), "
+        << (tr_mem ? "held in memory" : "read from disk a batch at a time") << "\n";
+    if (va.data_id() != tr.data_id())
         throw UsageError("val.bin and train.bin come from different `encrypt` runs: re-send both");
     prepare_output_dir(out, "output directory", 0755);
     if (out != o.server_dir) check_no_secret_key(out);
@@ -151,11 +175,11 @@ void role_train(const TrainRoleOptions& o, std::ostream& log) {
     lo.checkpoint_dir = path_join(out, "checkpoints");
     lo.checkpoint_every = o.checkpoint_every;
     lo.resume = o.resume;
-    const TrainState st = srv.train(tr, va, lo, ex.get(), nullptr, log);
+    const TrainState st = srv.train(tr, &va, lo, ex.get(), nullptr, log);
     CiphertextBundle head;
     head.set("kind", "head");
     head.set("job_id", hex64(in.job.id));
-    head.set("data_id", hex64(tr.data_id));
+    head.set("data_id", hex64(tr.data_id()));
     head.set("steps", std::to_string(st.step));
     head.add(st.w);
     const std::string head_path = path_join(out, "head.bin");
@@ -176,15 +200,15 @@ void role_infer(const std::string& server_dir, const std::string& head_file, con
     const ckks::Params& P = *in.P;
     const CiphertextBundle head = load_bundle(P, head_file, "head", in.job, "run `bt_train train` first");
     if (head.cts.size() != 1) throw std::runtime_error(head_file + ": expected one ciphertext");
-    const EncSet test = load_set(P, path_join(server_dir, "test.bin"), "test-set", in.job, in.plan, false);
+    FileSet test(P, path_join(server_dir, "test.bin"), "test-set", in.job, in.plan, false);
     Server srv(in.P, in.job, in.plan, in.keys, nullptr);
     CiphertextBundle pred;
     pred.set("kind", "predictions");
     pred.set("job_id", hex64(in.job.id));
-    pred.set("data_id", hex64(test.data_id));
+    pred.set("data_id", hex64(test.data_id()));
     for (auto& ct : srv.infer(head.cts[0], test, log)) pred.add(std::move(ct));
     write_file_atomic(out_file, ckks::serialize(P, pred));
-    log << "infer: " << test.batches.size() << " encrypted test batch(es) -> " << out_file << " ("
+    log << "infer: " << test.batches() << " encrypted test batch(es) -> " << out_file << " ("
         << format_bytes(file_size(out_file)) << ")\n";
 }
 

@@ -5,6 +5,7 @@
 #include "bt/app/data.hpp"
 #include "bt/app/progress.hpp"
 #include "bt/app/server.hpp"
+#include "bt/app/sets.hpp"
 #include "bt/cpu.hpp"
 #include "bt/hash.hpp"
 #include "bt/os.hpp"
@@ -163,7 +164,8 @@ void remove_run_state(const RunConfig& cfg) {
     if (DIR* d = ::opendir(dir.c_str())) {  // checkpoints, also half-written ones of a crash
         std::vector<std::string> names;
         while (dirent* e = ::readdir(d))
-            if (std::string(e->d_name).rfind("ckpt-", 0) == 0) names.push_back(e->d_name);
+            if (std::string(e->d_name).rfind("ckpt-", 0) == 0 || std::string(e->d_name).rfind("train.set", 0) == 0)
+                names.push_back(e->d_name);  // checkpoints and the --stream-data spill file
         ::closedir(d);
         for (const auto& n : names) std::remove(path_join(dir, n).c_str());
     }
@@ -417,8 +419,24 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     auto t0 = clk::now();
     const std::uint64_t data_id = rnd.id("data");
     const std::size_t per_val = cp.plan.sh.blocks * cp.plan.sh.s0;
-    EncSet tr = encrypt_set(h.ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log);
-    const EncSet va = encrypt_set(h.ck, "val-set", cd.val, per_val, false, data_id, rnd, log);
+    // The training set stays in memory, or with --stream-data goes to a set file under the
+    // run's checkpoints directory and is read back a batch at a time (the same reader the
+    // `train` role uses).
+    std::unique_ptr<BatchSource> tr;
+    const std::string spill = path_join(path_join(cfg.out_dir, "checkpoints"), "train.set");
+    if (cfg.stream_data) {
+        make_private_dir(path_join(cfg.out_dir, "checkpoints"));
+        SetWriter w(spill, *h.ck.P, cp.job, cp.plan, "train-set", data_id, true,
+                    train::make_batches(cd.train.rows, cfg.batch).size());
+        encrypt_batches(h.ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log,
+                        [&w](CkksBatch&& b, std::vector<Seed>&& seeds) { w.add(b, seeds); });
+        w.finish();
+        tr = std::make_unique<FileSet>(*cp.P, spill, "train-set", cp.job, cp.plan, true);
+        log << "training set streamed from " << spill << " (" << format_bytes(file_size(spill)) << ")\n";
+    } else {
+        tr = std::make_unique<MemorySet>(encrypt_set(h.ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log));
+    }
+    MemorySet va(encrypt_set(h.ck, "val-set", cd.val, per_val, false, data_id, rnd, log));
     t.encrypt = since(t0);
 
     // ---- server: training on ciphertexts and evaluation keys only
@@ -434,14 +452,16 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     lo.checkpoint_every = cfg.checkpoint_every;
     lo.resume = cfg.resume;
     t0 = clk::now();
-    const TrainState st = srv.train(tr, va, lo, &client, &client, log);
+    const TrainState st = srv.train(*tr, &va, lo, &client, &client, log);
+    tr.reset();
+    if (cfg.stream_data) std::remove(spill.c_str());
     t.training = since(t0);
     res.ranges = srv.engine().ranges;
 
     // ---- client: decrypt, release, evaluate; optionally encrypted inference
     const double noise = release_and_evaluate(res, h, cd, client, st, cfg);
     if (cfg.infer) {
-        const EncSet te = encrypt_set(h.ck, "test-set", cd.test, per_val, false, data_id, rnd, log);
+        MemorySet te(encrypt_set(h.ck, "test-set", cd.test, per_val, false, data_id, rnd, log));
         Server inf(cp.P, cp.job, cp.plan, h.keys, nullptr);
         const Score s = score_ciphertexts(h.ck, inf.infer(st.w, te, log), Returned::Logits, cd.test.label, "predictions");
         res.report.extra.emplace_back("accuracy_encrypted_inference", s.accuracy);

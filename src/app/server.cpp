@@ -67,15 +67,15 @@ void Server::checkpoint(const LoopOptions& o, const TrainState& st, std::uint64_
     if (!o.checkpoint_dir.empty()) write_checkpoint(*P_, o.checkpoint_dir, job_, data_id, st, obs);
 }
 
-void Server::run_epoch_steps(TrainState& st, EncSet& tr, const LoopOptions& o, std::size_t total_steps,
+void Server::run_epoch_steps(TrainState& st, BatchSource& tr, const LoopOptions& o, std::size_t total_steps,
                              TrainObserver* observer, std::size_t step0, std::ostream& log) {
-    const std::size_t nb = tr.batches.size();
+    const std::size_t nb = tr.batches();
     for (; st.next_batch < nb; ++st.next_batch) {
         const auto ts = clk::now();
         train::NesterovSchedule ns{st.lambda};
         const double gamma = ns.next();
         const std::size_t calls = bs_->calls();
-        eng_->step(st.w, st.v, tr.batches[st.next_batch], job_.lr, gamma);
+        eng_->step(st.w, st.v, tr.get(st.next_batch), job_.lr, gamma);
         st.lambda = ns.lambda;
         ++st.step;
         st.bootstraps += bs_->calls() - calls;
@@ -89,16 +89,16 @@ void Server::run_epoch_steps(TrainState& st, EncSet& tr, const LoopOptions& o, s
         if (o.checkpoint_every && st.step % o.checkpoint_every == 0 && st.next_batch + 1 < nb) {
             TrainState c = st;
             ++c.next_batch;
-            checkpoint(o, c, tr.data_id, observer);
+            checkpoint(o, c, tr.data_id(), observer);
         }
     }
 }
 
-TrainState Server::train(EncSet& tr, const EncSet& val, const LoopOptions& o, Exchange* exchange,
+TrainState Server::train(BatchSource& tr, BatchSource* val, const LoopOptions& o, Exchange* exchange,
                          TrainObserver* observer, std::ostream& log) {
-    if (tr.batches.empty()) throw std::invalid_argument("training set " + tr.kind + " holds no batch");
+    if (tr.batches() == 0) throw std::invalid_argument("training set " + tr.kind() + " holds no batch");
     const std::size_t epochs = o.epochs ? o.epochs : job_.epochs;
-    const std::size_t nb = tr.batches.size(), total = epochs * nb;
+    const std::size_t nb = tr.batches(), total = epochs * nb;
     TrainState st;
     // A state the plan can produce: W fresh from bootstrapping (level L), V one level lower
     // (or at L, before the first step), inside the epochs and batches of this run.
@@ -113,14 +113,15 @@ TrainState Server::train(EncSet& tr, const EncSet& val, const LoopOptions& o, Ex
         return "";
     };
     if (!(o.resume && !o.checkpoint_dir.empty() &&
-          read_checkpoint(*P_, o.checkpoint_dir, job_, tr.data_id, st, observer, log, consistent))) {
+          read_checkpoint(*P_, o.checkpoint_dir, job_, tr.data_id(), st, observer, log, consistent))) {
         if (o.resume) log << "no complete checkpoint in " << o.checkpoint_dir << ": starting from the beginning\n";
         st.w = zero_ciphertext(*P_, plan_.lp.L);
         st.v = st.w;
     }
     const auto t_prep = clk::now();
-    if (train::Engine<train::CkksBackend>::rotations_fit(plan_.sh, nb, plan_.lp.x_level, P_->N()))
-        for (auto& b : tr.batches) eng_->prepare(b);
+    if (std::vector<CkksBatch>* mem = tr.resident();
+        mem && train::Engine<train::CkksBackend>::rotations_fit(plan_.sh, nb, plan_.lp.x_level, P_->N()))
+        for (auto& b : *mem) eng_->prepare(b);
     if (since(t_prep) > 2) log << "rotations of X cached in " << std::fixed << std::setprecision(1) << since(t_prep) << " s\n";
     log << "training: " << epochs << " epoch(s) x " << nb << " step(s), batch " << plan_.sh.batch << ", lr " << job_.lr
         << (exchange ? "" : " (no early stopping)") << "; CPU path " << simd_path_name(simd_path()) << ", threads "
@@ -131,11 +132,11 @@ TrainState Server::train(EncSet& tr, const EncSet& val, const LoopOptions& o, Ex
         run_epoch_steps(st, tr, o, total, observer, step0, log);
         cb_->set_stage(train::Stage::Other);
         // End of the epoch: validation through the client (only its stop/continue comes back).
-        if (exchange && !val.batches.empty()) {
+        if (exchange && val && val->batches() > 0) {
             const bool stop = exchange->stop_after_validation(st.epoch, [&] {
                 std::vector<ckks::Ciphertext> probs;
                 const std::size_t calls = bs_->calls();
-                for (const auto& vb : val.batches) probs.push_back(eng_->forward(st.w, vb));
+                for (std::size_t k = 0; k < val->batches(); ++k) probs.push_back(eng_->forward(st.w, val->get(k)));
                 st.bootstraps += bs_->calls() - calls;
                 return probs;
             });
@@ -146,17 +147,17 @@ TrainState Server::train(EncSet& tr, const EncSet& val, const LoopOptions& o, Ex
         ++st.epoch;
         st.next_batch = 0;
         st.finished = st.epoch > epochs;
-        checkpoint(o, st, tr.data_id, observer);
+        checkpoint(o, st, tr.data_id(), observer);
     }
     cb_->set_stage(train::Stage::Other);
     return st;
 }
 
-std::vector<ckks::Ciphertext> Server::infer(const ckks::Ciphertext& head, const EncSet& test, std::ostream& log) {
-    Progress progress(log, "encrypted inference", test.batches.size(), "batches");
+std::vector<ckks::Ciphertext> Server::infer(const ckks::Ciphertext& head, BatchSource& test, std::ostream& log) {
+    Progress progress(log, "encrypted inference", test.batches(), "batches");
     std::vector<ckks::Ciphertext> out;
-    for (const auto& b : test.batches) {
-        out.push_back(eng_->logits(head, b));
+    for (std::size_t k = 0; k < test.batches(); ++k) {
+        out.push_back(eng_->logits(head, test.get(k)));
         progress.add();
     }
     progress.finish(thousands(test.rows()) + " rows");

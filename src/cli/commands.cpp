@@ -101,6 +101,7 @@ int run_main(int argc, char** argv) {
     o.flag("--no-flooding", "release the head without noise flooding (never share it then)", &no_flooding);
     o.real("--flood-sigma", "X", "flooding noise per slot (default 2^-6 = 0.015625)", &c.flood_sigma, 0, 1000, true);
     o.flag("--infer", "also run encrypted inference on the encrypted test set", &c.infer);
+    o.flag("--stream-data", "keep the encrypted training set in a file and read it a batch at a time", &c.stream_data);
     bool no_range = false;
     o.flag("--no-range-check", "skip the client's secret-key probe of the softmax input ranges", &no_range);
     o.flag("--insecure-sk-bootstrap", "INSECURE: bootstrapping by decrypt/re-encrypt (tests and quick trials)",
@@ -170,6 +171,7 @@ int cmd_train(int argc, char** argv) {
     o.count("--checkpoint-every", "N", "steps between checkpoints (0 = epoch ends only)", &t.checkpoint_every, 0,
             1000000000);
     o.flag("--resume", "continue from the newest complete checkpoint", &t.resume);
+    o.flag("--stream-data", "read train.bin a batch at a time even when it would fit in memory", &t.stream_data);
     o.count("--epochs", "N", "epochs (default: the job's)", &t.epochs, 1, kMaxEpochs);
     o.real("--exchange-timeout", "S", "seconds to wait for a validation answer", &t.exchange_timeout, 0, 1e7, true);
     o.flag("--allow-insecure", "accept INSECURE test parameters (tests only)", &t.allow_insecure);

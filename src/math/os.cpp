@@ -25,63 +25,74 @@ std::string temp_path_for(const std::string& path) {
     return path + ".tmp." + std::to_string(static_cast<long>(::getpid()));
 }
 
-namespace {
+AtomicFile::AtomicFile(const std::string& path, unsigned mode) : path_(path), tmp_(temp_path_for(path)) {
+    for (int k = 0; k < 100 && fd_ < 0; ++k) {  // a fresh name: never an existing file or link
+        if (k > 0) tmp_ = temp_path_for(path) + "." + std::to_string(k);
+        fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode & 0600));
+        if (fd_ < 0 && errno != EEXIST) break;
+    }
+    if (fd_ < 0) {
+        const int err = errno;  // nothing was created, nothing to remove
+        throw std::runtime_error("cannot write " + path_ + ": creating " + tmp_ + ": " + std::strerror(err));
+    }
+    // open() applies the umask to at most 0600: now the exact mode, before any byte is written.
+    if (::fchmod(fd_, static_cast<mode_t>(mode)) != 0) fail("setting the mode of " + tmp_, errno);
+}
 
-[[noreturn]] void write_failed(const std::string& path, const std::string& tmp, const std::string& step, int err) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write " + path + ": " + step + ": " + std::strerror(err) +
+AtomicFile::~AtomicFile() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        std::remove(tmp_.c_str());
+    }
+}
+
+void AtomicFile::fail(const std::string& step, int err) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    std::remove(tmp_.c_str());
+    throw std::runtime_error("cannot write " + path_ + ": " + step + ": " + std::strerror(err) +
                              (err == ENOSPC ? " (free some disk space or choose another directory)" : ""));
 }
 
-void write_all(int fd, const std::string& path, const std::string& tmp, const std::uint8_t* p, std::size_t n) {
+void AtomicFile::write(const void* data, std::size_t n) {
+    const auto* p = static_cast<const std::uint8_t*>(data);
     std::size_t done = 0;
     while (done < n) {
-        const ssize_t w = ::write(fd, p + done, n - done);
+        const ssize_t w = ::write(fd_, p + done, n - done);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            const int err = w < 0 ? errno : EIO;
-            ::close(fd);
-            write_failed(path, tmp, "writing " + tmp, err);
-        }
+        if (w <= 0) fail("writing " + tmp_, w < 0 ? errno : EIO);
         done += static_cast<std::size_t>(w);
     }
+    written_ += n;
 }
 
-}  // namespace
-
-void write_file_atomic(const std::string& path, const void* data, std::size_t n, unsigned mode) {
-    std::string tmp = temp_path_for(path);
-    int fd = -1;
-    for (int k = 0; k < 100 && fd < 0; ++k) {  // a fresh name: never an existing file or link
-        if (k > 0) tmp = temp_path_for(path) + "." + std::to_string(k);
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode & 0600));
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        const int err = errno;  // nothing was created, nothing to remove
-        throw std::runtime_error("cannot write " + path + ": creating " + tmp + ": " + std::strerror(err));
-    }
-    // open() applies the umask: make the mode exactly what was asked (never wider than it).
-    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+void AtomicFile::commit() {
+    if (::fsync(fd_) != 0) fail("fsync of " + tmp_, errno);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
         const int err = errno;
-        ::close(fd);
-        write_failed(path, tmp, "setting the mode of " + tmp, err);
+        std::remove(tmp_.c_str());
+        throw std::runtime_error("cannot write " + path_ + ": closing " + tmp_ + ": " + std::strerror(err));
     }
-    write_all(fd, path, tmp, static_cast<const std::uint8_t*>(data), n);
-    if (::fsync(fd) != 0) {
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
         const int err = errno;
-        ::close(fd);
-        write_failed(path, tmp, "fsync of " + tmp, err);
+        std::remove(tmp_.c_str());
+        throw std::runtime_error("cannot write " + path_ + ": renaming " + tmp_ + " into place: " + std::strerror(err));
     }
-    if (::close(fd) != 0) write_failed(path, tmp, "closing " + tmp, errno);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) write_failed(path, tmp, "renaming " + tmp + " into place", errno);
     // Make the rename durable; a directory that cannot be synced is not an error (the
     // file is complete and in place either way).
-    const int dfd = ::open(dir_name(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int dfd = ::open(dir_name(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)::fsync(dfd);
         ::close(dfd);
     }
+}
+
+void write_file_atomic(const std::string& path, const void* data, std::size_t n, unsigned mode) {
+    AtomicFile f(path, mode);
+    f.write(data, n);
+    f.commit();
 }
 
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes, unsigned mode) {

@@ -97,10 +97,26 @@ void ThreadPool::parallel_for(std::size_t count, const Task& fn) {
     job->fn = &fn;
     job->count = count;
     job->active.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
+    bool busy = false;
     {
         std::lock_guard<std::mutex> lk(mu_);
-        job_ = job;
-        ++generation_;
+        busy = job_ != nullptr;  // another thread's job holds the workers
+        if (!busy) {
+            job_ = job;
+            ++generation_;
+        }
+    }
+    if (busy) {  // e.g. a read-ahead thread while the main thread computes: run on this thread
+        const bool was_inside = t_inside_pool;
+        t_inside_pool = true;
+        try {
+            for (std::size_t i = 0; i < count; ++i) fn(i, 0);
+        } catch (...) {
+            t_inside_pool = was_inside;
+            throw;
+        }
+        t_inside_pool = was_inside;
+        return;
     }
     wake_.notify_all();
     run_indices(*job, 0);

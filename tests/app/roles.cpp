@@ -14,6 +14,7 @@
 #include "bt/app/roles.hpp"
 #include "bt/app/run.hpp"
 #include "bt/ckks/serialize.hpp"
+#include "bt/hash.hpp"
 #include "bt/nn/safetensors.hpp"
 #include "bt/os.hpp"
 
@@ -67,6 +68,49 @@ void replace_file(const std::string& path, const std::vector<std::uint8_t>& byte
     std::remove(path.c_str());
     std::ofstream f(path, std::ios::binary);
     f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Set files (bt/app/sets.hpp): the header bundle, and a copy with one header field changed
+// (offsets and index checksum recomputed, as a crafting server would).
+std::uint64_t le64(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
+    return v;
+}
+void put_le64(std::vector<std::uint8_t>& b, std::uint64_t v) {
+    for (int k = 0; k < 8; ++k) b.push_back(static_cast<std::uint8_t>(v >> (8 * k)));
+}
+ck::CiphertextBundle read_set_header(const ck::Params& P, const std::string& path) {
+    const auto bytes = read_file(path);
+    const std::uint64_t hlen = le64(bytes.data() + 8);
+    return ck::deserialize_bundle(P, std::vector<std::uint8_t>(bytes.begin() + 16, bytes.begin() + 16 + static_cast<long>(hlen)));
+}
+void rewrite_set_header(const ck::Params& P, const std::string& path, const std::string& key, const std::string& value) {
+    const auto bytes = read_file(path);
+    const std::uint64_t hlen = le64(bytes.data() + 8);
+    ck::CiphertextBundle h = read_set_header(P, path);
+    h.set(key, value);
+    const auto hb = ck::serialize(P, h);
+    const std::uint64_t batches = le64(bytes.data() + bytes.size() - 24);
+    const std::size_t ilen = static_cast<std::size_t>(batches) * 24, body_end = bytes.size() - 24 - ilen;
+    std::vector<std::uint8_t> out(bytes.begin(), bytes.begin() + 8);
+    put_le64(out, hb.size());
+    out.insert(out.end(), hb.begin(), hb.end());
+    out.insert(out.end(), bytes.begin() + 16 + static_cast<long>(hlen), bytes.begin() + static_cast<long>(body_end));
+    std::vector<std::uint8_t> idx;
+    const std::int64_t shift = static_cast<std::int64_t>(hb.size()) - static_cast<std::int64_t>(hlen);
+    for (std::uint64_t k = 0; k < batches; ++k) {
+        const std::uint8_t* e = bytes.data() + body_end + k * 24;
+        put_le64(idx, static_cast<std::uint64_t>(static_cast<std::int64_t>(le64(e)) + shift));
+        put_le64(idx, le64(e + 8));
+        put_le64(idx, le64(e + 16));
+    }
+    const std::uint64_t sum = bt::fnv1a64(idx.data(), idx.size());
+    put_le64(idx, batches);
+    put_le64(idx, sum);
+    idx.insert(idx.end(), bytes.end() - 8, bytes.end());
+    out.insert(out.end(), idx.begin(), idx.end());
+    replace_file(path, out);
 }
 
 RunConfig small_run_config() {
@@ -143,6 +187,7 @@ TEST_CASE("roles: the server bundle holds no secret key; train refuses one where
         INFO(f);
         CHECK(f != "secret.key");
         const auto bytes = read_file(ws.server + "/" + f);
+        if (bytes.size() >= 8 && std::memcmp(bytes.data(), "BTSET", 5) == 0) continue;  // data sets: ciphertexts only
         if (bytes.size() >= ck::kHeaderBytes) CHECK(ck::peek_header(bytes).type != ck::ObjectType::SecretKey);
     }
     CHECK_NOTHROW(check_no_secret_key(ws.server));
@@ -205,17 +250,13 @@ TEST_CASE("roles: bad server inputs are refused with what was expected and found
     SUBCASE("a data set whose shape differs from the plan") {
         const std::string dir = link_copy(ws.server, ws.root + "/bad_shape");
         const auto P = ck::deserialize_params(read_file(dir + "/params.bin"));
-        ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(dir + "/train.bin"));
-        b.set("d", "200");
-        replace_file(dir + "/train.bin", ck::serialize(*P, b));
+        rewrite_set_header(*P, dir + "/train.bin", "d", "200");
         CHECK_THROWS_WITH(train_in(dir), doctest::Contains("shape differs from the plan"));
     }
     SUBCASE("a data set or head of another job") {
         const std::string dir = link_copy(ws.server, ws.root + "/bad_job");
         const auto P = ck::deserialize_params(read_file(dir + "/params.bin"));
-        ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(dir + "/val.bin"));
-        b.set("job_id", "0123456789abcdef");
-        replace_file(dir + "/val.bin", ck::serialize(*P, b));
+        rewrite_set_header(*P, dir + "/val.bin", "job_id", "0123456789abcdef");
         CHECK_THROWS_WITH(train_in(dir), doctest::Contains("made for job 0123456789abcdef"));
     }
     SUBCASE("a job packed with another layout (an older client)") {
@@ -408,7 +449,7 @@ TEST_CASE("roles: smaller holes closed (secret keys anywhere, files named, check
         const std::string out = ws.root + "/ckpt_bad";
         const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
         const Job job = Job::from(ck::deserialize_bundle(*P, read_file(ws.server + "/job.bin")), "job.bin");
-        const ck::CiphertextBundle tb = ck::deserialize_bundle(*P, read_file(ws.server + "/train.bin"));
+        const ck::CiphertextBundle tb = read_set_header(*P, ws.server + "/train.bin");
         TrainState st;
         st.step = 1;
         st.next_batch = 1;
@@ -444,8 +485,10 @@ TEST_CASE("roles: walk-through (train as its own process, early stopping by file
     const std::string ex = ws.root + "/exchange", out = ws.root + "/walk";
     ::mkdir(ex.c_str(), 0700);
     // The server runs where only the server's files are.
+    // --stream-data: the training set is read a batch at a time (the one-process run below
+    // keeps it in memory; both give the same head).
     const pid_t srv = spawn("bt_train", {"train", "--server", ws.server, "--out", out, "--exchange", ex,
-                                         "--allow-insecure"},
+                                         "--stream-data", "--allow-insecure"},
                             ws.root + "/train.log");
     std::ostringstream vlog;
     ValidateOptions vo;

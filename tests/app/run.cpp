@@ -8,6 +8,7 @@
 #include "bt/app/roles.hpp"
 #include "bt/app/run.hpp"
 #include "bt/ckks/keys.hpp"
+#include "bt/ckks/serialize.hpp"
 #include "bt/os.hpp"
 
 #include <cmath>
@@ -88,6 +89,30 @@ TEST_CASE("run: small ring, stand-in bootstrapping: encrypted = twin, far above 
     const Evaluation e = role_evaluate_head(tmp.str() + "/head.safetensors", "", "", elog);
     CHECK(e.accuracy == rep.acc_encrypted);
     CHECK(e.confusion == rep.confusion);
+}
+
+TEST_CASE("run: --stream-data reads the training set from a set file a batch at a time: the same head, word for word") {
+    NEED_DATA();
+    TempDir a, b;
+    RunConfig ca = small_config(a.str());
+    ca.params.reset();
+    ca.preset = "N12_test_boot";  // real bootstrapping: the known seed then fixes every ciphertext
+    ca.sk_bootstrap = false;
+    ca.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
+    ca.epochs = 1;
+    ca.train_size = 256;
+    RunConfig cb = ca;
+    cb.out_dir = b.str();
+    cb.stream_data = true;
+    std::ostringstream la, lb;
+    const RunResult ra = run_one_process(ca, la);
+    const RunResult rb = run_one_process(cb, lb);
+    INFO(lb.str());
+    CHECK(lb.str().find("training set streamed from") != std::string::npos);
+    const auto P = bt::ckks::preset("N12_test_boot");
+    CHECK(bt::ckks::serialize(*P, ra.head) == bt::ckks::serialize(*P, rb.head));
+    CHECK(ra.report.acc_unflooded == rb.report.acc_unflooded);
+    CHECK_FALSE(bt_test::file_exists(b.str() + "/checkpoints"));  // the spill file goes with the run state
 }
 
 TEST_CASE("run: bad input is refused before any feature is extracted") {

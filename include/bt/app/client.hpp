@@ -31,6 +31,7 @@
 #include "bt/train/encrypted.hpp"
 #include "bt/train/plain.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,6 +120,12 @@ struct EncSet {
     std::vector<std::vector<Seed>> seeds;  // per batch: x seeds then the y seed
     std::size_t rows() const;
 };
+// Encrypts the rows of `f` in batches of `batch_rows`, handing each batch (and the seeds
+// of its c_1) to `sink` as soon as it is made: memory O(one batch).
+void encrypt_batches(const ClientKeys& ck, const std::string& kind, const train::Features& f, std::size_t batch_rows,
+                     bool with_labels, std::uint64_t data_id, const Randomness& rnd, std::ostream& log,
+                     const std::function<void(train::BatchData<train::CkksBackend>&&, std::vector<Seed>&&)>& sink);
+// The same, kept in memory.
 EncSet encrypt_set(const ClientKeys& ck, const std::string& kind, const train::Features& f, std::size_t batch_rows,
                    bool with_labels, std::uint64_t data_id, const Randomness& rnd, std::ostream& log);
 // The plaintext twin of the same set (the float64 backend's "ciphertexts").

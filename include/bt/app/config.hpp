@@ -57,6 +57,8 @@ struct RunConfig {
     bool flooding = true;            // noise flooding of the released head
     double flood_sigma = 0;          // per slot; 0: kDefaultFloodSigma
     bool infer = false;              // one-process: also run encrypted inference on the test set
+    bool stream_data = false;        // one-process: spill the encrypted training set to a set file and read it
+                                     // a batch at a time (memory O(one batch) instead of O(set))
     bool force = false;              // run even if the forecast exceeds the memory limit
     std::size_t max_memory = 0;      // bytes; 0: what the machine has available
 };

@@ -10,7 +10,8 @@
 //   relin.key, galois-train.key, galois-boot.key, encaps.key   evaluation keys (exactly
 //                    the ones the job's plan needs)
 //   train.bin, val.bin, test.bin                                encrypted features (and
-//                    training labels); validation and test labels stay with the client
+//                    training labels) as set files (bt/app/sets.hpp), read a batch at a
+//                    time; validation and test labels stay with the client
 // Server outputs (in --out, default the server directory):
 //   head.bin         the encrypted head
 //   checkpoints/ckpt-<step>.bin   encrypted training state (atomic; the last two kept)
@@ -23,6 +24,7 @@
 
 #include "bt/app/client.hpp"
 #include "bt/app/server.hpp"
+#include "bt/app/sets.hpp"
 
 #include <string>
 #include <vector>
@@ -66,12 +68,6 @@ ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool a
 void check_no_secret_key(const std::string& dir);
 // Checks that `bs` finds its keys in `in` (the job's level after bootstrapping included).
 void check_bootstrapping_keys(const ServerInputs& in, const ckks::CkksBootstrapper& bs, const std::string& dir);
-
-// ---------------------------------------------------------------- encrypted sets
-ckks::CiphertextBundle set_bundle(const EncSet& s, const Job& job, const Plan& plan);
-// Reads a set and checks it against the plan (shape, levels, slots, batch rows).
-EncSet load_set(const ckks::Params& P, const std::string& path, const std::string& kind, const Job& job,
-                const Plan& plan, bool with_labels);
 
 // ---------------------------------------------------------------- the exchange
 // Server side: writes val-<epoch>.bin and waits for decision-<epoch>.txt.

@@ -29,6 +29,7 @@ struct TrainRoleOptions {
     std::size_t epochs = 0;            // 0: the job's
     double exchange_timeout = 24 * 3600.0;
     bool allow_insecure = false;
+    bool stream_data = false;          // read the training set a batch at a time even if it is small
 };
 void role_train(const TrainRoleOptions& o, std::ostream& log);
 // Encrypted inference: the encrypted head applied to the encrypted test set.

@@ -10,6 +10,7 @@
 
 #include "bt/app/client.hpp"
 #include "bt/app/job.hpp"
+#include "bt/app/sets.hpp"
 #include "bt/train/encrypted.hpp"
 
 #include <array>
@@ -71,15 +72,15 @@ public:
     const std::array<double, train::kStages>& stage_seconds() const { return cb_->seconds; }
     train::Engine<train::CkksBackend>& engine() { return *eng_; }
 
-    // Trains on `train`; validation batches go to `exchange` after every epoch (null or an
-    // empty `val`: no early stopping). Returns the final state (its w is the head).
-    TrainState train(EncSet& train, const EncSet& val, const LoopOptions& o, Exchange* exchange,
+    // Trains on `train`; validation batches go to `exchange` after every epoch (null, or a
+    // null or empty `val`: no early stopping). Returns the final state (its w is the head).
+    TrainState train(BatchSource& train, BatchSource* val, const LoopOptions& o, Exchange* exchange,
                      TrainObserver* observer, std::ostream& log);
     // Centred logits of every test batch under the encrypted head (encrypted inference).
-    std::vector<ckks::Ciphertext> infer(const ckks::Ciphertext& head, const EncSet& test, std::ostream& log);
+    std::vector<ckks::Ciphertext> infer(const ckks::Ciphertext& head, BatchSource& test, std::ostream& log);
 
 private:
-    void run_epoch_steps(TrainState& st, EncSet& train, const LoopOptions& o, std::size_t total_steps,
+    void run_epoch_steps(TrainState& st, BatchSource& train, const LoopOptions& o, std::size_t total_steps,
                          TrainObserver* observer, std::size_t step0, std::ostream& log);
     void checkpoint(const LoopOptions& o, const TrainState& st, std::uint64_t data_id, const TrainObserver* obs);
     ckks::ParamsPtr P_;
