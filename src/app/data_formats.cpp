@@ -347,8 +347,8 @@ DataFormat detect_format(const std::string& path) {
                          "(train/CLASS/*.png); or force one with --format");
     }
     if (!path_exists(path))
-        throw UsageError("data " + path + " not found: on Debian `apt-get install dataset-fashion-mnist`, or pass "
-                         "--data with a data set (a directory, a .npz or a features .safetensors file)");
+        throw UsageError("data directory " + path + " not found: on Debian `apt-get install dataset-fashion-mnist`, or "
+                         "pass --data with a data set (a directory, a .npz or a features .safetensors file)");
     if (ends_with(path, ".npz")) return DataFormat::Npz;
     if (ends_with(path, ".safetensors")) return DataFormat::Features;
     throw UsageError("cannot tell the format of " + path + ": a data file is a MedMNIST-style .npz or a features "
