@@ -119,14 +119,19 @@ bench: $(BIN)/bt_bench
 cross:
 	$(MAKE) CXX=aarch64-linux-gnu-g++ BUILD=build-aarch64 BIN=build-aarch64 build-aarch64/bt_tests
 
-# libFuzzer targets for the loaders (clang, AddressSanitizer): ./build-fuzz/fuzz_ckks_load
-# runs until stopped; FUZZ_SECONDS bounds the smoke run this target does.
+# libFuzzer targets for the loaders (clang, AddressSanitizer): every tools/fuzz/fuzz_NAME.cpp
+# becomes ./build-fuzz/fuzz_NAME (runs until stopped) and gets FUZZ_SECONDS here, starting
+# from the seeds tools/fuzz/seed_corpus.sh lays out.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tools/fuzz/%.cpp,%,$(sort $(wildcard tools/fuzz/fuzz_*.cpp)))
 fuzz:
 	$(MAKE) CXX=clang++ BUILD=build-fuzz BIN=build-fuzz CXXFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address" build-fuzz/libbt.a
-	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -Iinclude tools/fuzz/fuzz_ckks_load.cpp build-fuzz/libbt.a -o build-fuzz/fuzz_ckks_load -pthread
-	mkdir -p build-fuzz/corpus && cp tests/ckks/golden/*.bthe build-fuzz/corpus/
-	./build-fuzz/fuzz_ckks_load -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t"; \
+	  clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -Iinclude tools/fuzz/$$t.cpp build-fuzz/libbt.a -o build-fuzz/$$t -pthread || exit 1; \
+	  sh tools/fuzz/seed_corpus.sh $$t build-fuzz/corpus-$$t || exit 1; \
+	  ./build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus-$$t || exit 1; \
+	done
 
 # Constant-time check (Langley's ctgrind): the CKKS engine built with -DBT_CTGRIND, whose
 # secrets are marked undefined for valgrind's memcheck; any branch or index on a secret is

@@ -61,6 +61,9 @@ std::string read_text_trimmed(const std::string& path);
 
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
+// The names of the entries of a directory (without "." and ".."), sorted bytewise.
+// Throws std::runtime_error naming the directory and the errno text.
+std::vector<std::string> list_dir(const std::string& dir);
 // Size in bytes of a regular file; 0 if it does not exist.
 std::size_t file_size(const std::string& path);
 // "dir/name" ("name" if dir is empty).

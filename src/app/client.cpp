@@ -54,8 +54,11 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
     check_config(cfg);
     ClientPlan cp;
     cp.P = resolve_params(cfg, cp.preset_name);
-    const std::string model_path = model_or_default(cfg);
-    cp.model = load_model(model_path);
+    if (cfg.classes.empty()) throw std::logic_error("plan_client_job: classes not resolved (with_dataset_classes)");
+    // Precomputed features (--data in the features format) bring their own width: no transformer.
+    const std::size_t feature_d = precomputed_feature_width(cfg);
+    const std::string model_path = feature_d ? std::string(kNoModel) : model_or_default(cfg);
+    if (!feature_d) cp.model = load_model(model_path);
     Job& j = cp.job;
     j.id = job_id;
     j.preset = cp.preset_name;
@@ -64,7 +67,7 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
     j.class_names = cfg.class_names;
     if (j.class_names.empty())
         for (int c : cfg.classes) j.class_names.push_back(std::to_string(c));
-    j.d = cp.model.config.width;
+    j.d = feature_d ? feature_d : cp.model.config.width;
     j.batch = cfg.batch;
     j.epochs = cfg.epochs;
     j.lr = cfg.lr;
@@ -92,7 +95,9 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
 std::string ClientPlan::describe() const {
     std::ostringstream o;
     o << "CKKS preset " << preset_name << ": " << P->summary() << "\n"
-      << "model " << job.model << ": " << job.d << "-d features\n"
+      << (job.model == kNoModel ? "no model: " + std::to_string(job.d) + "-d precomputed features (d sets the packing, the "
+                                  "rotation keys and the counts below)\n"
+                                : "model " + job.model + ": " + std::to_string(job.d) + "-d features\n")
       << plan.describe() << "\n"
       << "bootstrapping: "
       << (bs ? bs->describe() : std::string("SECRET-KEY STAND-IN (INSECURE: decrypts on the server side; tests only)"));
@@ -381,6 +386,8 @@ void write_head(const std::string& path, const ReleasedHead& h, const train::Nor
         {"features", "x' = gain * (x - normalizer.mean) * normalizer.inv_std; logits = head.weight x' + head.bias"},
         {"flooding_sigma", h.flood_sigma > 0 ? CiphertextBundle::f64(h.flood_sigma) : "none"},
         {"data", prov.data_dir},
+        {"data_format", prov.format},
+        {"data_seed", std::to_string(prov.seed)},
         {"test_size", std::to_string(prov.test_size)}};
     nn::write_safetensors(path,
                           {{"head.weight", {C, d}, w.data()},
@@ -406,6 +413,8 @@ HeadFile read_head(const std::string& path) {
     h.flooding = meta("flooding_sigma");
     h.prov.data_dir = meta("data");
     h.prov.test_size = parse_count("test_size in " + path, meta("test_size"), 0, SIZE_MAX);
+    if (t.metadata.count("data_format")) h.prov.format = meta("data_format");  // heads from before formats: IDX
+    if (t.metadata.count("data_seed")) h.prov.seed = parse_count("data_seed in " + path, meta("data_seed"), 0, SIZE_MAX);
     std::stringstream ss(meta("classes"));
     for (std::string item; std::getline(ss, item, ',');)
         h.labels.push_back(static_cast<int>(parse_count("classes in " + path, item, 0, 255)));

@@ -43,7 +43,7 @@ std::string default_model_path() {
 std::string model_or_default(const RunConfig& cfg) { return cfg.model.empty() ? default_model_path() : cfg.model; }
 
 void check_config(const RunConfig& cfg) {
-    if (cfg.classes.size() < 2)
+    if (cfg.classes.size() == 1)
         throw UsageError("--classes needs at least two labels (e.g. 5,6,7,8,9), got " +
                          std::to_string(cfg.classes.size()));
     std::set<int> seen;
@@ -52,7 +52,7 @@ void check_config(const RunConfig& cfg) {
             throw UsageError("--classes: label " + std::to_string(c) + " is outside 0.." + std::to_string(kMaxClassLabel));
         if (!seen.insert(c).second) throw UsageError("--classes: label " + std::to_string(c) + " is listed twice");
     }
-    if (!cfg.class_names.empty() && cfg.class_names.size() != cfg.classes.size())
+    if (!cfg.class_names.empty() && !cfg.classes.empty() && cfg.class_names.size() != cfg.classes.size())
         throw UsageError("--class-names gives " + std::to_string(cfg.class_names.size()) + " names for " +
                          std::to_string(cfg.classes.size()) + " classes: give one name per class, in the same order");
     for (const std::string& n : cfg.class_names)

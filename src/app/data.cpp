@@ -1,78 +1,221 @@
-// The client's data (see bt/app/data.hpp).
+// The client's data (see bt/app/data.hpp): choosing classes and splits from what a format
+// reader gives (data_formats.cpp), and the features of the splits.
 #include "bt/app/data.hpp"
+
+#include "data_formats.hpp"
 
 #include "bt/app/progress.hpp"
 #include "bt/hash.hpp"
 #include "bt/os.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
 #include <random>
+#include <set>
 
 namespace bt::app {
 
-namespace {
+// ================================================================ formats
 
-std::string idx_path(const std::string& dir, const std::string& split, bool images) {
-    const std::string base = path_join(dir, split + (images ? "-images-idx3-ubyte" : "-labels-idx1-ubyte"));
-    for (const std::string& p : {base, base + ".gz"})
-        if (path_exists(p)) return p;
-    throw UsageError("dataset file " + base + "[.gz] not found: on Debian install Fashion-MNIST with "
-                     "`apt-get install dataset-fashion-mnist`, or pass --data DIR with an IDX dataset in the "
-                     "Fashion-MNIST layout ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])");
+const char* format_name(DataFormat f) {
+    switch (f) {
+        case DataFormat::Idx: return "idx";
+        case DataFormat::Npz: return "npz";
+        case DataFormat::Cifar10: return "cifar10";
+        case DataFormat::Folder: return "folder";
+        case DataFormat::Features: return "features";
+    }
+    return "?";
 }
 
-// Indices of the images whose label is one of the classes, and the class index of each label.
-std::vector<std::size_t> select(const nn::IdxLabels& lb, const std::vector<int>& map,
-                                std::vector<std::size_t>& per_class) {
+DataFormat parse_format(const std::string& name) {
+    for (DataFormat f : {DataFormat::Idx, DataFormat::Npz, DataFormat::Cifar10, DataFormat::Folder, DataFormat::Features})
+        if (name == format_name(f)) return f;
+    throw UsageError("--format: '" + name + "' is not a data format (idx, npz, cifar10, folder or features)");
+}
+
+DataFormat data_format(const RunConfig& cfg) {
+    return cfg.format.empty() ? detect_format(cfg.data_dir) : parse_format(cfg.format);
+}
+
+std::string data_format_name(const RunConfig& cfg) { return format_name(data_format(cfg)); }
+
+std::vector<int> default_classes(const RunConfig& cfg) {
+    try {
+        if (data_format(cfg) != DataFormat::Idx) return {};
+    } catch (const std::exception&) {
+    }
+    return {5, 6, 7, 8, 9};
+}
+
+std::size_t precomputed_feature_width(const RunConfig& cfg) {
+    if (cfg.data_dir.empty() || data_format(cfg) != DataFormat::Features) return 0;
+    return feature_width(cfg.data_dir);
+}
+
+// ================================================================ the splits
+
+namespace {
+
+// Indices of the items whose label is one of the classes, counted per class.
+std::vector<std::size_t> select(const RawSplit& s, const std::vector<int>& map, std::vector<std::size_t>& per_class) {
     std::vector<std::size_t> idx;
-    for (std::size_t i = 0; i < lb.count(); ++i)
-        if (map[lb.labels[i]] >= 0) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const int k = map[static_cast<std::size_t>(s.labels[i])];
+        if (k >= 0) {
             idx.push_back(i);
-            ++per_class[static_cast<std::size_t>(map[lb.labels[i]])];
+            ++per_class[static_cast<std::size_t>(k)];
         }
+    }
     return idx;
 }
 
-// "0..9" or "0 1 4" for the labels that occur.
-std::string labels_present(const nn::IdxLabels& lb) {
-    std::vector<bool> seen(256, false);
-    for (std::uint8_t l : lb.labels) seen[l] = true;
-    std::string s;
+// "0..9" or "0, 1, 4" for the labels that occur.
+std::string labels_present(const RawSplit& s) {
+    std::vector<bool> seen(kMaxClassLabel + 1, false);
+    for (std::int64_t l : s.labels) seen[static_cast<std::size_t>(l)] = true;
+    std::string out;
     int lo = -1;
-    for (int v = 0; v <= 256; ++v) {
-        const bool on = v < 256 && seen[static_cast<std::size_t>(v)];
+    for (int v = 0; v <= kMaxClassLabel + 1; ++v) {
+        const bool on = v <= kMaxClassLabel && seen[static_cast<std::size_t>(v)];
         if (on && lo < 0) lo = v;
         if (!on && lo >= 0) {
-            s += (s.empty() ? "" : ", ") + std::to_string(lo) + (v - 1 > lo ? ".." + std::to_string(v - 1) : "");
+            out += (out.empty() ? "" : ", ") + std::to_string(lo) + (v - 1 > lo ? ".." + std::to_string(v - 1) : "");
             lo = -1;
         }
     }
-    return s.empty() ? "none" : s;
+    return out.empty() ? "none" : out;
 }
 
-void check_classes(const RunConfig& cfg, const Dataset& ds, const nn::IdxLabels& tr, const nn::IdxLabels& te,
-                   bool test_only) {
-    for (std::size_t k = 0; k < cfg.classes.size(); ++k) {
-        const std::string c = std::to_string(cfg.classes[k]);
+void check_classes(const Dataset& ds, const RawData& raw, bool test_only) {
+    for (std::size_t k = 0; k < ds.classes.size(); ++k) {
+        const std::string c = std::to_string(ds.classes[k]) +
+                              (k < ds.class_names.size() ? " (" + ds.class_names[k] + ")" : std::string());
         if (!test_only && ds.per_class_train[k] == 0)
             throw UsageError("class " + c + " has no training images in " + ds.dir + " (its training labels are " +
-                             labels_present(tr) + "): every class of --classes needs training and test images");
+                             labels_present(raw.train) + "): every class of --classes needs training and test images");
         if (ds.per_class_test[k] == 0)
             throw UsageError("class " + c + " has no test images in " + ds.dir + " (its test labels are " +
-                             labels_present(te) + "): every class of --classes needs training and test images");
+                             labels_present(raw.test) + "): every class of --classes needs training and test images");
     }
 }
 
-std::vector<int> labels_of(const nn::IdxLabels& lb, const std::vector<std::size_t>& idx, const std::vector<int>& map) {
+// Every class of the data set: the format's named classes, else the labels that occur.
+std::vector<int> all_classes(const RawData& raw, bool test_only) {
     std::vector<int> out;
-    out.reserve(idx.size());
-    for (std::size_t i : idx) out.push_back(map[lb.labels[i]]);
-    return out;
+    if (!raw.names.empty()) {
+        for (std::size_t k = 0; k < raw.names.size(); ++k) out.push_back(static_cast<int>(k));
+        return out;
+    }
+    std::set<int> seen;
+    for (std::int64_t l : (test_only ? raw.test : raw.train).labels) seen.insert(static_cast<int>(l));
+    return std::vector<int>(seen.begin(), seen.end());
+}
+
+// The items `idx` of a raw split as class-indexed images or feature rows (images decoded here).
+void take(Split& out, const RawSplit& raw, const std::vector<std::size_t>& idx, const std::vector<int>& map,
+          std::size_t d) {
+    for (std::size_t i : idx) {
+        out.labels.push_back(map[static_cast<std::size_t>(raw.labels[i])]);
+        if (d) out.features.insert(out.features.end(), raw.features.begin() + static_cast<long>(i * d),
+                                   raw.features.begin() + static_cast<long>((i + 1) * d));
+        else out.images.push_back(raw.image(i));
+    }
+}
+
+std::vector<std::size_t> first(std::vector<std::size_t> v, std::size_t n) {
+    if (n < v.size()) v.resize(n);
+    return v;
 }
 
 }  // namespace
+
+Dataset open_dataset(const RunConfig& cfg, bool test_only) {
+    check_config(cfg);
+    const DataFormat f = data_format(cfg);
+    RawData raw = read_raw(cfg.data_dir, f, test_only, cfg.seed);
+    Dataset ds;
+    ds.dir = cfg.data_dir;
+    ds.format = f;
+    ds.d = raw.d;
+    ds.note = raw.note;
+    ds.classes = cfg.classes.empty() ? all_classes(raw, test_only) : cfg.classes;
+    if (ds.classes.size() < 2)
+        throw UsageError("the data set " + cfg.data_dir + " has " + std::to_string(ds.classes.size()) +
+                         " class: a classifier needs at least two");
+    std::vector<int> map(kMaxClassLabel + 1, -1);
+    for (std::size_t k = 0; k < ds.classes.size(); ++k) {
+        map[static_cast<std::size_t>(ds.classes[k])] = static_cast<int>(k);
+        const auto c = static_cast<std::size_t>(ds.classes[k]);
+        if (!raw.names.empty()) ds.class_names.push_back(c < raw.names.size() ? raw.names[c] : std::to_string(c));
+    }
+    ds.per_class_train.assign(ds.classes.size(), 0);
+    ds.per_class_test.assign(ds.classes.size(), 0);
+    std::vector<std::size_t> pool = test_only ? std::vector<std::size_t>{} : select(raw.train, map, ds.per_class_train);
+    std::vector<std::size_t> per_val(ds.classes.size(), 0);
+    std::vector<std::size_t> val_pool = raw.val.present ? select(raw.val, map, per_val) : std::vector<std::size_t>{};
+    const std::vector<std::size_t> test_idx = select(raw.test, map, ds.per_class_test);
+    check_classes(ds, raw, test_only);
+    take(ds.test, raw.test, first(test_idx, cfg.test_size ? cfg.test_size : test_idx.size()), map, ds.d);
+    if (test_only) return ds;
+
+    std::mt19937_64 rng(cfg.seed);
+    std::shuffle(pool.begin(), pool.end(), rng);
+    const bool own_val = !val_pool.empty();
+    if (own_val) {
+        std::shuffle(val_pool.begin(), val_pool.end(), rng);
+        if (val_pool.size() < cfg.val_size)
+            ds.note += std::string(ds.note.empty() ? "" : "; ") + "the validation split holds " +
+                       std::to_string(val_pool.size()) + " images of the classes: all used";
+    } else if (cfg.val_size >= pool.size()) {
+        throw UsageError("--val " + std::to_string(cfg.val_size) + " leaves no training images: the classes have " +
+                         std::to_string(pool.size()) + " training images in all");
+    }
+    const std::size_t n_val = own_val ? std::min(cfg.val_size, val_pool.size()) : cfg.val_size;
+    const std::size_t avail = pool.size() - (own_val ? 0 : n_val);
+    const std::size_t n_train = cfg.train_size == 0 ? avail : cfg.train_size;
+    if (n_train > avail)
+        throw UsageError("--train " + std::to_string(n_train) + (own_val ? "" : " + --val " + std::to_string(n_val)) +
+                         " exceed the " + std::to_string(pool.size()) + " training images of the chosen classes: "
+                         "lower them (--train 0 takes all the rest)");
+    const std::size_t t0 = own_val ? 0 : n_val;
+    take(ds.val, own_val ? raw.val : raw.train, first(own_val ? val_pool : pool, n_val), map, ds.d);
+    take(ds.train, raw.train,
+         std::vector<std::size_t>(pool.begin() + static_cast<long>(t0), pool.begin() + static_cast<long>(t0 + n_train)),
+         map, ds.d);
+    return ds;
+}
+
+RunConfig with_dataset_classes(const RunConfig& cfg, const Dataset& ds) {
+    RunConfig c = cfg;
+    c.classes = ds.classes;
+    c.format = format_name(ds.format);
+    if (c.class_names.empty()) c.class_names = ds.class_names;
+    if (c.class_names.size() && c.class_names.size() != c.classes.size())
+        throw UsageError("--class-names gives " + std::to_string(c.class_names.size()) + " names for the " +
+                         std::to_string(c.classes.size()) + " classes of " + ds.dir + ": give one name per class");
+    return c;
+}
+
+std::size_t Dataset::bytes() const {
+    std::size_t n = (train.features.size() + val.features.size() + test.features.size()) * sizeof(float);
+    for (const Split* s : {&train, &val, &test})
+        for (const nn::Image& im : s->images) n += im.pixels.size();
+    return n;
+}
+
+std::string Dataset::describe() const {
+    std::string what;
+    if (d) {
+        what = std::to_string(d) + "-d precomputed features (no transformer)";
+    } else if (!test.images.empty()) {
+        const nn::Image& im = test.images[0];
+        what = "images like " + std::to_string(im.cols) + " x " + std::to_string(im.rows) +
+               (im.channels == 3 ? " RGB" : " gray");
+    }
+    return std::string("format ") + format_name(format) + ", " + what + (note.empty() ? "" : "; " + note);
+}
+
+// ================================================================ features
 
 nn::ViT load_model(const std::string& path) {
     if (!path_exists(path))
@@ -85,68 +228,23 @@ nn::ViT load_model(const std::string& path) {
     }
 }
 
-Dataset open_dataset(const RunConfig& cfg, bool test_only) {
-    if (!is_directory(cfg.data_dir))
-        throw UsageError("data directory " + cfg.data_dir + " not found: on Debian `apt-get install "
-                         "dataset-fashion-mnist`, or pass --data DIR");
-    Dataset ds;
-    ds.dir = cfg.data_dir;
-    std::vector<int> map(256, -1);
-    for (std::size_t k = 0; k < cfg.classes.size(); ++k) map[static_cast<std::size_t>(cfg.classes[k])] = static_cast<int>(k);
-    ds.per_class_train.assign(cfg.classes.size(), 0);
-    ds.per_class_test.assign(cfg.classes.size(), 0);
-    nn::IdxLabels tr_lb, te_lb;
-    if (!test_only) {
-        tr_lb = nn::read_idx_labels(idx_path(cfg.data_dir, "train", false));
-        ds.train_images = nn::read_idx_images(idx_path(cfg.data_dir, "train", true));
-    }
-    te_lb = nn::read_idx_labels(idx_path(cfg.data_dir, "t10k", false));
-    ds.test_images = nn::read_idx_images(idx_path(cfg.data_dir, "t10k", true));
-    if ((!test_only && ds.train_images.count != tr_lb.count()) || ds.test_images.count != te_lb.count())
-        throw std::runtime_error("dataset " + cfg.data_dir + ": image and label counts differ (train " +
-                                 std::to_string(ds.train_images.count) + " vs " + std::to_string(tr_lb.count()) +
-                                 ", test " + std::to_string(ds.test_images.count) + " vs " +
-                                 std::to_string(te_lb.count()) + "): the files do not belong together");
-    std::vector<std::size_t> pool = test_only ? std::vector<std::size_t>{} : select(tr_lb, map, ds.per_class_train);
-    ds.test_idx = select(te_lb, map, ds.per_class_test);
-    check_classes(cfg, ds, tr_lb, te_lb, test_only);
-    if (cfg.test_size > 0 && cfg.test_size < ds.test_idx.size()) ds.test_idx.resize(cfg.test_size);
-    ds.test_labels = labels_of(te_lb, ds.test_idx, map);
-    if (test_only) return ds;
-
-    std::mt19937_64 rng(cfg.seed);
-    std::shuffle(pool.begin(), pool.end(), rng);
-    if (cfg.val_size >= pool.size())
-        throw UsageError("--val " + std::to_string(cfg.val_size) + " leaves no training images: the classes have " +
-                         std::to_string(pool.size()) + " training images in all");
-    const std::size_t avail = pool.size() - cfg.val_size;
-    const std::size_t n_train = cfg.train_size == 0 ? avail : cfg.train_size;
-    if (n_train > avail)
-        throw UsageError("--train " + std::to_string(n_train) + " + --val " + std::to_string(cfg.val_size) +
-                         " exceed the " + std::to_string(pool.size()) + " training images of the chosen classes: "
-                         "lower them (--train 0 takes all the rest)");
-    ds.val_idx.assign(pool.begin(), pool.begin() + static_cast<long>(cfg.val_size));
-    ds.train_idx.assign(pool.begin() + static_cast<long>(cfg.val_size),
-                        pool.begin() + static_cast<long>(cfg.val_size + n_train));
-    ds.train_labels = labels_of(tr_lb, ds.train_idx, map);
-    ds.val_labels = labels_of(tr_lb, ds.val_idx, map);
-    return ds;
-}
-
 namespace {
 
-// Features of the images `idx` of `im`, in chunks so that progress can be shown (each
-// image's features depend on that image only).
-std::vector<float> features_of(const nn::ViT& model, const nn::IdxImages& im, const std::vector<std::size_t>& idx,
-                               Progress& progress) {
-    const std::size_t d = model.config.width, px = im.rows * im.cols, chunk = 512;
-    std::vector<float> out(idx.size() * d);
-    std::vector<std::uint8_t> pixels;
-    for (std::size_t s = 0; s < idx.size(); s += chunk) {
-        const std::size_t n = std::min(chunk, idx.size() - s);
-        pixels.resize(n * px);
-        for (std::size_t k = 0; k < n; ++k) std::memcpy(pixels.data() + k * px, im.image(idx[s + k]), px);
-        nn::extract_features_u8(model, pixels.data(), n, im.rows, im.cols, 1, out.data() + s * d);
+// Features of a split's images (in chunks so that progress can be shown; each image's
+// features depend on that image only), or its precomputed features.
+std::vector<float> features_of(const nn::ViT& model, const Split& s, std::size_t d, Progress& progress) {
+    if (d) {
+        progress.add(s.size());
+        return s.features;
+    }
+    const std::size_t w = model.config.width, chunk = 512;
+    std::vector<float> out(s.size() * w);
+    std::vector<nn::ImageView> views;
+    for (std::size_t b = 0; b < s.size(); b += chunk) {
+        const std::size_t n = std::min(chunk, s.size() - b);
+        views.clear();
+        for (std::size_t k = 0; k < n; ++k) views.push_back(s.images[b + k].view());
+        nn::extract_features_views(model, views.data(), n, out.data() + b * w);
         progress.add(n);
     }
     return out;
@@ -157,26 +255,26 @@ std::vector<float> features_of(const nn::ViT& model, const nn::IdxImages& im, co
 ClientData extract_client_data(const Dataset& ds, const nn::ViT& model, double gain, int classes, std::ostream& log,
                                const train::Normalizer* given) {
     ClientData cd;
-    cd.d = model.config.width;
+    cd.d = ds.d ? ds.d : model.config.width;
     cd.classes = classes;
-    const std::size_t total = given ? ds.test_idx.size() : ds.train_idx.size() + ds.val_idx.size() + ds.test_idx.size();
-    Progress progress(log, "features", total, "images");
+    const std::size_t total = given ? ds.test.size() : ds.train.size() + ds.val.size() + ds.test.size();
+    Progress progress(log, "features", total, ds.d ? "rows" : "images");
     if (given) {
         if (given->mean.size() != cd.d || given->inv_std.size() != cd.d)
             throw UsageError("the stored feature standardisation has " + std::to_string(given->mean.size()) +
-                             " features, the model gives " + std::to_string(cd.d) +
-                             ": use the model the head was trained on");
+                             " features, the " + (ds.d ? "features of " + ds.dir : std::string("model")) + " give " +
+                             std::to_string(cd.d) + ": use the model (or features) the head was trained on");
         cd.norm = *given;
     } else {
-        const std::vector<float> f_tr = features_of(model, ds.train_images, ds.train_idx, progress);
-        const std::vector<float> f_va = features_of(model, ds.train_images, ds.val_idx, progress);
-        cd.norm = train::Normalizer::fit(f_tr, ds.train_idx.size(), cd.d, gain);
-        cd.train = cd.norm.apply(f_tr, ds.train_idx.size(), cd.d, ds.train_labels, classes);
-        cd.val = cd.norm.apply(f_va, ds.val_idx.size(), cd.d, ds.val_labels, classes);
+        const std::vector<float> f_tr = features_of(model, ds.train, ds.d, progress);
+        const std::vector<float> f_va = features_of(model, ds.val, ds.d, progress);
+        cd.norm = train::Normalizer::fit(f_tr, ds.train.size(), cd.d, gain);
+        cd.train = cd.norm.apply(f_tr, ds.train.size(), cd.d, ds.train.labels, classes);
+        cd.val = cd.norm.apply(f_va, ds.val.size(), cd.d, ds.val.labels, classes);
     }
-    const std::vector<float> f_te = features_of(model, ds.test_images, ds.test_idx, progress);
-    cd.test = cd.norm.apply(f_te, ds.test_idx.size(), cd.d, ds.test_labels, classes);
-    cd.seconds = progress.finish(std::to_string(cd.d) + "-d features (+ bias)");
+    const std::vector<float> f_te = features_of(model, ds.test, ds.d, progress);
+    cd.test = cd.norm.apply(f_te, ds.test.size(), cd.d, ds.test.labels, classes);
+    cd.seconds = progress.finish(std::to_string(cd.d) + "-d features (+ bias)" + (ds.d ? ", precomputed" : ""));
     return cd;
 }
 

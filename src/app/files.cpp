@@ -104,6 +104,7 @@ CiphertextBundle ClientState::bundle(const Job& job) const {
     b.set("job_id", hex64(job.id));
     b.set("data_id", hex64(data_id));
     b.set("data", data_dir);
+    b.set("data_format", format);
     b.set("seed", std::to_string(seed));
     b.set("gain", CiphertextBundle::f64(gain));
     b.set("train", std::to_string(train_size));
@@ -119,6 +120,7 @@ CiphertextBundle ClientState::bundle(const Job& job) const {
 ClientState ClientState::from(const CiphertextBundle& b, const std::string& path, std::size_t d) {
     ClientState s;
     s.data_dir = b.get("data");
+    if (b.has("data_format")) s.format = b.get("data_format");
     s.data_id = parse_hex64(b.get("data_id"), path);
     s.seed = b.get_u64("seed");
     s.gain = b.get_f64("gain");

@@ -43,7 +43,9 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
         throw UsageError("keygen makes keys for a server, which cannot run the secret-key stand-in: drop "
                          "--insecure-sk-bootstrap");
     const Randomness rnd = client_randomness(cfg);
-    ClientPlan cp = plan_client_job(cfg, rnd.id("job"));
+    // With --data, the classes, their names and (precomputed features) the width come from the data.
+    const RunConfig rc = cfg.data_dir.empty() ? cfg : with_dataset_classes(cfg, open_dataset(cfg));
+    ClientPlan cp = plan_client_job(rc, rnd.id("job"));
     prepare_output_dir(dirs.client, "client directory", 0700);
     make_private_dir(dirs.client);  // it will hold the secret key: 0700 even if it existed
     prepare_output_dir(dirs.server, "server directory", 0755);
@@ -81,12 +83,16 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
     cfg.classes = ck.job.labels;
     cfg.batch = ck.job.batch;
     check_config(cfg);
-    const nn::ViT model = load_model(cfg.model);
-    if (model.config.width != ck.job.d)
-        throw UsageError("the model " + cfg.model + " gives " + std::to_string(model.config.width) +
-                         " features, the keys were planned for " + std::to_string(ck.job.d) +
-                         ": use the model given to keygen");
     const Dataset ds = open_dataset(cfg);
+    if (!ds.d && ck.job.model == kNoModel)
+        throw UsageError("the keys were planned for precomputed features, " + cfg.data_dir +
+                         " holds images: give encrypt the --data given to keygen");
+    const nn::ViT model = ds.d ? nn::ViT() : load_model(cfg.model);
+    const std::size_t width = ds.d ? ds.d : model.config.width;
+    if (width != ck.job.d)
+        throw UsageError((ds.d ? "the features of " + cfg.data_dir : "the model " + cfg.model) + " give " +
+                         std::to_string(width) + " features, the keys were planned for " + std::to_string(ck.job.d) +
+                         (ds.d ? ": give keygen the same --data" : ": use the model given to keygen"));
     prepare_output_dir(dirs.server, "server directory", 0755);
     const ClientData cd = extract_client_data(ds, model, cfg.gain, ck.job.classes(), log);
     const train::EncShape& sh = ck.plan.sh;
@@ -128,6 +134,7 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
         log << "  " << std::left << std::setw(28) << path << std::right << std::setw(12) << format_bytes(file_size(path))
             << "\n";
     st.data_dir = cfg.data_dir;
+    st.format = format_name(ds.format);
     st.seed = cfg.seed;
     st.gain = cfg.gain;
     st.train_size = cd.train.rows;
@@ -257,7 +264,7 @@ ReleasedHead role_decrypt(const DecryptOptions& o, std::ostream& log) {
                                  (b.has("data_id") ? b.get("data_id") : std::string("none")) + ", this client's is " +
                                  hex64(st.data_id) + "): refused");
     const ReleasedHead r = decrypt_head(ck, b.cts[0], o.flooding, o.flood_sigma, o.head_file);
-    write_head(o.out_file, r, st.norm, ck.job, HeadProvenance{st.data_dir, st.test_size});
+    write_head(o.out_file, r, st.norm, ck.job, HeadProvenance{st.data_dir, st.test_size, st.format, st.seed});
     log << "decrypt: head " << r.head.classes << " x " << ck.job.d << " (+ bias) -> " << o.out_file
         << "; CKKS noise per slot 2^" << std::fixed << std::setprecision(1) << std::log2(std::max(r.noise_sigma, 1e-300));
     if (r.flood_sigma > 0)
@@ -278,8 +285,10 @@ Evaluation role_evaluate_head(const std::string& head_file, const std::string& d
     cfg.model = model.empty() ? h.model : model;
     cfg.classes = h.labels;
     cfg.test_size = h.prov.test_size;
-    const nn::ViT vit = load_model(cfg.model);
+    cfg.format = data_dir.empty() ? h.prov.format : "";  // another --data: its own format
+    cfg.seed = h.prov.seed;
     const Dataset ds = open_dataset(cfg, true);
+    const nn::ViT vit = ds.d ? nn::ViT() : load_model(cfg.model);
     const ClientData cd = extract_client_data(ds, vit, h.norm.gain, static_cast<int>(h.labels.size()), log, &h.norm);
     const Evaluation e = evaluate_head(h.head, cd.test);
     log << "evaluate: test accuracy of " << head_file << " on " << cd.test.rows << " images: " << std::fixed

@@ -222,10 +222,10 @@ Seed stand_in_seed(const Randomness& rnd) {
 
 Workload workload_of(const RunConfig& cfg, const Dataset& ds) {
     Workload w;
-    w.train_rows = ds.train_idx.size();
-    w.val_rows = ds.val_idx.size();
-    w.test_rows = ds.test_idx.size();
-    w.dataset_bytes = ds.train_images.pixels.size() + ds.test_images.pixels.size();
+    w.train_rows = ds.train.size();
+    w.val_rows = ds.val.size();
+    w.test_rows = ds.test.size();
+    w.dataset_bytes = ds.bytes();
     w.encrypt_test = cfg.infer;
     w.sk_bootstrap = cfg.sk_bootstrap;
     return w;
@@ -236,6 +236,7 @@ void fill_report_header(RunReport& rep, const RunConfig& cfg, const ClientPlan& 
     rep.config = {{"preset", cp.preset_name},
                   {"model", cp.job.model},
                   {"data", cfg.data_dir},
+                  {"format", format_name(ds.format)},
                   {"batch", std::to_string(cfg.batch)},
                   {"epochs", std::to_string(cfg.epochs)},
                   {"lr", std::to_string(cfg.lr)},
@@ -247,10 +248,10 @@ void fill_report_header(RunReport& rep, const RunConfig& cfg, const ClientPlan& 
                   {"threads", std::to_string(ThreadPool::global().size())},
                   {"simd", std::string(simd_path_name(simd_path()))}};
     rep.class_names = cp.job.class_names;
-    rep.train_size = ds.train_idx.size();
-    rep.val_size = ds.val_idx.size();
-    rep.test_size = ds.test_idx.size();
-    rep.classes = cfg.classes.size();
+    rep.train_size = ds.train.size();
+    rep.val_size = ds.val.size();
+    rep.test_size = ds.test.size();
+    rep.classes = cp.job.labels.size();
     const train::OpCounts& c = cp.plan.per_step;
     rep.extra = {{"ct_mults_per_step", static_cast<double>(c.ct_mults)},
                  {"relins_per_step", static_cast<double>(c.relins)},
@@ -266,16 +267,21 @@ struct Prepared {
     Forecast forecast;
 };
 
-Prepared prepare(const RunConfig& cfg, std::ostream& log) {
-    Prepared p{plan_client_job(cfg, 0), open_dataset(cfg), {}};
+// The data set is opened first: its classes and their names are part of the job.
+Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
+    Dataset ds = open_dataset(cfg_in);
+    const RunConfig cfg = with_dataset_classes(cfg_in, ds);
+    Prepared p{plan_client_job(cfg, 0), std::move(ds), {}};
+    const Job& j = p.cp.job;
     log << "CPU path " << simd_path_name(simd_path()) << ", threads " << ThreadPool::global().size() << "\n"
         << p.cp.describe() << "\n"
-        << "data: " << thousands(p.ds.train_idx.size()) << " training, " << thousands(p.ds.val_idx.size())
-        << " validation, " << thousands(p.ds.test_idx.size()) << " test images of classes";
-    for (std::size_t k = 0; k < cfg.classes.size(); ++k)
-        log << " " << cfg.classes[k] << (cfg.class_names.empty() ? "" : " (" + cfg.class_names[k] + ")");
-    log << " from " << cfg.data_dir << "\n";
-    const Calibration cal = calibrate(p.cp.P, p.cp.plan, &p.cp.model);
+        << "data: " << thousands(p.ds.train.size()) << " training, " << thousands(p.ds.val.size()) << " validation, "
+        << thousands(p.ds.test.size()) << " test " << (p.ds.d ? "rows" : "images") << " of classes";
+    for (std::size_t k = 0; k < j.labels.size(); ++k)
+        log << " " << j.labels[k] << (k < j.class_names.size() && j.class_names[k] != std::to_string(j.labels[k])
+                                          ? " (" + j.class_names[k] + ")" : "");
+    log << " from " << cfg.data_dir << " (" << p.ds.describe() << ")\n";
+    const Calibration cal = calibrate(p.cp.P, p.cp.plan, p.ds.d ? nullptr : &p.cp.model);
     p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), workload_of(cfg, p.ds), cal);
     log << cal.describe() << "\n" << p.forecast.describe() << "\n";
     const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
@@ -330,7 +336,7 @@ double release_and_evaluate(RunResult& res, const Handover& h, const ClientData&
     const ReleasedHead unflooded = decrypt_head(h.ck, st.w, false, 0);
     const ReleasedHead released = decrypt_head(h.ck, st.w, cfg.flooding, cfg.flood_sigma);
     write_head(path_join(cfg.out_dir, "head.safetensors"), released, cd.norm, h.ck.job,
-               HeadProvenance{cfg.data_dir, cfg.test_size});
+               HeadProvenance{cfg.data_dir, cfg.test_size, data_format_name(cfg), cfg.seed});
     RunReport& rep = res.report;
     res.head = st.w;
     res.released = as_stored(released.head);  // exactly what a reader of the file gets

@@ -2,6 +2,7 @@
 // into the application layer.
 #include "commands.hpp"
 
+#include "bt/app/data.hpp"
 #include "bt/app/roles.hpp"
 #include "bt/app/run.hpp"
 #include "bt/version.hpp"
@@ -49,9 +50,12 @@ std::size_t parse_memory(const std::string& v) {
 
 // Options shared by the one-process run and the client commands.
 void data_options(Options& o, RunConfig& c) {
-    o.text("--data", "DIR", "IDX dataset directory ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])", &c.data_dir);
+    o.text("--data", "PATH", "the data set: an IDX, CIFAR-10, class-per-folder or features directory, a MedMNIST "
+           ".npz or a features .safetensors file (README: Bring your own data)", &c.data_dir);
+    o.custom("--format", "NAME", "the format of --data: idx, npz, cifar10, folder or features (default: detected)",
+             [&c](const std::string& v) { c.format = format_name(parse_format(v)); });
     o.custom("--classes", "LIST", "comma-separated dataset labels of the private task",
-             [&c](const std::string& v) { c.classes = parse_class_list(v); }, "5,6,7,8,9");
+             [&c](const std::string& v) { c.classes = parse_class_list(v); }, "5,6,7,8,9 for IDX, else every class");
     o.custom("--class-names", "LIST", "comma-separated names of the classes, in the same order (for the report)",
              [&c](const std::string& v) { c.class_names = parse_name_list(v); });
     o.count("--train", "N", "training images (0 = every image of the classes but the validation ones)",
@@ -109,6 +113,7 @@ int run_main(int argc, char** argv) {
     resource_options(o, c);
     o.epilog(kCommands);
     if (!o.parse(argc, argv, 1)) return 0;
+    if (!o.given("--classes")) c.classes = default_classes(c);
     c.flooding = !no_flooding;
     c.check_ranges = !no_range;
     if (no_flooding && o.given("--flood-sigma")) throw UsageError("--no-flooding and --flood-sigma contradict each other");
@@ -134,9 +139,15 @@ int cmd_keygen(int argc, char** argv) {
              [&c](const std::string& v) { c.classes = parse_class_list(v); }, "5,6,7,8,9");
     o.custom("--class-names", "LIST", "comma-separated names of the classes",
              [&c](const std::string& v) { c.class_names = parse_name_list(v); });
+    o.text("--data", "PATH", "the data set, read for its classes, their names and (precomputed features) the width",
+           &c.data_dir);
+    o.custom("--format", "NAME", "the format of --data (default: detected)",
+             [&c](const std::string& v) { c.format = format_name(parse_format(v)); });
     job_options(o, c);
     resource_options(o, c);
     if (!o.parse(argc, argv, 2)) return 0;
+    if (!o.given("--data") && !o.given("--format")) c.data_dir.clear();
+    else if (!o.given("--classes")) c.classes = default_classes(c);
     role_keygen(c, d, std::cout);
     return 0;
 }

@@ -141,7 +141,47 @@ struct JsonParser {
     }
 };
 
-std::size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+std::size_t dtype_size(DType t) {
+    switch (t) {
+        case DType::F64: case DType::I64: return 8;
+        case DType::F32: case DType::I32: return 4;
+        case DType::F16: case DType::BF16: case DType::I16: return 2;
+        case DType::I8: case DType::U8: return 1;
+    }
+    return 1;
+}
+
+std::uint64_t load_le(const std::uint8_t* p, std::size_t bytes) {
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < bytes; ++k) v |= std::uint64_t{p[k]} << (8 * k);
+    return v;
+}
+
+// One stored element as float (integers exact below 2^24, F64 rounded).
+float element(DType t, const std::uint8_t* p) {
+    const std::uint64_t u = load_le(p, dtype_size(t));
+    switch (t) {
+        case DType::F32: {
+            float f;
+            const auto w = static_cast<std::uint32_t>(u);
+            std::memcpy(&f, &w, 4);
+            return f;
+        }
+        case DType::F64: {
+            double d;
+            std::memcpy(&d, &u, 8);
+            return static_cast<float>(d);
+        }
+        case DType::F16: return half_to_float(static_cast<std::uint16_t>(u));
+        case DType::BF16: return bf16_to_float(static_cast<std::uint16_t>(u));
+        case DType::I64: return static_cast<float>(static_cast<std::int64_t>(u));
+        case DType::I32: return static_cast<float>(static_cast<std::int32_t>(static_cast<std::uint32_t>(u)));
+        case DType::I16: return static_cast<float>(static_cast<std::int16_t>(static_cast<std::uint16_t>(u)));
+        case DType::I8: return static_cast<float>(static_cast<std::int8_t>(static_cast<std::uint8_t>(u)));
+        case DType::U8: return static_cast<float>(u);
+    }
+    return 0;
+}
 
 std::string shape_str(const std::vector<std::size_t>& s) {
     std::string o = "[";
@@ -156,6 +196,12 @@ const char* dtype_name(DType t) {
         case DType::F32: return "F32";
         case DType::F16: return "F16";
         case DType::BF16: return "BF16";
+        case DType::F64: return "F64";
+        case DType::I64: return "I64";
+        case DType::I32: return "I32";
+        case DType::I16: return "I16";
+        case DType::I8: return "I8";
+        case DType::U8: return "U8";
     }
     return "?";
 }
@@ -218,10 +264,15 @@ Tensor tensor_entry(const std::string& key, const Json& v, std::size_t data_size
         fail(name, "tensor \"" + key + "\": needs \"dtype\" (string), \"shape\" (array), \"data_offsets\" ([begin, end])");
     Tensor t;
     t.name = key;
-    if (dt->str == "F32") t.dtype = DType::F32;
-    else if (dt->str == "F16") t.dtype = DType::F16;
-    else if (dt->str == "BF16") t.dtype = DType::BF16;
-    else fail(name, "tensor \"" + key + "\": dtype " + dt->str + " not supported (F32, F16, BF16)");
+    bool known = false;
+    for (DType d : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I64, DType::I32, DType::I16, DType::I8,
+                    DType::U8})
+        if (dt->str == dtype_name(d)) {
+            t.dtype = d;
+            known = true;
+        }
+    if (!known)
+        fail(name, "tensor \"" + key + "\": dtype " + dt->str + " not supported (F32, F16, BF16, F64, I64, I32, I16, I8, U8)");
     std::size_t numel = 1;
     for (const Json& d : shape->arr) {
         if (d.kind != Json::Number) fail(name, "tensor \"" + key + "\": shape entries must be integers");
@@ -302,16 +353,8 @@ SafeTensors parse_safetensors(const std::vector<std::uint8_t>& bytes, const std:
         const std::uint8_t* p = bytes.data() + data_start + s.begin;
         const std::size_t n = t.numel();
         t.data.resize(n);
-        for (std::size_t k = 0; k < n; ++k) {
-            if (t.dtype == DType::F32) {
-                std::uint32_t u = std::uint32_t{p[4 * k]} | std::uint32_t{p[4 * k + 1]} << 8 |
-                                  std::uint32_t{p[4 * k + 2]} << 16 | std::uint32_t{p[4 * k + 3]} << 24;
-                std::memcpy(&t.data[k], &u, 4);
-            } else {
-                const std::uint16_t u = static_cast<std::uint16_t>(p[2 * k] | p[2 * k + 1] << 8);
-                t.data[k] = t.dtype == DType::F16 ? half_to_float(u) : bf16_to_float(u);
-            }
-        }
+        const std::size_t item = dtype_size(t.dtype);
+        for (std::size_t k = 0; k < n; ++k) t.data[k] = element(t.dtype, p + item * k);
         ordered.push_back(std::move(t));
     }
     st.tensors = std::move(ordered);

@@ -264,17 +264,30 @@ void resize_bilinear(const float* in, std::size_t ih, std::size_t iw, float* out
     }
 }
 
+namespace {
+
+// ITU-R BT.601 luma weights (as torchvision's rgb_to_grayscale), in thousandths so that a
+// gray pixel stored as RGB (r = g = b) gives exactly the value it has stored as gray.
+float luminance(const std::uint8_t* rgb) {
+    const unsigned sum = 299u * rgb[0] + 587u * rgb[1] + 114u * rgb[2];
+    return static_cast<float>(static_cast<double>(sum) / 1000.0);
+}
+
+}  // namespace
+
 void preprocess_u8(const ViTConfig& cfg, const std::uint8_t* image, std::size_t rows, std::size_t cols,
                    std::size_t in_channels, float* out) {
     const std::size_t S = cfg.image_size;
-    if (in_channels != 1 && in_channels != cfg.channels)
+    const bool to_gray = in_channels == 3 && cfg.channels == 1;
+    if (in_channels != 1 && in_channels != cfg.channels && !to_gray)
         throw std::invalid_argument("preprocess: images have " + std::to_string(in_channels) + " channels, the model takes " +
-                                    std::to_string(cfg.channels) + " (or 1, replicated)");
+                                    std::to_string(cfg.channels) + " (or 1, replicated; or RGB to a 1-channel model)");
+    if (rows == 0 || cols == 0) throw std::invalid_argument("preprocess: an image of 0 pixels");
     std::vector<float> plane(rows * cols), resized(S * S);
     for (std::size_t c = 0; c < cfg.channels; ++c) {
         const std::size_t src = in_channels == 1 ? 0 : c;
         for (std::size_t i = 0; i < rows * cols; ++i)
-            plane[i] = static_cast<float>(image[i * in_channels + src]) / 255.0f;
+            plane[i] = (to_gray ? luminance(image + 3 * i) : static_cast<float>(image[i * in_channels + src])) / 255.0f;
         const float* r = plane.data();
         if (rows != S || cols != S) {
             resize_bilinear(plane.data(), rows, cols, resized.data(), S, S);
@@ -328,6 +341,13 @@ void extract_features_u8(const ViT& m, const std::uint8_t* images, std::size_t n
     const std::size_t per = rows * cols * in_channels;
     features_batched(m, n, out, [&](std::size_t i, float* dst) {
         preprocess_u8(m.config, images + i * per, rows, cols, in_channels, dst);
+    });
+}
+
+void extract_features_views(const ViT& m, const ImageView* images, std::size_t n, float* out) {
+    features_batched(m, n, out, [&](std::size_t i, float* dst) {
+        const ImageView& v = images[i];
+        preprocess_u8(m.config, v.pixels, v.rows, v.cols, v.channels, dst);
     });
 }
 

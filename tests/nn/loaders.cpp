@@ -324,6 +324,33 @@ TEST_CASE("safetensors: round trip, F16/BF16 read, metadata, atomic write") {
     CHECK(s2.find("h")->dtype == DType::F16);
 }
 
+TEST_CASE("safetensors: F64 and integer tensors (features and labels files) read as float") {
+    std::string h = "{\"f\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+                    "\"l\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[8,24]},"
+                    "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[24,28]},"
+                    "\"s\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[28,30]},"
+                    "\"b\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[30,31]},"
+                    "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[31,32]}}";
+    Bytes f;
+    for (int k = 0; k < 8; ++k) f.push_back(static_cast<std::uint8_t>(h.size() >> (8 * k)));
+    f.insert(f.end(), h.begin(), h.end());
+    const double third = 1.0 / 3;
+    std::uint64_t bits;
+    std::memcpy(&bits, &third, 8);
+    for (int k = 0; k < 8; ++k) f.push_back(static_cast<std::uint8_t>(bits >> (8 * k)));
+    for (std::int64_t v : {std::int64_t{7}, std::int64_t{-2}})
+        for (int k = 0; k < 8; ++k) f.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * k)));
+    for (std::uint8_t v : Bytes{0xfe, 0xff, 0xff, 0xff, 0x05, 0x80, 0xff, 200}) f.push_back(v);
+    const SafeTensors st = parse_safetensors(f, "ints");
+    CHECK(st.find("f")->data == std::vector<float>{static_cast<float>(third)});
+    CHECK(st.find("l")->data == std::vector<float>{7.0f, -2.0f});
+    CHECK(st.find("i")->data == std::vector<float>{-2.0f});
+    CHECK(st.find("s")->data == std::vector<float>{-32763.0f});
+    CHECK(st.find("b")->data == std::vector<float>{-1.0f});
+    CHECK(st.find("u")->data == std::vector<float>{200.0f});
+    CHECK(st.find("l")->dtype == DType::I64);
+}
+
 TEST_CASE("safetensors: malformed files are refused with clear errors") {
     auto file = [](const std::string& header, std::size_t data_bytes) {
         Bytes f;
@@ -341,7 +368,7 @@ TEST_CASE("safetensors: malformed files are refused with clear errors") {
     CHECK(err(ok, 4).find("out of range") != std::string::npos);
     CHECK(err("{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)
               .find("F32 [3] needs 12 bytes, data_offsets give 8") != std::string::npos);
-    CHECK(err("{\"x\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8).find("dtype I64 not supported") !=
+    CHECK(err("{\"x\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8).find("dtype C64 not supported") !=
           std::string::npos);
     CHECK(err("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
               "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[2,10]}}", 10)

@@ -185,10 +185,13 @@ ReleasedHead decrypt_head(const ClientKeys& ck, const ckks::Ciphertext& head, bo
 struct HeadProvenance {
     std::string data_dir;
     std::size_t test_size = 0;  // 0: the whole test split of the classes
+    std::string format = "idx";  // the data format (bt/app/data.hpp)
+    std::uint64_t seed = 1;      // --seed (it chooses a held-out test split where the format has none)
 };
 // head.safetensors: head.weight [c, d], head.bias [c], normalizer.mean [d],
 // normalizer.inv_std [d] (float32), metadata: format bt-head, job id, model, classes,
-// class names, gain, the feature formula, flooding sigma, data and test split.
+// class names, gain, the feature formula, flooding sigma, data (directory or file, format,
+// seed) and test split.
 void write_head(const std::string& path, const ReleasedHead& h, const train::Normalizer& norm, const Job& job,
                 const HeadProvenance& prov);
 struct HeadFile {

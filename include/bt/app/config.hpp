@@ -17,6 +17,7 @@ namespace bt::app {
 
 constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
 constexpr const char* kModelFile = "bt-vit-fmnist04.safetensors";  // the shipped model
+constexpr const char* kNoModel = "none (precomputed features)";      // Job::model with --data features
 
 // Largest values the options accept (beyond them the packing or the arithmetic of sizes
 // would not make sense; each is far above anything a ring can hold).
@@ -27,9 +28,10 @@ constexpr int kMaxClassLabel = 255;
 
 struct RunConfig {
     // ---- data (client)
-    std::string data_dir = kDefaultDataDir;  // {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+    std::string data_dir = kDefaultDataDir;  // a data set in one of the formats of bt/app/data.hpp
+    std::string format;                      // idx, npz, cifar10, folder, features; empty: detected
     std::string model;                       // empty: default_model_path()
-    std::vector<int> classes = {5, 6, 7, 8, 9};  // the private task (dataset labels)
+    std::vector<int> classes = {5, 6, 7, 8, 9};  // the private task (dataset labels); empty: every class
     std::vector<std::string> class_names;        // optional, one per class
     std::size_t train_size = 1024;  // 0: every training image of the classes (minus validation)
     std::size_t val_size = 256;
@@ -73,7 +75,7 @@ std::string default_model_path();
 std::string model_or_default(const RunConfig& cfg);
 
 // Value checks that need no file (UsageError with what to do): classes distinct, in
-// 0..255, at least two, names matching; sizes and batch in range; lr, gain, V, flooding
+// 0..255, at least two (or none: every class of the data set), names matching; sizes and batch in range; lr, gain, V, flooding
 // finite and positive; checkpoint and memory settings. bt_train's option parser already
 // bounds each number; this also guards library callers.
 void check_config(const RunConfig& cfg);

@@ -39,6 +39,7 @@ struct RoleDirs {
 // ---------------------------------------------------------------- client state
 struct ClientState {
     std::string data_dir;
+    std::string format = "idx";  // the data format (bt/app/data.hpp)
     std::uint64_t seed = 1;
     double gain = 0.5;
     std::size_t train_size = 0, val_size = 0, test_size = 0;  // as asked (0: all)

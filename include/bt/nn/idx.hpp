@@ -11,6 +11,8 @@
 // expected and what was found.
 #pragma once
 
+#include "bt/nn/image.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,11 +20,8 @@
 
 namespace bt::nn {
 
-struct IdxImages {
-    std::size_t count = 0, rows = 0, cols = 0;
-    std::vector<std::uint8_t> pixels;  // count × rows × cols, row-major, 0..255
-    const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * rows * cols; }
-};
+// count × rows × cols, one channel (bt/nn/image.hpp).
+using IdxImages = ImageArray;
 
 struct IdxLabels {
     std::vector<std::uint8_t> labels;  // count

@@ -7,7 +7,8 @@
 // what was found: header length beyond the file, malformed JSON, duplicate names, unknown
 // dtype, shape × dtype size ≠ byte size, offsets out of range, overlapping tensors, holes
 // between tensors or unused bytes at the end, non-string metadata values.
-// Read dtypes: F32, F16, BF16 (converted to float). Written dtype: F32.
+// Read dtypes: F32, F16, BF16, F64 (rounded), I64, I32, I16, I8, U8 (exact below 2^24),
+// all converted to float. Written dtype: F32.
 // Writing goes to a temporary file in the same directory that is renamed into place, so
 // a crash never leaves a half-written file under the final name.
 #pragma once
@@ -20,7 +21,7 @@
 
 namespace bt::nn {
 
-enum class DType { F32, F16, BF16 };
+enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8 };
 const char* dtype_name(DType t);
 
 struct Tensor {

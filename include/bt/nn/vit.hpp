@@ -17,9 +17,10 @@
 //   bt::nn::ViT m = bt::nn::load_vit("models/bt-vit-fmnist04.safetensors");
 //   bt::nn::IdxImages im = bt::nn::read_idx_images(bt::nn::fashion_mnist_path("t10k", true));
 //   std::vector<float> f = bt::nn::extract_features(m, im);   // im.count × m.config.width
-// extract_features resizes (bilinear) and replicates grayscale images to the model's input,
-// then normalizes pixels as x = (p/255 - mean[c]) / std[c] with the mean/std stored in the
-// model's config (the shipped model: mean 0.5, std 0.5 -> [-1, 1], as in its pretraining).
+// extract_features resizes (bilinear) and replicates grayscale images to the model's input
+// (or turns RGB images into luminance for a 1-channel model), then normalizes pixels as
+// x = (p/255 - mean[c]) / std[c] with the mean/std stored in the model's config (the
+// shipped model: mean 0.5, std 0.5 -> [-1, 1], as in its pretraining).
 #pragma once
 
 #include "bt/nn/idx.hpp"
@@ -201,11 +202,16 @@ struct AdamW {
 // ------------------------------------------------------------------ features
 // Features of n normalized images [n, Cin, S, S] -> out [n, C]; batched over the thread pool.
 void extract_features(const ViT& m, const float* images, std::size_t n, float* out);
-// Features of n 8-bit images of rows × cols × in_channels (1 or Cin; interleaved if >1):
-// bilinear resize to S × S (align_corners = false, as torch), grayscale replicated to Cin,
-// normalized with the config's mean/std.
+// Features of n 8-bit images of rows × cols × in_channels (1 or Cin, or 3 for a 1-channel
+// model; interleaved if >1): bilinear resize to S × S (align_corners = false, no antialias,
+// as torchvision's Resize((S, S), antialias=False) on tensors; the aspect ratio is not
+// kept), grayscale replicated to Cin, RGB to luminance for a 1-channel model
+// (L = 0.299 R + 0.587 G + 0.114 B, ITU-R BT.601 as torchvision's rgb_to_grayscale, not
+// rounded to 8 bits), normalized with the config's mean/std.
 void extract_features_u8(const ViT& m, const std::uint8_t* images, std::size_t n, std::size_t rows,
                          std::size_t cols, std::size_t in_channels, float* out);
+// The same for images of any sizes and channel counts, one view each.
+void extract_features_views(const ViT& m, const ImageView* images, std::size_t n, float* out);
 std::vector<float> extract_features(const ViT& m, const IdxImages& images);
 // One 8-bit image to the model input [Cin, S, S] as extract_features_u8 does.
 void preprocess_u8(const ViTConfig& cfg, const std::uint8_t* image, std::size_t rows, std::size_t cols,
