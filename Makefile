@@ -20,7 +20,11 @@ BUILD    ?= build
 BIN      ?= .
 
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wno-psabi
-BT_FLAGS := -std=c++17 -pthread -Iinclude -isystem third_party $(WARN) -MMD -MP
+# -ffp-contract=off: no a·b + c fused into one multiply-add behind our back (GCC does it by
+# default for C++ on aarch64 and in x86 files built with -mfma). The server's floating point
+# must round the same way on every target and SIMD path (see include/bt/detmath.hpp).
+FP_FLAGS := -ffp-contract=off
+BT_FLAGS := -std=c++17 -pthread -Iinclude -isystem third_party $(WARN) $(FP_FLAGS) -MMD -MP
 LIBS     := -pthread
 
 TARGET   := $(shell $(CXX) -dumpmachine 2>/dev/null)

@@ -204,7 +204,7 @@ void BaseConverter::overflow(const u64* y, std::size_t stride, u64* v, std::size
     for (std::size_t k = 0; k < n; ++k) {
         double f = 0;
         for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * stride + k]) * inv_a_[i];
-        v[k] = static_cast<u64>(std::llround(f));
+        v[k] = static_cast<u64>(std::nearbyint(f));  // ties to even, as the AVX-512 kernel
     }
 }
 
@@ -248,7 +248,7 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
                 for (std::size_t k = 0; k < len; ++k) {
                     double f = 0;
                     for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * kBlock + k]) * inv_a_[i];
-                    v[k] = static_cast<u64>(std::llround(f));
+                    v[k] = static_cast<u64>(std::nearbyint(f));  // ties to even, as the AVX-512 kernel
                 }
         }
         // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j  (minus v·A when centred).
