@@ -26,7 +26,9 @@
 
 #include "bt/modarith.hpp"
 
+#include <complex>
 #include <cstddef>
+#include <vector>
 
 namespace bt {
 
@@ -71,6 +73,10 @@ namespace det {
 // exactly (as integers), so symmetric angles give exactly symmetric values.
 double cos_2pi_ratio(u64 k, u64 m);
 double sin_2pi_ratio(u64 k, u64 m);
+void cis_2pi_ratio(u64 k, u64 m, double& c, double& s);  // both at once
+// e^(2πik/m) for k = 0 … m: the same values as cis_2pi_ratio, computed once per octant
+// (m/8 + 1 series when 4 divides m) and placed by the exact symmetries.
+std::vector<std::complex<double>> roots_of_unity(u64 m);
 // cos(2π·u) for any finite u (the reduction of u modulo 1 is exact); NaN otherwise.
 double cos_2pi(double u);
 // e^x (0 below -745.2, +inf above 709.8, NaN for NaN).

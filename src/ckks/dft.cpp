@@ -38,7 +38,9 @@ cplx twiddle(std::size_t j, std::size_t len) {
     const std::size_t lenq = 4 * len;
     std::size_t e = 1;
     for (std::size_t t = 0; t < j; ++t) e = e * 5 % lenq;
-    return cplx(det::cos_2pi_ratio(e, lenq), det::sin_2pi_ratio(e, lenq));
+    double c, s;
+    det::cis_2pi_ratio(e, lenq, c, s);
+    return cplx(c, s);
 }
 
 void put(Diagonals& m, std::size_t d, std::size_t r, cplx v, std::size_t n) {

@@ -30,9 +30,7 @@ void bit_reverse_permute(cplx* v, std::size_t n) {
 Encoder::Encoder(ParamsPtr params) : params_(std::move(params)) {
     const std::size_t n = params_->N();
     m_ = 2 * n;
-    roots_.resize(m_ + 1);
-    for (std::size_t k = 0; k <= m_; ++k)  // angle reduced exactly, computed in double-double, rounded once
-        roots_[k] = cplx(det::cos_2pi_ratio(k, m_), det::sin_2pi_ratio(k, m_));
+    roots_ = det::roots_of_unity(m_);  // angles reduced exactly, double-double, rounded once
     rot_.resize(n / 2);
     std::uint64_t g = 1;
     for (std::size_t j = 0; j < n / 2; ++j) {

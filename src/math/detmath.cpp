@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -162,16 +163,36 @@ constexpr double kInvLn2 = 0x1.71547652b82fep+0;
 
 DoubleDouble dd(double x) { return {x, 0}; }
 
+// The reciprocals the series below multiply by, in double-double, computed once
+// (multiplying by 1/d is three times cheaper than dividing by d, to the same 2^-104).
+struct Reciprocals {
+    DoubleDouble sin_den[15], cos_den[15];  // 1/((2j)(2j+1)), 1/((2j−1)(2j)), j = 1 … 14
+    DoubleDouble fact[25];                  // 1/j, j = 1 … 24
+    DoubleDouble odd[23];                   // 1/(2j+1), j = 0 … 22
+    Reciprocals() {
+        for (int j = 1; j <= 14; ++j) {
+            sin_den[j] = dd_div(dd(1), dd((2.0 * j) * (2.0 * j + 1)));
+            cos_den[j] = dd_div(dd(1), dd((2.0 * j - 1) * (2.0 * j)));
+        }
+        for (int j = 1; j <= 24; ++j) fact[j] = dd_div(dd(1), dd(j));
+        for (int j = 0; j <= 22; ++j) odd[j] = dd_div(dd(1), dd(2.0 * j + 1));
+    }
+};
+const Reciprocals& recip() {
+    static const Reciprocals r;
+    return r;
+}
+
 // sin x and cos x for |x| <= π/4 by their Taylor series in nested form,
 // sin x = x(1 − x²/(2·3)(1 − x²/(4·5)(1 − …))), cos x = 1 − x²/(1·2)(1 − x²/(3·4)(1 − …)).
 // 14 levels: the first omitted terms are below 2^-117 relative.
 void sincos_small(DoubleDouble x, DoubleDouble& s, DoubleDouble& c) {
+    const Reciprocals& r = recip();
     const DoubleDouble x2 = dd_mul(x, x);
     DoubleDouble ps = dd(1), pc = dd(1);
     for (int j = 14; j >= 1; --j) {
-        const double ds = (2.0 * j) * (2.0 * j + 1), dc = (2.0 * j - 1) * (2.0 * j);
-        ps = dd_add(dd(1), neg(dd_div(dd_mul(x2, ps), dd(ds))));
-        pc = dd_add(dd(1), neg(dd_div(dd_mul(x2, pc), dd(dc))));
+        ps = dd_add(dd(1), neg(dd_mul(dd_mul(x2, ps), r.sin_den[j])));
+        pc = dd_add(dd(1), neg(dd_mul(dd_mul(x2, pc), r.cos_den[j])));
     }
     s = dd_mul(x, ps);
     c = pc;
@@ -180,23 +201,38 @@ void sincos_small(DoubleDouble x, DoubleDouble& s, DoubleDouble& c) {
 // +0 for either zero (a rotation by a quadrant negates exact zeros).
 double no_negative_zero(double x) { return x + 0.0; }
 
-void sincos_ratio(u64 k, u64 m, double& c, double& s) {
+// 2πk/m = q·π/2 + t with t = (π/2)·rem/m, rem in [0, m), exactly, in integers; beyond π/4
+// inside the quadrant the complement is used (cos t = sin(π/2 − t)): t' = (π/2)·a/m with
+// a <= m/2. Symmetric angles share a, so their values are exactly symmetric.
+struct Reduced {
+    u64 q, a;
+    bool complement;
+};
+Reduced reduce_ratio(u64 k, u64 m) {
     if (m == 0 || m > (u64{1} << 53))
         throw std::invalid_argument("cos_2pi_ratio/sin_2pi_ratio: the denominator must be in 1 .. 2^53, got " +
                                     std::to_string(m));
     k %= m;
-    // 2πk/m = q·π/2 + (π/2)·rem/m with rem in [0, m): exact, in integers.
     const u128 k4 = static_cast<u128>(k) * 4;
     const u64 q = static_cast<u64>(k4 / m);
     const u64 rem = static_cast<u64>(k4 - static_cast<u128>(q) * m);
-    // Beyond π/4 inside the quadrant, use the complement: cos t = sin(π/2 − t).
     const bool complement = 2 * static_cast<u128>(rem) > m;
-    const u64 a = complement ? m - rem : rem;
+    return {q, complement ? m - rem : rem, complement};
+}
+
+// cos and sin of t' = (π/2)·a/m, a <= m/2, rounded to double.
+void sincos_quarter(u64 a, u64 m, double& c, double& s) {
     const DoubleDouble x = dd_mul(dd_div(dd(static_cast<double>(a)), dd(static_cast<double>(m))), kHalfPi);
     DoubleDouble sx, cx;
     sincos_small(x, sx, cx);
-    const double ct = complement ? sx.hi : cx.hi, st = complement ? cx.hi : sx.hi;
-    switch (q) {
+    c = cx.hi;
+    s = sx.hi;
+}
+
+// cos and sin of the whole angle from those of t' (the complement and the quadrant).
+void unreduce(const Reduced& r, double ct, double st, double& c, double& s) {
+    if (r.complement) std::swap(ct, st);
+    switch (r.q) {
         case 0: c = ct, s = st; break;
         case 1: c = -st, s = ct; break;
         case 2: c = -ct, s = -st; break;
@@ -212,10 +248,11 @@ double exp_dd(DoubleDouble x) {
     if (std::isnan(x.hi)) return x.hi;
     if (x.hi > 710) return std::numeric_limits<double>::infinity();
     if (x.hi < -746) return 0;
+    const Reciprocals& rc = recip();
     const double k = std::nearbyint(x.hi * kInvLn2);
     const DoubleDouble r = dd_add(x, neg(dd_mul(dd(k), kLn2)));
     DoubleDouble e = dd(1);
-    for (int j = 24; j >= 1; --j) e = dd_add(dd(1), dd_div(dd_mul(r, e), dd(j)));
+    for (int j = 24; j >= 1; --j) e = dd_add(dd(1), dd_mul(dd_mul(r, e), rc.fact[j]));
     return std::ldexp(e.hi, static_cast<int>(k));
 }
 
@@ -224,6 +261,7 @@ double exp_dd(DoubleDouble x) {
 DoubleDouble log_dd(double x) {
     if (!(x > 0) || !std::isfinite(x))
         throw std::invalid_argument("det::log: expected a finite value above 0, got " + std::to_string(x));
+    const Reciprocals& rc = recip();
     int e = 0;
     double m = std::frexp(x, &e);  // exact, m in [1/2, 1)
     if (m < 0.70710678118654752440) {
@@ -232,24 +270,54 @@ DoubleDouble log_dd(double x) {
     }
     const DoubleDouble z = dd_div(dd(m - 1), two_sum(m, 1));  // m − 1 is exact (Sterbenz)
     const DoubleDouble z2 = dd_mul(z, z);
-    DoubleDouble t = dd_div(dd(1), dd(45));
-    for (int j = 21; j >= 0; --j) t = dd_add(dd_div(dd(1), dd(2.0 * j + 1)), dd_mul(z2, t));
+    DoubleDouble t = rc.odd[22];
+    for (int j = 21; j >= 0; --j) t = dd_add(rc.odd[j], dd_mul(z2, t));
     const DoubleDouble ln_m = dd_mul(dd(2), dd_mul(z, t));
     return dd_add(dd_mul(dd(static_cast<double>(e)), kLn2), ln_m);
 }
 
 }  // namespace
 
+void cis_2pi_ratio(u64 k, u64 m, double& c, double& s) {
+    const Reduced r = reduce_ratio(k, m);
+    double ct, st;
+    sincos_quarter(r.a, m, ct, st);
+    unreduce(r, ct, st, c, s);
+}
+
 double cos_2pi_ratio(u64 k, u64 m) {
     double c, s;
-    sincos_ratio(k, m, c, s);
+    cis_2pi_ratio(k, m, c, s);
     return c;
 }
 
 double sin_2pi_ratio(u64 k, u64 m) {
     double c, s;
-    sincos_ratio(k, m, c, s);
+    cis_2pi_ratio(k, m, c, s);
     return s;
+}
+
+std::vector<std::complex<double>> roots_of_unity(u64 m) {
+    std::vector<std::complex<double>> out(m + 1);
+    if (m % 4 != 0) {  // no symmetry to share: one by one
+        for (u64 k = 0; k <= m; ++k) {
+            double c, s;
+            cis_2pi_ratio(k, m, c, s);
+            out[k] = {c, s};
+        }
+        return out;
+    }
+    // With 4 | m every a of reduce_ratio is a multiple of 4 in [0, m/2]: compute those
+    // m/8 + 1 values once, and every root from one of them exactly as cis_2pi_ratio would.
+    std::vector<double> ct(m / 8 + 1), st(m / 8 + 1);
+    for (u64 j = 0; j <= m / 8; ++j) sincos_quarter(4 * j, m, ct[j], st[j]);
+    for (u64 k = 0; k <= m; ++k) {
+        const Reduced r = reduce_ratio(k, m);
+        double c, s;
+        unreduce(r, ct[r.a / 4], st[r.a / 4], c, s);
+        out[k] = {c, s};
+    }
+    return out;
 }
 
 double cos_2pi(double u) {

@@ -275,6 +275,17 @@ TEST_CASE("detmath: exact angle reduction gives exactly symmetric values, within
             CHECK(std::fabs(s - static_cast<double>(std::sin(a))) <= ulp(s) + 1e-18);
         }
     }
+    // The table of roots equals the values one by one, for m with and without the symmetry.
+    for (u64 m : {u64{8}, u64{12}, u64{36}, u64{4096}, u64{131072}, u64{10}, u64{7}}) {
+        CAPTURE(m);
+        const std::vector<std::complex<double>> roots = det::roots_of_unity(m);
+        REQUIRE(roots.size() == m + 1);
+        for (u64 k = 0; k <= m; k += (m > 5000 ? 29 : 1)) {
+            CAPTURE(k);
+            CHECK(roots[k].real() == det::cos_2pi_ratio(k, m));
+            CHECK(roots[k].imag() == det::sin_2pi_ratio(k, m));
+        }
+    }
     std::mt19937_64 rng(5);
     std::uniform_real_distribution<double> u(-40, 40);
     for (int t = 0; t < 2000; ++t) {
