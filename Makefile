@@ -1,13 +1,19 @@
 # BlindTuner — one plain Makefile.
 #
-#   make              build the library and every program (bt_bench, tools/bt_*, bt_train)
+#   make              build the library, every program (bt_bench, tools/bt_*, bt_train) and the
+#                     examples of the library (tools/examples/*.cpp -> $(BUILD)/examples/)
 #   make test         build and run the doctest suite (./bt_tests), real-size cases included
 #   make test-quick   the suite without the real-size (*-slow) cases: minutes, under 2 GiB
 #   make bench        run the benchmarks (./bt_bench all)
-#   make cross        aarch64 cross build of the tests into build-aarch64/ (portable path only)
+#   make static       fully static bt_train and bt_bench for this machine into $(BUILD)/static/
+#   make cross        fully static bt_train, bt_bench and bt_tests for CROSS (a GNU triplet,
+#                     default aarch64-linux-gnu; compiler CROSS-g++) into build-<arch>/,
+#                     portable path only
+#   make install      programs, headers, libbt.a, blindtuner.pc, the model, the examples'
+#                     sources and LICENSE under $(DESTDIR)$(PREFIX); make uninstall removes them
 #   make clean
 #
-# Overridable: CXX, CXXFLAGS (optimisation/debug), LDFLAGS, PREFIX, BUILD, BIN.
+# Overridable: CXX, CXXFLAGS (optimisation/debug), LDFLAGS, PREFIX, DESTDIR, BUILD, BIN, CROSS.
 # No host-tuned -march flag, ever: files named *_avx2.cpp / *_avx512.cpp get their own flags and
 # the code picks a path at run time (src/math/cpu.cpp). On non-x86 targets those files
 # are left out and only the portable path is built.
@@ -16,11 +22,17 @@ CXX      ?= g++
 CXXFLAGS ?= -O2 -g
 LDFLAGS  ?=
 PREFIX   ?= /usr/local
+DESTDIR  ?=
 BUILD    ?= build
 BIN      ?= .
+CROSS    ?= aarch64-linux-gnu
 
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wno-psabi
-BT_FLAGS := -std=c++17 -pthread -Iinclude -isystem third_party $(WARN) -MMD -MP
+# -ffp-contract=off: no a·b + c fused into one multiply-add behind our back (GCC does it by
+# default for C++ on aarch64 and in x86 files built with -mfma). The server's floating point
+# must round the same way on every target and SIMD path (see include/bt/detmath.hpp).
+FP_FLAGS := -ffp-contract=off
+BT_FLAGS := -std=c++17 -pthread -Iinclude -isystem third_party $(WARN) $(FP_FLAGS) -MMD -MP
 LIBS     := -pthread
 
 TARGET   := $(shell $(CXX) -dumpmachine 2>/dev/null)
@@ -60,24 +72,43 @@ ifneq (,$(CLI_SRCS))
   PROGRAMS  += $(BIN)/bt_train
 endif
 
-.PHONY: all test test-quick bench cross clean install info fuzz simd-symbol-check ct-check
-all: info $(PROGRAMS)
+# Each tools/examples/NAME.cpp is one example program of the library, $(BUILD)/examples/NAME
+# (the examples suite of bt_tests runs them).
+EXAMPLE_SRCS := $(sort $(wildcard tools/examples/*.cpp))
+EXAMPLE_BINS := $(EXAMPLE_SRCS:tools/examples/%.cpp=$(BUILD)/examples/%)
+.SECONDARY: $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%.o)
+
+.PHONY: all test test-quick bench static cross clean install uninstall info fuzz simd-symbol-check ct-check FORCE
+all: info $(PROGRAMS) $(EXAMPLE_BINS)
 
 info:
-	@echo "BlindTuner: target $(TARGET); SIMD paths built: $(SIMD_BUILT)"
+	@echo "BlindTuner: target $(TARGET); SIMD paths built: $(SIMD_BUILT); floating point: $(FP_FLAGS)"
 
 # ---------------------------------------------------------------- compile rules
-$(BUILD)/%_avx2.o: %_avx2.cpp
+# The compiler and flags of this build directory, rewritten only when they change, so that
+# changing CXX or CXXFLAGS rebuilds every object instead of mixing old and new ones.
+FLAGS_STAMP := $(BUILD)/compile-flags.txt
+COMPILE_ID  := $(CXX) $(CXXFLAGS) $(BT_FLAGS) | avx2: $(AVX2_FLAGS) | avx512: $(AVX512_FLAGS)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(COMPILE_ID)' ]; then \
+	  [ ! -f $@ ] || echo "compiler or flags changed: rebuilding every object in $(BUILD)"; \
+	  echo '$(COMPILE_ID)' > $@; fi
+
+$(BUILD)/%_avx2.o: %_avx2.cpp $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(BT_FLAGS) $(AVX2_FLAGS) -c $< -o $@
 
-$(BUILD)/%_avx512.o: %_avx512.cpp
+$(BUILD)/%_avx512.o: %_avx512.cpp $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(BT_FLAGS) $(AVX512_FLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.cpp
+$(BUILD)/%.o: %.cpp $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(BT_FLAGS) -c $< -o $@
+
+# The examples suite finds the example programs of this build directory.
+$(BUILD)/tests/examples/%.o: BT_FLAGS += -DBT_EXAMPLES_DIR='"$(BUILD)/examples"'
 
 $(LIBBT): $(LIB_OBJS)
 	@rm -f $@
@@ -86,14 +117,21 @@ $(LIBBT): $(LIB_OBJS)
 # ---------------------------------------------------------------- programs
 define tool_rule
 $(BIN)/$(1): $(patsubst %.cpp,$(BUILD)/%.o,$(shell find tools/$(1) -name '*.cpp' | sort)) $(LIBBT)
+	@mkdir -p $$(@D)
 	$$(CXX) $$(CXXFLAGS) $$^ -o $$@ $$(LDFLAGS) $$(LIBS)
 endef
 $(foreach t,$(TOOL_NAMES),$(eval $(call tool_rule,$(t))))
 
 $(BIN)/bt_train: $(CLI_OBJS) $(LIBBT)
+	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
 
 $(BIN)/bt_tests: $(TEST_OBJS) $(LIBBT)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
+
+$(BUILD)/examples/%: $(BUILD)/tools/examples/%.o $(LIBBT)
+	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
 
 # SIMD objects must not define weak (COMDAT) symbols: an inline function or template
@@ -106,18 +144,35 @@ simd-symbol-check: $(SIMD_OBJS)
 	@bad=$$(for o in $(SIMD_OBJS); do nm $$o | awk -v o=$$o '$$2 ~ /^[WVu]$$/ || $$3 ~ /^_GLOBAL__sub_I/ {print o": "$$0}'; done); \
 	if [ -n "$$bad" ]; then echo "weak symbols or static initializers in SIMD objects (make them local):"; echo "$$bad"; exit 1; fi
 
-test: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) simd-symbol-check
+test: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) $(EXAMPLE_BINS) simd-symbol-check
 	$(BIN)/bt_tests
 
-test-quick: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) simd-symbol-check
+test-quick: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) $(EXAMPLE_BINS) simd-symbol-check
 	$(BIN)/bt_tests -tse='*-slow'
 
 bench: $(BIN)/bt_bench
 	$(BIN)/bt_bench all
 
-# aarch64 cross build of the test binary: portable scalar path only.
+# ---------------------------------------------------------------- static and cross builds
+# Fully static programs (glibc and libstdc++ linked in): a bare server needs only the
+# binary and its bundle. `file` shows "statically linked"; --version shows target and paths.
+STATIC_DIR := $(BUILD)/static
+CROSS_ARCH := $(firstword $(subst -, ,$(CROSS)))
+CROSS_DIR  := build-$(CROSS_ARCH)
+SHOW_BUILT  = for f in $(1); do \
+	  printf '%s: %s bytes; ' $$f $$(wc -c < $$f); \
+	  if command -v file >/dev/null; then file -b $$f | cut -d, -f1,2,4; else echo; fi; done
+
+# This machine's target, from the objects of $(BUILD) (only the link differs).
+static:
+	$(MAKE) BIN=$(STATIC_DIR) LDFLAGS="$(LDFLAGS) -static" $(STATIC_DIR)/bt_train $(STATIC_DIR)/bt_bench
+	@echo "static build for $(TARGET):"; $(call SHOW_BUILT,$(STATIC_DIR)/bt_train $(STATIC_DIR)/bt_bench)
+
+# Another target: the portable scalar path only (no *_avx*.cpp), tests included.
 cross:
-	$(MAKE) CXX=aarch64-linux-gnu-g++ BUILD=build-aarch64 BIN=build-aarch64 build-aarch64/bt_tests
+	$(MAKE) CXX=$(CROSS)-g++ BUILD=$(CROSS_DIR) BIN=$(CROSS_DIR) LDFLAGS="$(LDFLAGS) -static" \
+	  $(CROSS_DIR)/bt_train $(CROSS_DIR)/bt_bench $(CROSS_DIR)/bt_tests
+	@echo "cross build for $(CROSS):"; $(call SHOW_BUILT,$(CROSS_DIR)/bt_train $(CROSS_DIR)/bt_bench $(CROSS_DIR)/bt_tests)
 
 # libFuzzer targets for the loaders (clang, AddressSanitizer): every tools/fuzz/fuzz_NAME.cpp
 # becomes ./build-fuzz/fuzz_NAME (runs until stopped) and gets FUZZ_SECONDS here, starting
@@ -147,11 +202,40 @@ ct-check:
 	BT_SIMD=scalar valgrind -q --error-exitcode=3 build-ct/ct_check
 	BT_SIMD=avx2 valgrind -q --error-exitcode=3 build-ct/ct_check
 
+# ---------------------------------------------------------------- install
+# PREFIX/bin            bt_train, bt_bench, bt_pretrain
+# PREFIX/include/bt/    the public headers;  PREFIX/lib/libbt.a;  PREFIX/lib/pkgconfig/blindtuner.pc
+# PREFIX/share/blindtuner/       the shipped model (bt_train finds it at ../share/blindtuner/
+#                                from its own directory, so a relocated install works too)
+# PREFIX/share/doc/blindtuner/   LICENSE, README.md, examples/*.cpp
+VERSION   := $(shell sed -n 's/.*kVersion = "\(.*\)";.*/\1/p' include/bt/version.hpp)
+HEADERS   := $(shell find include/bt -name '*.hpp' | sort)
+MODEL     := $(wildcard models/*.safetensors) models/README.md
+ROOT      := $(DESTDIR)$(PREFIX)
+DOC_DIR   := $(ROOT)/share/doc/blindtuner
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(ROOT)/bin $(ROOT)/lib/pkgconfig $(ROOT)/share/blindtuner $(DOC_DIR)/examples
+	install -m 755 $(PROGRAMS) $(ROOT)/bin/
+	for h in $(HEADERS); do install -D -m 644 $$h $(ROOT)/$$h || exit 1; done
+	install -m 644 $(LIBBT) $(ROOT)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' blindtuner.pc.in > $(ROOT)/lib/pkgconfig/blindtuner.pc
+	install -m 644 $(MODEL) $(ROOT)/share/blindtuner/
+	install -m 644 LICENSE README.md $(DOC_DIR)/
+	install -m 644 $(EXAMPLE_SRCS) $(DOC_DIR)/examples/
+	@echo "installed BlindTuner $(VERSION) under $(ROOT): bin/, include/bt/, lib/libbt.a, lib/pkgconfig/blindtuner.pc, share/blindtuner/, share/doc/blindtuner/"
+
+# Removes exactly what install put there, then the directories that only held it.
+uninstall:
+	rm -f $(addprefix $(ROOT)/bin/,$(notdir $(PROGRAMS))) $(addprefix $(ROOT)/,$(HEADERS))
+	rm -f $(ROOT)/lib/libbt.a $(ROOT)/lib/pkgconfig/blindtuner.pc
+	rm -f $(addprefix $(ROOT)/share/blindtuner/,$(notdir $(MODEL)))
+	rm -f $(DOC_DIR)/LICENSE $(DOC_DIR)/README.md $(addprefix $(DOC_DIR)/examples/,$(notdir $(EXAMPLE_SRCS)))
+	for d in $(sort $(dir $(HEADERS))) include/bt/; do rmdir $(ROOT)/$$d 2>/dev/null || true; done
+	rmdir $(ROOT)/share/blindtuner $(DOC_DIR)/examples $(DOC_DIR) 2>/dev/null || true
+	@echo "uninstalled BlindTuner from $(ROOT)"
 
 clean:
-	rm -rf $(BUILD) build-aarch64 build-fuzz build-tsan build-ct $(BIN)/bt_tests $(PROGRAMS)
+	rm -rf $(BUILD) $(CROSS_DIR) build-aarch64 build-fuzz build-tsan build-ct build-asan $(BIN)/bt_tests $(PROGRAMS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)

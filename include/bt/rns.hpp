@@ -73,7 +73,10 @@ public:
     // Exact conversion of the centred representative x_c in [-A/2, A/2) (A odd):
     // subtracts round(Σ_i y_i / a_i)·A, the overflow computed in double precision
     // (Halevi–Polyakov–Shoup 2019). Exact unless x mod A lies within about 2^-45·A of
-    // A/2, where the result may be off by ±A (a ±1 in ModDown, for example).
+    // A/2, where the result may be off by ±A (a ±1 in ModDown, for example). The overflow
+    // is the same on every target and SIMD path (products rounded, then summed in order
+    // i = 0, 1, …, then rounded to nearest, ties to even; no fused multiply-add), so
+    // that case too gives the same words everywhere.
     void convert_centered(const u64* in, u64* out, std::size_t n) const;
     // convert() in two halves, for callers that produce one target limb at a time:
     // y = x · (A/a_i)^{-1} mod a_i for source limb i (in place allowed), then target limb

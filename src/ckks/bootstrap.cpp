@@ -1,6 +1,7 @@
 // Bootstrapping: the secret-key stand-in and ModRaise (see bt/ckks/bootstrap.hpp).
 #include "bt/ckks/bootstrap.hpp"
 
+#include "bt/detmath.hpp"
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
 #include "bt/threadpool.hpp"
@@ -154,7 +155,8 @@ EvalMod::EvalMod(const EvalModConfig& cfg) : cfg_(cfg) {
     if (!(cfg.K >= 1) || cfg.double_angles < 0 || cfg.double_angles > 10 || cfg.degree < 3)
         throw std::invalid_argument("EvalMod: need K >= 1, 0 <= double angles <= 10, degree >= 3");
     const double scale = std::ldexp(1.0, -cfg.double_angles);
-    auto f = [scale](double t) { return std::cos(kTwoPi * (t - 0.25) * scale); };
+    // det::cos_2pi, not std::cos: the polynomial must be the same on every target.
+    auto f = [scale](double t) { return det::cos_2pi((t - 0.25) * scale); };
     const double R = cfg.K + 1;
     cos_ = chebyshev_interpolate(f, -R, R, cfg.degree, Parity::None);
     interp_err_ = chebyshev_max_error(cos_, f, 20000);

@@ -2,6 +2,10 @@
 // sparse stages of merged radix-2 butterfly layers, each stage one LinearTransform
 // (see bt/ckks/lintrans.hpp for the conventions: bit-reversed slot order, real and
 // imaginary parts, sparse packing).
+//
+// Determinism across targets: the twiddles come from det::cos_2pi_ratio / sin_2pi_ratio
+// and the per-stage constant from det::pow (bt/detmath.hpp), so the diagonals, and hence
+// bootstrapping, are the same bits on x86-64 and aarch64 (no long double, no libm).
 #include "bt/ckks/lintrans.hpp"
 
 #include <algorithm>
@@ -29,14 +33,14 @@ std::size_t log2_exact(std::size_t n) {
 bool is_pow2(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 // e^(2πi·(5^j mod 4·len)/(4·len)), the twiddle of butterfly j in a layer of block length
-// len (the same angle as Encoder::fft_special, computed in long double, rounded once).
+// len (the same value as Encoder::fft_special's root: the same function of the same angle).
 cplx twiddle(std::size_t j, std::size_t len) {
     const std::size_t lenq = 4 * len;
     std::size_t e = 1;
     for (std::size_t t = 0; t < j; ++t) e = e * 5 % lenq;
-    const long double a = 2.0L * 3.14159265358979323846264338327950288L * static_cast<long double>(e) /
-                          static_cast<long double>(lenq);
-    return cplx(static_cast<double>(std::cos(a)), static_cast<double>(std::sin(a)));
+    double c, s;
+    det::cis_2pi_ratio(e, lenq, c, s);
+    return cplx(c, s);
 }
 
 void put(Diagonals& m, std::size_t d, std::size_t r, cplx v, std::size_t n) {
@@ -347,7 +351,7 @@ HomomorphicDFT::HomomorphicDFT(const Encoder& enc, const DFTOptions& opt) : para
     // evenly over the stages; its sign goes to the first.
     double total = opt.scaling;
     if (opt.kind == DFTKind::CoeffsToSlots && !sparse) total *= 0.5;
-    const double per = std::pow(std::fabs(total), 1.0 / static_cast<double>(b));
+    const double per = det::pow(std::fabs(total), 1.0 / static_cast<double>(b));
     for (std::size_t t = 0; t < b; ++t) {
         const double c = (t == 0 && total < 0) ? -per : per;
         for (auto& kv : f[t])

@@ -1,5 +1,12 @@
 // CKKS encoder: special FFT, rounding into RNS, and decoding (see bt/ckks/encoder.hpp).
+//
+// Determinism across targets: the roots of unity come from det::cos_2pi_ratio /
+// sin_2pi_ratio and the coefficients are rounded by round_mul (bt/detmath.hpp), so an
+// encoding is the same on x86-64 and aarch64, bit for bit; no long double on this path.
+// Only decode (the client's side) still uses long double, for its centred lift.
 #include "bt/ckks/encoder.hpp"
+
+#include "bt/detmath.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -20,23 +27,10 @@ void bit_reverse_permute(cplx* v, std::size_t n) {
 
 }  // namespace
 
-u64 residue_of_integer(long double v, u64 q) {
-    long double r = std::fmod(v, static_cast<long double>(q));  // exact
-    if (r < 0) r += static_cast<long double>(q);
-    u64 x = static_cast<u64>(r);
-    return x >= q ? x - q : x;
-}
-
 Encoder::Encoder(ParamsPtr params) : params_(std::move(params)) {
     const std::size_t n = params_->N();
     m_ = 2 * n;
-    roots_.resize(m_ + 1);
-    for (std::size_t k = 0; k <= m_; ++k) {
-        // Angles computed exactly in long double, then rounded once.
-        const long double a = 2.0L * 3.14159265358979323846264338327950288L * static_cast<long double>(k) /
-                              static_cast<long double>(m_);
-        roots_[k] = cplx(static_cast<double>(std::cos(a)), static_cast<double>(std::sin(a)));
-    }
+    roots_ = det::roots_of_unity(m_);  // angles reduced exactly, double-double, rounded once
     rot_.resize(n / 2);
     std::uint64_t g = 1;
     for (std::size_t j = 0; j < n / 2; ++j) {
@@ -109,24 +103,17 @@ std::uint64_t Encoder::galois_element(long steps, std::size_t slots) const {
     return g;
 }
 
-void coeffs_to_rns(const Params& P, const std::vector<long double>& coeffs, std::size_t gap, std::size_t level,
-                   Poly& out) {
+void coeffs_to_rns(const Params& P, const std::vector<double>& values, double scale, std::size_t gap,
+                   std::size_t level, Poly& out) {
     const std::size_t N = P.N();
     out = Poly(N, level + 1, false);
-    for (std::size_t k = 0; k < coeffs.size(); ++k) {
-        const long double v = std::nearbyint(coeffs[k]);
-        if (!std::isfinite(v))
-            throw std::invalid_argument("CKKS encoder: a value times the scale is not finite");
+    for (std::size_t k = 0; k < values.size(); ++k) {
+        if (!std::isfinite(values[k]))
+            throw std::invalid_argument("CKKS encoder: a value to encode is not finite (" + std::to_string(values[k]) +
+                                        "); check the input for NaN or infinity");
+        const ExactInt v = round_mul(values[k], scale);
         const std::size_t pos = k * gap;
-        if (std::fabs(v) < 4.0e18L) {  // exact in 64 bits
-            const i64 x = static_cast<i64>(v);
-            for (std::size_t l = 0; l <= level; ++l) {
-                const u64 q = P.q(l);
-                out.limb(l)[pos] = from_signed(x % static_cast<i64>(q), q);
-            }
-        } else {
-            for (std::size_t l = 0; l <= level; ++l) out.limb(l)[pos] = residue_of_integer(v, P.q(l));
-        }
+        for (std::size_t l = 0; l <= level; ++l) out.limb(l)[pos] = residue(v, P.q(l));
     }
 }
 
@@ -145,13 +132,13 @@ Plaintext Encoder::encode(const std::vector<cplx>& z, std::size_t level, double 
     std::vector<cplx> w(slots, cplx(0, 0));
     for (std::size_t i = 0; i < z.size(); ++i) w[i] = z[i];
     fft_special_inv(w.data(), slots);
-    std::vector<long double> c(2 * slots);
+    std::vector<double> c(2 * slots);
     for (std::size_t k = 0; k < slots; ++k) {
-        c[k] = static_cast<long double>(w[k].real()) * scale;
-        c[k + slots] = static_cast<long double>(w[k].imag()) * scale;
+        c[k] = w[k].real();
+        c[k + slots] = w[k].imag();
     }
     Plaintext pt;
-    coeffs_to_rns(P, c, P.N() / (2 * slots), level, pt.poly);
+    coeffs_to_rns(P, c, scale, P.N() / (2 * slots), level, pt.poly);
     to_ntt(P, pt.poly, level);
     pt.level = level;
     pt.scale = scale;
@@ -171,9 +158,8 @@ Plaintext Encoder::encode_constant(double c, std::size_t level, double scale, st
     if (level > P.max_level()) throw std::invalid_argument("CKKS encoder: level above the top level");
     if (scale == 0) scale = P.nominal_scale(level);
     // A constant c in every slot is the constant polynomial c (evaluations all equal c).
-    std::vector<long double> coeff(1, static_cast<long double>(c) * scale);
     Plaintext pt;
-    coeffs_to_rns(P, coeff, 1, level, pt.poly);
+    coeffs_to_rns(P, std::vector<double>{c}, scale, 1, level, pt.poly);
     to_ntt(P, pt.poly, level);
     pt.level = level;
     pt.scale = scale;

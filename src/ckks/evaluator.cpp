@@ -1,6 +1,10 @@
 // CKKS homomorphic operations (see bt/ckks/evaluator.hpp).
+//
+// Constants (add_const, mul_const, add_scaled, weighted_sum) are rounded by round_mul of
+// bt/detmath.hpp, exactly and identically on every target (no long double).
 #include "bt/ckks/evaluator.hpp"
 
+#include "bt/detmath.hpp"
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
 #include "bt/threadpool.hpp"
@@ -166,10 +170,10 @@ void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
 void Evaluator::add_const_inplace(Ciphertext& a, double c) const {
     check(a, "add_const");
     const Params& P = *params_;
-    const long double v = std::nearbyint(static_cast<long double>(c) * a.scale);
+    const ExactInt v = round_mul(c, a.scale);
     // A constant polynomial is the same value at every NTT evaluation point.
     for_each_limb(a.level + 1, P.N(), [&](std::size_t i) {
-        const u64 r = residue_of_integer(v, P.q(i));
+        const u64 r = residue(v, P.q(i));
         u64* x = a.parts[0].limb(i);
         for (std::size_t k = 0; k < P.N(); ++k) x[k] = add_mod(x[k], r, P.q(i));
     });
@@ -269,9 +273,9 @@ void Evaluator::add_scaled_inplace(Ciphertext& a, const Ciphertext& b, double c)
     const Params& P = *params_;
     // The constant round(c·ratio) as in mul_const_inplace(b, c, ratio): a += that · b,
     // limb by limb with b's higher limbs dropped (one pass over each operand, no copy).
-    const long double v = std::nearbyint(static_cast<long double>(c) * ratio);
+    const ExactInt v = round_mul(c, ratio);
     for_each_limb(a.level + 1, P.N(), [&](std::size_t i) {
-        const u64 w = residue_of_integer(v, P.q(i));
+        const u64 w = residue(v, P.q(i));
         for (std::size_t j = 0; j < b.size(); ++j) mul_scalar_acc(a.parts[j].limb(i), b.parts[j].limb(i), w, P.N(), P.modulus(i));
     });
 }
@@ -296,8 +300,8 @@ Ciphertext Evaluator::weighted_sum(const std::vector<std::pair<double, const Cip
         if (!(s >= 1) || !std::isfinite(s))
             fail("weighted_sum", "term " + std::to_string(t) + " has scale " + scale_str(x.scale) +
                                      ", above the sum's " + scale_str(scale));
-        const long double v = std::nearbyint(static_cast<long double>(terms[t].first) * s);
-        for (std::size_t i = 0; i <= level; ++i) w[t][i] = residue_of_integer(v, P.q(i));
+        const ExactInt v = round_mul(terms[t].first, s);
+        for (std::size_t i = 0; i <= level; ++i) w[t][i] = residue(v, P.q(i));
     }
     Ciphertext r;
     r.fingerprint = P.fingerprint();
@@ -324,9 +328,9 @@ void Evaluator::mul_const_inplace(Ciphertext& a, double c, double const_scale) c
     if (!(const_scale >= 1) || !std::isfinite(const_scale))
         fail("mul_const", "constant scale " + std::to_string(const_scale) + " must be a finite value >= 1");
     const double s = const_scale;
-    const long double v = std::nearbyint(static_cast<long double>(c) * s);
+    const ExactInt v = round_mul(c, s);
     std::vector<u64> res(a.level + 1);
-    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue_of_integer(v, P.q(i));
+    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue(v, P.q(i));
     for (Poly& p : a.parts) poly_mul_scalar(P, a.level, p, p, res, a.level + 1);
     a.scale *= s;
 }
@@ -335,7 +339,7 @@ void Evaluator::mul_int_inplace(Ciphertext& a, long long k) const {
     check(a, "mul_int");
     const Params& P = *params_;
     std::vector<u64> res(a.level + 1);
-    for (std::size_t i = 0; i <= a.level; ++i) res[i] = residue_of_integer(static_cast<long double>(k), P.q(i));
+    for (std::size_t i = 0; i <= a.level; ++i) res[i] = from_signed(static_cast<i64>(k) % static_cast<i64>(P.q(i)), P.q(i));
     for (Poly& p : a.parts) poly_mul_scalar(P, a.level, p, p, res, a.level + 1);
 }
 

@@ -4,6 +4,7 @@
 #include "bt/ckks/lintrans.hpp"
 
 #include "bt/ckks/keyswitch.hpp"
+#include "bt/detmath.hpp"
 #include "bt/eltwise.hpp"
 #include "bt/ntt.hpp"
 
@@ -22,15 +23,6 @@ namespace {
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("linear transform: " + what); }
 
 bool is_pow2(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-
-// Residue modulo q of an integer-valued long double (any magnitude).
-u64 residue_ld(long double v, u64 q) {
-    if (std::fabs(v) < 4.0e18L) return from_signed(static_cast<i64>(v) % static_cast<i64>(q), q);
-    long double r = std::fmod(v, static_cast<long double>(q));
-    if (r < 0) r += static_cast<long double>(q);
-    const u64 x = static_cast<u64>(r);
-    return x >= q ? x - q : x;
-}
 
 }  // namespace
 
@@ -153,41 +145,43 @@ HornerGiants horner_giants(const BsgsSplit& split, std::size_t n) {
 
 namespace {
 
-// The 2n rounded coefficients (positions k·N/2n) of the encoding of z at `scale`.
-std::vector<long double> encode_coeffs(const Encoder& enc, const std::vector<cplx>& z, double scale,
-                                       std::size_t slots) {
+// The 2n rounded coefficients (positions k·N/2n) of the encoding of z at `scale`, rounded
+// exactly by round_mul (bt/detmath.hpp): the same on every target.
+std::vector<ExactInt> encode_coeffs(const Encoder& enc, const std::vector<cplx>& z, double scale,
+                                    std::size_t slots) {
     const Params& P = *enc.params();
     if (!is_pow2(slots) || slots > P.max_slots()) fail("slot count " + std::to_string(slots) + " is not valid");
     if (z.size() > slots) fail("more values than slots");
     std::vector<cplx> w(slots, cplx(0, 0));
     std::copy(z.begin(), z.end(), w.begin());
     enc.fft_special_inv(w.data(), slots);
-    std::vector<long double> c(2 * slots);
+    std::vector<ExactInt> c(2 * slots);
     for (std::size_t j = 0; j < 2 * slots; ++j) {
         const double x = j < slots ? w[j].real() : w[j - slots].imag();
-        c[j] = std::nearbyint(static_cast<long double>(x) * scale);
-        if (!std::isfinite(c[j])) fail("a diagonal value times the scale is not finite");
+        if (!std::isfinite(x) || !std::isfinite(scale))
+            fail("a diagonal value or the scale is not finite (" + std::to_string(x) + " at scale " +
+                 std::to_string(scale) + "); check the matrix for NaN or infinity");
+        c[j] = round_mul(x, scale);
     }
     return c;
 }
 
 // The rounded coefficients prepared for reduction: magnitudes and signs once (the
 // plaintexts of bootstrapping's transforms are below 2^62), so each limb reduces 64-bit
-// integers instead of long doubles; the long doubles are kept only if one is too large.
-PreparedCoeffs prepare_coeffs(std::vector<long double>&& c) {
+// words instead of wide integers; the wide ones are kept only if one is too large.
+PreparedCoeffs prepare_coeffs(std::vector<ExactInt>&& c) {
     PreparedCoeffs pc;
     pc.mag.resize(c.size());
     pc.neg.resize(c.size());
     for (std::size_t j = 0; j < c.size(); ++j) {
-        const long double a = std::fabs(c[j]);
-        if (!(a < 4.0e18L)) {
+        if (c[j].shift != 0 || c[j].mag >= u128{4000000000000000000ull}) {
             pc.mag = {};
             pc.neg = {};
             pc.big = std::move(c);
             return pc;
         }
-        pc.mag[j] = static_cast<u64>(a);
-        pc.neg[j] = c[j] < 0;
+        pc.mag[j] = static_cast<u64>(c[j].mag);
+        pc.neg[j] = c[j].neg;
     }
     return pc;
 }
@@ -204,7 +198,7 @@ void prepared_limb(const Params& P, const PreparedCoeffs& pc, std::size_t level,
             o[j * gap] = pc.neg[j] ? neg_mod(r, m.value) : r;
         }
     } else {
-        for (std::size_t j = 0; j < n; ++j) o[j * gap] = residue_ld(pc.big[j], m.value);
+        for (std::size_t j = 0; j < n; ++j) o[j * gap] = residue(pc.big[j], m.value);
     }
     ntt_forward(o, P.ntt(rns_index(P, level, i)));
 }

@@ -5,7 +5,13 @@
 // float64 twin). The engine decides everything — which T_j to build and how, where to
 // split, which parts are leaves, in which order terms are added — so the backends
 // cannot disagree on the algorithm.
+//
+// Determinism across targets: Chebyshev nodes come from det::cos_2pi_ratio and the
+// coefficients are sums in double-double (bt/detmath.hpp), rounded once, so a polynomial
+// has the same coefficients on x86-64 and aarch64 (given a function that does too).
 #include "bt/ckks/polyeval.hpp"
+
+#include "bt/detmath.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,8 +28,6 @@ namespace {
 [[noreturn]] void fail(const char* op, const std::string& msg) {
     throw std::invalid_argument(std::string(op) + ": " + msg);
 }
-
-constexpr double kPi = 3.14159265358979323846;
 
 // ⌈log2 j⌉ for j >= 1: the depth of T_j in the power basis.
 int ceil_log2(std::size_t j) {
@@ -478,10 +482,8 @@ ChebyshevPoly chebyshev_interpolate(const std::function<double(double)>& f, doub
         fail("chebyshev_interpolate", "interval [" + std::to_string(a) + ", " + std::to_string(b) + "] is empty");
     const std::size_t n = static_cast<std::size_t>(degree) + 1;
     const double mid = (a + b) / 2, half = (b - a) / 2;
-    // Node i: y_i = cos(π (2i+1) / (2n)). Angles are reduced exactly as integers mod 4n.
-    auto cos_pi_over_2n = [n](std::size_t m) {
-        return std::cos(kPi * static_cast<double>(m % (4 * n)) / static_cast<double>(2 * n));
-    };
+    // Node i: y_i = cos(π (2i+1) / (2n)) = cos(2π (2i+1) / (4n)), reduced exactly as integers.
+    auto cos_pi_over_2n = [n](std::size_t m) { return det::cos_2pi_ratio(m, 4 * n); };
     std::vector<double> fx(n);
     for (std::size_t i = 0; i < n; ++i) fx[i] = f(mid + half * cos_pi_over_2n(2 * i + 1));
     ChebyshevPoly p;
@@ -489,9 +491,9 @@ ChebyshevPoly chebyshev_interpolate(const std::function<double(double)>& f, doub
     p.b = b;
     p.coeffs.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
-        long double s = 0;
-        for (std::size_t i = 0; i < n; ++i) s += static_cast<long double>(fx[i]) * cos_pi_over_2n(k * (2 * i + 1));
-        p.coeffs[k] = static_cast<double>(s * (k == 0 ? 1.0L : 2.0L) / static_cast<long double>(n));
+        DoubleDouble s;
+        for (std::size_t i = 0; i < n; ++i) s = dd_add(s, dd_prod(fx[i], cos_pi_over_2n(k * (2 * i + 1))));
+        p.coeffs[k] = dd_div(s, DoubleDouble{static_cast<double>(n) / (k == 0 ? 1 : 2), 0}).value();
     }
     p.parity = declared;
     if (declared != Parity::None)

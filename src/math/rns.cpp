@@ -202,13 +202,16 @@ void BaseConverter::overflow(const u64* y, std::size_t stride, u64* v, std::size
     }
 #endif
     // Branch-free on the (possibly secret) residues: y < 2^62 converts through int64 (one
-    // cvtsi2sd, no test of the top bit), and f >= 0 rounds by truncating f + 1/2 (equal to
-    // llround for these values, without its branches on the magnitude).
+    // cvtsi2sd, no test of the top bit), and f >= 0 rounds to nearest, ties to even, by the
+    // 2^52 trick below (no branches on the magnitude, as std::llround or nearbyint may have).
     for (std::size_t k = 0; k < n; ++k) {
         double f = 0;
         for (std::size_t i = 0; i < na; ++i)
             f += static_cast<double>(static_cast<std::int64_t>(y[i * stride + k])) * inv_a_[i];
-        v[k] = static_cast<u64>(static_cast<std::int64_t>(f + 0.5));  // f < 2^62: int64 conversion, no branch
+        // 0 <= f < 2^52: adding and removing 2^52 rounds to the nearest integer, ties to
+        // even (as std::nearbyint and the AVX-512 kernel), with no branch.
+        const double r = (f + 0x1p52) - 0x1p52;
+        v[k] = static_cast<u64>(static_cast<std::int64_t>(r));
     }
 }
 
@@ -252,7 +255,7 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
                 for (std::size_t k = 0; k < len; ++k) {
                     double f = 0;
                     for (std::size_t i = 0; i < na; ++i) f += static_cast<double>(y[i * kBlock + k]) * inv_a_[i];
-                    v[k] = static_cast<u64>(std::llround(f));
+                    v[k] = static_cast<u64>(std::nearbyint(f));  // ties to even, as the AVX-512 kernel
                 }
         }
         // out_j = Σ_i y_i · (A/a_i mod b_j) mod b_j  (minus v·A when centred).

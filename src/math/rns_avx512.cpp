@@ -92,7 +92,8 @@ void base_conv_overflow_avx512(const u64* y, std::size_t stride, std::size_t row
         __m512d f = _mm512_setzero_pd();
         for (std::size_t i = 0; i < rows; ++i) {
             const __m512d yd = _mm512_cvtepu64_pd(_mm512_maskz_loadu_epi64(m, y + i * stride + k));
-            f = _mm512_fmadd_pd(yd, _mm512_set1_pd(inv_a[i]), f);
+            // Multiply, then add (no FMA): the scalar path's roundings, on every target.
+            f = _mm512_add_pd(f, _mm512_mul_pd(yd, _mm512_set1_pd(inv_a[i])));
         }
         const __m512i r = _mm512_cvt_roundpd_epu64(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         _mm512_mask_storeu_epi64(v + k, m, r);

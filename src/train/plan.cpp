@@ -6,6 +6,8 @@
 // live in backends.cpp and encrypted.cpp (see bt/train/encrypted.hpp for the layout and maths).
 #include "bt/train/encrypted.hpp"
 
+#include "bt/detmath.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -97,6 +99,8 @@ std::string EncShape::describe() const {
 }
 
 // ================================================================ softmax polynomials
+// The server builds these too, so every exponential here is det::exp (bt/detmath.hpp),
+// not std::exp: the polynomials, and so the encrypted head, are the same on every target.
 SoftmaxPolys SoftmaxPolys::build(const SoftmaxConfig& cfg, int c, std::size_t cpad) {
     if (!(cfg.V > 0)) throw std::invalid_argument("softmax: the logit bound V must be positive");
     SoftmaxPolys sp;
@@ -109,8 +113,8 @@ SoftmaxPolys SoftmaxPolys::build(const SoftmaxConfig& cfg, int c, std::size_t cp
     // Jensen: S >= c. S is convex in t, so its maximum is at a vertex of the feasible set:
     // ⌊c/2⌋ classes at +1, as many at −1, one at 0 if c is odd. 10% margins.
     const double half = std::floor(c / 2.0);
-    sp.s_lo = 0.9 * (c + pads * std::exp(-rho));
-    sp.s_hi = 1.1 * (half * (std::exp(rho) + std::exp(-rho)) + (c % 2) + pads * std::exp(-rho));
+    sp.s_lo = 0.9 * (c + pads * det::exp(-rho));
+    sp.s_hi = 1.1 * (half * (det::exp(rho) + det::exp(-rho)) + (c % 2) + pads * det::exp(-rho));
     sp.alpha_g = 2 / (sp.s_hi - sp.s_lo);
     sp.beta_g = -(sp.s_hi + sp.s_lo) / (sp.s_hi - sp.s_lo);
     const double ag = sp.alpha_g, bg = sp.beta_g;
@@ -119,17 +123,17 @@ SoftmaxPolys SoftmaxPolys::build(const SoftmaxConfig& cfg, int c, std::size_t cp
         double worst = 0;
         for (int k = 0; k <= 20000; ++k) {
             const double t = -1 + 2.0 * k / 20000;
-            worst = std::max(worst, std::fabs(p.eval(t) - ag * std::exp(rho * t)));
+            worst = std::max(worst, std::fabs(p.eval(t) - ag * det::exp(rho * t)));
         }
-        return worst / (ag * std::exp(rho));
+        return worst / (ag * det::exp(rho));
     };
     if (exp_degree <= 0) {  // automatic: the smallest 2^k − 1 with relative error below 1e-7
         for (exp_degree = 7; exp_degree < 255; exp_degree = 2 * exp_degree + 1) {
-            sp.exp_p = ckks::chebyshev_interpolate([&](double t) { return ag * std::exp(rho * t); }, -1, 1, exp_degree);
+            sp.exp_p = ckks::chebyshev_interpolate([&](double t) { return ag * det::exp(rho * t); }, -1, 1, exp_degree);
             if (exp_rel_err(sp.exp_p) < 1e-7) break;
         }
     }
-    sp.exp_p = ckks::chebyshev_interpolate([&](double t) { return ag * std::exp(rho * t); }, -1, 1, exp_degree);
+    sp.exp_p = ckks::chebyshev_interpolate([&](double t) { return ag * det::exp(rho * t); }, -1, 1, exp_degree);
     sp.exp_err = exp_rel_err(sp.exp_p);
     // Each sum is then brought to an interval of width exactly 1 by a constant κ folded into
     // the polynomial that produces its terms (free), so the next inverse's change of

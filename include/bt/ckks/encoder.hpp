@@ -7,8 +7,9 @@
 // so encoding is the inverse of this length-n transform, scaled by Δ and rounded, and
 // decoding is the transform itself. Rotation by r slots is X -> X^(5^r), conjugation
 // X -> X^(-1). Values are complex; real vectors are the imaginary-part-zero case.
-// Coefficients beyond 2^62 in absolute value go through long double (64-bit mantissa),
-// so precision is limited by the scale and the float type, not by the word size.
+// Each coefficient is round(w·Δ) of the exact product (bt/detmath.hpp: any magnitude, the
+// same bits on every target), so precision is limited by the scale and by the double-
+// precision FFT, not by the word size or the platform's long double.
 #pragma once
 
 #include "bt/ckks/poly.hpp"
@@ -57,12 +58,10 @@ private:
     std::vector<std::uint64_t> rot_;    // 5^j mod m, j < N/2
 };
 
-// v mod q for an integer-valued long double v of any size (exact: fmod is exact).
-u64 residue_of_integer(long double v, u64 q);
-
-// Writes `coeffs` (2n real coefficients of m(Y), already multiplied by the scale) into an
-// RNS polynomial at `level` in coefficient form, position k·gap. Rounds to integers.
-void coeffs_to_rns(const Params& P, const std::vector<long double>& coeffs, std::size_t gap, std::size_t level,
-                   Poly& out);
+// Writes round(values[k]·scale) (the 2n real coefficients of m(Y) times the scale, rounded
+// exactly by round_mul of bt/detmath.hpp) into an RNS polynomial at `level` in coefficient
+// form, position k·gap. Throws std::invalid_argument on a value that is not finite.
+void coeffs_to_rns(const Params& P, const std::vector<double>& values, double scale, std::size_t gap,
+                   std::size_t level, Poly& out);
 
 }  // namespace bt::ckks

@@ -39,6 +39,7 @@
 #pragma once
 
 #include "bt/ckks/evaluator.hpp"
+#include "bt/detmath.hpp"
 
 #include <array>
 #include <map>
@@ -103,13 +104,13 @@ enum class LTMethod {
 };
 
 // The 2n rounded coefficients of an encoded plaintext, prepared for reduction modulo any
-// prime of the chain: magnitudes below 2^62 and signs, or (rarely) the long doubles.
+// prime of the chain: magnitudes below 2^62 and signs, or (rarely) the exact wide integers.
 struct PreparedCoeffs {
     std::vector<u64> mag;
     std::vector<unsigned char> neg;
-    std::vector<long double> big;  // non-empty instead of mag/neg if a coefficient is >= 4e18
+    std::vector<ExactInt> big;  // non-empty instead of mag/neg if a coefficient is >= 4e18
     std::size_t size() const { return big.empty() ? mag.size() : big.size(); }
-    std::size_t bytes() const { return mag.size() * sizeof(u64) + neg.size() + big.size() * sizeof(long double); }
+    std::size_t bytes() const { return mag.size() * sizeof(u64) + neg.size() + big.size() * sizeof(ExactInt); }
 };
 
 class LinearTransform {
