@@ -78,7 +78,7 @@ EXAMPLE_SRCS := $(sort $(wildcard tools/examples/*.cpp))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:tools/examples/%.cpp=$(BUILD)/examples/%)
 .SECONDARY: $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all test test-quick bench static cross clean install uninstall info fuzz simd-symbol-check ct-check FORCE
+.PHONY: all test test-quick bench static cross clean install uninstall info fuzz sanitize simd-symbol-check ct-check FORCE
 all: info $(PROGRAMS) $(EXAMPLE_BINS)
 
 info:
@@ -174,19 +174,45 @@ cross:
 	  $(CROSS_DIR)/bt_train $(CROSS_DIR)/bt_bench $(CROSS_DIR)/bt_tests
 	@echo "cross build for $(CROSS):"; $(call SHOW_BUILT,$(CROSS_DIR)/bt_train $(CROSS_DIR)/bt_bench $(CROSS_DIR)/bt_tests)
 
-# libFuzzer targets for the loaders (clang, AddressSanitizer): every tools/fuzz/fuzz_NAME.cpp
-# becomes ./build-fuzz/fuzz_NAME (runs until stopped) and gets FUZZ_SECONDS here, starting
-# from the seeds tools/fuzz/seed_corpus.sh lays out.
+# ---------------------------------------------------------------- sanitizers and fuzzing
+# One clang build, build-san/, shared by the sanitizer pass of the tests and the fuzz
+# targets: AddressSanitizer (LeakSanitizer on), UndefinedBehaviorSanitizer with
+# float-cast-overflow, every finding fatal, and libFuzzer's coverage instrumentation.
+SAN_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow \
+               -fno-sanitize-recover=all
+SAN_MAKE     = $(MAKE) CXX=clang++ BUILD=build-san BIN=build-san CXXFLAGS="$(SAN_FLAGS) -fsanitize=fuzzer-no-link"
+SAN_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+SAN_TESTS   ?= -tse='*-slow'
+
+# The fast suites under the sanitizers (the app tests run build-san/bt_train too).
+sanitize:
+	$(SAN_MAKE) build-san/bt_tests build-san/bt_train
+	$(SAN_ENV) BT_TEST_BIN_DIR=build-san build-san/bt_tests $(SAN_TESTS)
+
+# libFuzzer targets for the loaders: every tools/fuzz/fuzz_NAME.cpp becomes
+# build-san/fuzz_NAME (runs until stopped when started by hand) and runs here for
+# FUZZ_SECONDS, or FUZZ_RUNS executions if set, from the seeds of tools/fuzz/make_seeds.cpp
+# and tools/fuzz/seed_corpus.sh; the corpus grows in build-san/corpus-NAME.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_LIMIT    = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 FUZZ_TARGETS := $(patsubst tools/fuzz/%.cpp,%,$(sort $(wildcard tools/fuzz/fuzz_*.cpp)))
+$(BIN)/make_seeds: $(BUILD)/tools/fuzz/make_seeds.o $(LIBBT)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS)
+build-san/fuzz_%: tools/fuzz/fuzz_%.cpp tools/fuzz/fuzz_common.hpp build-san/libbt.a
+	clang++ -std=c++17 $(SAN_FLAGS) -fsanitize=fuzzer -Iinclude $< build-san/libbt.a -o $@ -pthread
 fuzz:
-	$(MAKE) CXX=clang++ BUILD=build-fuzz BIN=build-fuzz CXXFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address" build-fuzz/libbt.a
+	$(SAN_MAKE) build-san/libbt.a build-san/make_seeds
+	$(MAKE) $(FUZZ_TARGETS:%=build-san/%)
+	build-san/make_seeds build-san/seeds
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t"; \
-	  clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -Iinclude tools/fuzz/$$t.cpp build-fuzz/libbt.a -o build-fuzz/$$t -pthread || exit 1; \
-	  sh tools/fuzz/seed_corpus.sh $$t build-fuzz/corpus-$$t || exit 1; \
-	  ./build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus-$$t || exit 1; \
+	  sh tools/fuzz/seed_corpus.sh $$t build-san/corpus-$$t build-san/seeds || exit 1; \
+	  $(SAN_ENV) ./build-san/$$t $(FUZZ_LIMIT) -max_len=70000 -rss_limit_mb=4096 -print_final_stats=1 \
+	    build-san/corpus-$$t 2>build-san/$$t.log || { tail -60 build-san/$$t.log; exit 1; }; \
+	  grep -E '^#[0-9]+.*DONE|stat::number_of_executed_units|cov:' build-san/$$t.log | tail -2; \
 	done
+	@echo "tests: $(words $(FUZZ_TARGETS)) passed, 0 failed"
 
 # Constant-time check (Langley's ctgrind): the CKKS engine built with -DBT_CTGRIND, whose
 # secrets are marked undefined for valgrind's memcheck; any branch or index on a secret is
@@ -201,6 +227,7 @@ ct-check:
 	@valgrind -q --error-exitcode=3 build-ct/ct_check --canary >/dev/null 2>&1; test $$? -eq 3 && echo "ct-check: canary reported"
 	BT_SIMD=scalar valgrind -q --error-exitcode=3 build-ct/ct_check
 	BT_SIMD=avx2 valgrind -q --error-exitcode=3 build-ct/ct_check
+	@echo "tests: 3 passed, 0 failed"
 
 # ---------------------------------------------------------------- install
 # PREFIX/bin            bt_train, bt_bench, bt_pretrain
@@ -236,6 +263,6 @@ uninstall:
 	@echo "uninstalled BlindTuner from $(ROOT)"
 
 clean:
-	rm -rf $(BUILD) $(CROSS_DIR) build-aarch64 build-fuzz build-tsan build-ct build-asan $(BIN)/bt_tests $(PROGRAMS)
+	rm -rf $(BUILD) $(CROSS_DIR) build-aarch64 build-fuzz build-san build-tsan build-ct build-asan $(BIN)/bt_tests $(PROGRAMS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -129,9 +129,21 @@ std::vector<std::size_t> first(std::vector<std::size_t> v, std::size_t n) {
 
 }  // namespace
 
+static Dataset open_dataset_checked(const RunConfig& cfg, DataFormat f, bool test_only);
+
 Dataset open_dataset(const RunConfig& cfg, bool test_only) {
     check_config(cfg);
     const DataFormat f = data_format(cfg);
+    try {
+        return open_dataset_checked(cfg, f, test_only);
+    } catch (const UsageError&) {
+        throw;
+    } catch (const std::runtime_error& e) {  // a malformed file: refused before any work (exit 2)
+        throw UsageError(std::string(e.what()) + " (--data " + cfg.data_dir + ", format " + format_name(f) + ")");
+    }
+}
+
+static Dataset open_dataset_checked(const RunConfig& cfg, DataFormat f, bool test_only) {
     RawData raw = read_raw(cfg.data_dir, f, test_only, cfg.seed);
     Dataset ds;
     ds.dir = cfg.data_dir;
