@@ -80,7 +80,7 @@ std::size_t max_batch_record_bytes(const ckks::Params& P, const Plan& plan, bool
 
 SetWriter::SetWriter(const std::string& path, const ckks::Params& P, const Job& job, const Plan& plan,
                      const std::string& kind, std::uint64_t data_id, bool labels, std::size_t batches)
-    : path_(path), P_(P), job_(job), expected_(batches), labels_(labels) {
+    : path_(path), P_(P), expected_(batches), labels_(labels) {
     file_ = std::make_unique<AtomicFile>(path, 0644);
     std::vector<std::uint8_t> head(kMagic, kMagic + 8);
     const std::vector<std::uint8_t> hb = ckks::serialize(P, header_bundle(job, plan, kind, data_id, labels, batches));

@@ -81,7 +81,6 @@ private:
     void put(const std::vector<std::uint8_t>& bytes);
     std::string path_;
     const ckks::Params& P_;
-    const Job& job_;
     std::size_t expected_, added_ = 0;
     bool labels_;
     std::unique_ptr<AtomicFile> file_;
