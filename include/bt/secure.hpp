@@ -13,6 +13,15 @@ namespace bt {
 // Overwrites n bytes with zeros through a volatile pointer the compiler cannot elide.
 void secure_wipe(void* p, std::size_t n);
 
+// Storage for secrets: whole pages of their own, excluded from core dumps where the OS
+// allows it (Linux: madvise MADV_DONTDUMP); secure_free wipes them, gives them back to the
+// dump, and frees them.
+void* secure_alloc(std::size_t bytes);
+void secure_free(void* p, std::size_t bytes) noexcept;
+// Whether the page holding p is excluded from core dumps (Linux: the "dd" flag of its
+// mapping in /proc/self/smaps); false where that cannot be told. For tests.
+bool excluded_from_core_dumps(const void* p);
+
 template <class T>
 struct WipingAllocator {
     using value_type = T;
@@ -21,12 +30,9 @@ struct WipingAllocator {
     WipingAllocator(const WipingAllocator<U>&) noexcept {}  // NOLINT: rebinding
     T* allocate(std::size_t n) {
         if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
-        return static_cast<T*>(::operator new(n * sizeof(T)));
+        return static_cast<T*>(secure_alloc(n * sizeof(T)));
     }
-    void deallocate(T* p, std::size_t n) noexcept {
-        secure_wipe(p, n * sizeof(T));
-        ::operator delete(p);
-    }
+    void deallocate(T* p, std::size_t n) noexcept { secure_free(p, n * sizeof(T)); }
     template <class U>
     bool operator==(const WipingAllocator<U>&) const noexcept { return true; }
     template <class U>

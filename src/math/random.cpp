@@ -12,8 +12,14 @@
 #include <string>
 #include <vector>
 
+#include <cstdint>
+#include <cstdio>
+#include <new>
+
 #if defined(__linux__)
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 #endif
 
 namespace bt {
@@ -23,6 +29,70 @@ namespace bt {
 void secure_wipe(void* p, std::size_t n) {
     volatile unsigned char* v = static_cast<volatile unsigned char*>(p);
     for (std::size_t i = 0; i < n; ++i) v[i] = 0;
+}
+
+namespace {
+// Secrets get whole pages (4 KiB, or the system's page if larger: madvise needs page
+// boundaries).
+std::size_t page_size() {
+#if defined(__linux__)
+    static const std::size_t p = [] {
+        const long s = ::sysconf(_SC_PAGESIZE);
+        return s >= 4096 && (s & (s - 1)) == 0 ? static_cast<std::size_t>(s) : std::size_t{4096};
+    }();
+    return p;
+#else
+    return 4096;
+#endif
+}
+std::size_t page_round(std::size_t bytes) {
+    const std::size_t k = page_size();
+    return bytes == 0 ? k : (bytes + k - 1) / k * k;
+}
+}  // namespace
+
+void* secure_alloc(std::size_t bytes) {
+    if (bytes > SIZE_MAX - page_size()) throw std::bad_alloc();
+    const std::size_t n = page_round(bytes);
+    void* p = ::operator new(n, std::align_val_t{page_size()});
+#if defined(__linux__) && defined(MADV_DONTDUMP)
+    (void)::madvise(p, n, MADV_DONTDUMP);  // best effort: a failure leaves the pages dumpable
+#endif
+    return p;
+}
+
+void secure_free(void* p, std::size_t bytes) noexcept {
+    if (!p) return;
+    const std::size_t n = page_round(bytes);
+    secure_wipe(p, n);
+#if defined(__linux__) && defined(MADV_DODUMP)
+    (void)::madvise(p, n, MADV_DODUMP);  // the pages may next hold data that belongs in a dump
+#endif
+    ::operator delete(p, std::align_val_t{page_size()});
+}
+
+bool excluded_from_core_dumps(const void* p) {
+#if defined(__linux__)
+    std::FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (!f) return false;
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    char line[512];
+    bool inside = false, found = false;
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            inside = a >= lo && a < hi;
+        } else if (inside && std::strncmp(line, "VmFlags:", 8) == 0) {
+            found = std::strstr(line, " dd") != nullptr;
+            break;
+        }
+    }
+    std::fclose(f);
+    return found;
+#else
+    (void)p;
+    return false;
+#endif
 }
 
 // ================================================================ OS seed

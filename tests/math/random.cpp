@@ -91,6 +91,13 @@ TEST_CASE("secure_wipe and SecureVector wipe") {
     SecureVector<std::uint64_t> v(100, 7);
     v.resize(1000, 7);  // reallocation wipes the old storage (allocator path)
     CHECK(v[999] == 7);
+#if defined(__linux__) && defined(__x86_64__)  // (not under qemu-user, whose /proc shows the host's mappings)
+    // Secrets live on pages of their own that core dumps leave out (MADV_DONTDUMP).
+    CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % 4096 == 0);
+    CHECK(excluded_from_core_dumps(v.data()));
+    std::vector<std::uint64_t> plain(1000, 7);
+    CHECK_FALSE(excluded_from_core_dumps(plain.data()));
+#endif
 }
 
 TEST_CASE("sample_uniform_mod: no modulo bias (chi-square, 64 buckets, p = 1e-6 threshold)") {
