@@ -125,8 +125,11 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
         case Phase::OneProcess:
         case Phase::Train:
             f.key_bytes = train_keys + boot_keys;
-            f.data_bytes = train_data + val_data + (w.encrypt_test ? test_data : 0);
-            f.cache_bytes = cached ? (sh.cpad - 1) * sh.blocks * nb * ct_bytes(P, xl) : 0;
+            // Streamed: the batch in use and the one read ahead; no cached rotations.
+            f.data_bytes = (w.stream_train ? std::min<std::size_t>(nb, 2) * train_data / std::max<std::size_t>(nb, 1)
+                                           : train_data) +
+                           val_data + (w.encrypt_test ? test_data : 0);
+            f.cache_bytes = cached && !w.stream_train ? (sh.cpad - 1) * sh.blocks * nb * ct_bytes(P, xl) : 0;
             f.working_bytes = working + (phase == Phase::OneProcess ? w.dataset_bytes : 0);
             break;
         case Phase::Keygen:

@@ -227,6 +227,7 @@ Workload workload_of(const RunConfig& cfg, const Dataset& ds) {
     w.test_rows = ds.test.size();
     w.dataset_bytes = ds.bytes();
     w.encrypt_test = cfg.infer;
+    w.stream_train = cfg.stream_data;
     w.sk_bootstrap = cfg.sk_bootstrap;
     return w;
 }
@@ -265,6 +266,7 @@ struct Prepared {
     ClientPlan cp;
     Dataset ds;
     Forecast forecast;
+    bool stream = false;  // the training set goes through a spill file (--stream-data, or chosen for --max-memory)
 };
 
 // The data set is opened first: its classes and their names are part of the job.
@@ -282,9 +284,21 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
                                           ? " (" + j.class_names[k] + ")" : "");
     log << " from " << cfg.data_dir << " (" << p.ds.describe() << ")\n";
     const Calibration cal = calibrate(p.cp.P, p.cp.plan, p.ds.d ? nullptr : &p.cp.model);
-    p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), workload_of(cfg, p.ds), cal);
-    log << cal.describe() << "\n" << p.forecast.describe() << "\n";
+    Workload w = workload_of(cfg, p.ds);
+    p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
     const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
+    p.stream = cfg.stream_data;
+    if (!p.stream && avail && p.forecast.peak_bytes > avail) {  // the memory limit chooses streaming if that fits
+        w.stream_train = true;
+        Forecast fs = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
+        if (fs.peak_bytes <= avail) {
+            log << "memory: " << format_bytes(p.forecast.peak_bytes) << " with the encrypted training set in memory is "
+                << "above the limit; it will be streamed from a file instead (as --stream-data)\n";
+            p.forecast = std::move(fs);
+            p.stream = true;
+        }
+    }
+    log << cal.describe() << "\n" << p.forecast.describe() << "\n";
     log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
         << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";
     if (cfg.plan_only) {
@@ -430,7 +444,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     // `train` role uses).
     std::unique_ptr<BatchSource> tr;
     const std::string spill = path_join(path_join(cfg.out_dir, "checkpoints"), "train.set");
-    if (cfg.stream_data) {
+    if (pre.stream) {
         make_private_dir(path_join(cfg.out_dir, "checkpoints"));
         SetWriter w(spill, *h.ck.P, cp.job, cp.plan, "train-set", data_id, true,
                     train::make_batches(cd.train.rows, cfg.batch).size());
@@ -460,7 +474,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     t0 = clk::now();
     const TrainState st = srv.train(*tr, &va, lo, &client, &client, log);
     tr.reset();
-    if (cfg.stream_data) std::remove(spill.c_str());
+    if (pre.stream) std::remove(spill.c_str());
     t.training = since(t0);
     res.ranges = srv.engine().ranges;
 

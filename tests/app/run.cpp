@@ -91,28 +91,40 @@ TEST_CASE("run: small ring, stand-in bootstrapping: encrypted = twin, far above 
     CHECK(e.confusion == rep.confusion);
 }
 
-TEST_CASE("run: --stream-data reads the training set from a set file a batch at a time: the same head, word for word") {
+TEST_CASE("run: --stream-data, or a --max-memory the in-memory set exceeds, reads the training set from a file a "
+          "batch at a time: the same head, word for word") {
     NEED_DATA();
-    TempDir a, b;
+    TempDir a, b, c;
     RunConfig ca = small_config(a.str());
     ca.params.reset();
     ca.preset = "N12_test_boot";  // real bootstrapping: the known seed then fixes every ciphertext
     ca.sk_bootstrap = false;
     ca.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
     ca.epochs = 1;
-    ca.train_size = 256;
+    ca.train_size = 512;  // 4 batches: streaming keeps 2 of them and no cached rotations
+    std::ostringstream la, lb, lc;
+    const RunResult ra = run_one_process(ca, la);
+    CHECK(la.str().find("streamed") == std::string::npos);
     RunConfig cb = ca;
     cb.out_dir = b.str();
     cb.stream_data = true;
-    std::ostringstream la, lb;
-    const RunResult ra = run_one_process(ca, la);
     const RunResult rb = run_one_process(cb, lb);
     INFO(lb.str());
     CHECK(lb.str().find("training set streamed from") != std::string::npos);
+    RunConfig cc = ca;
+    cc.out_dir = c.str();
+    cc.max_memory = static_cast<std::size_t>(ra.forecast.peak_bytes) - 1;  // the in-memory run does not fit
+    const RunResult rc = run_one_process(cc, lc);
+    INFO(lc.str());
+    CHECK(lc.str().find("it will be streamed from a file instead") != std::string::npos);
+    CHECK(rc.forecast.peak_bytes < ra.forecast.peak_bytes);
+    CHECK(rb.forecast.peak_bytes == rc.forecast.peak_bytes);
     const auto P = bt::ckks::preset("N12_test_boot");
     CHECK(bt::ckks::serialize(*P, ra.head) == bt::ckks::serialize(*P, rb.head));
+    CHECK(bt::ckks::serialize(*P, ra.head) == bt::ckks::serialize(*P, rc.head));
     CHECK(ra.report.acc_unflooded == rb.report.acc_unflooded);
     CHECK_FALSE(bt_test::file_exists(b.str() + "/checkpoints"));  // the spill file goes with the run state
+    CHECK_FALSE(bt_test::file_exists(c.str() + "/checkpoints"));
 }
 
 TEST_CASE("run: bad input is refused before any feature is extracted") {

@@ -40,6 +40,7 @@ struct Workload {
     std::size_t train_rows = 0, val_rows = 0, test_rows = 0;  // images of each split
     std::size_t dataset_bytes = 0;   // images held by the client while it extracts features
     bool encrypt_test = false;       // one-process --infer
+    bool stream_train = false;       // the training set is read from a file a batch at a time
     bool sk_bootstrap = false;
 };
 
