@@ -247,6 +247,40 @@ TEST_CASE("roles: bad server inputs are refused with what was expected and found
         replace_file(dir + "/train.bin", bytes);
         CHECK_THROWS_WITH(train_in(dir), doctest::Contains("corrupt"));
     }
+    SUBCASE("a set file whose index or header length lies") {
+        const std::string dir = link_copy(ws.server, ws.root + "/bad_index");
+        const auto orig = read_file(dir + "/train.bin");
+        const std::size_t n = orig.size();
+        const std::uint64_t batches = le64(orig.data() + n - 24);
+        const std::size_t idx = n - 24 - static_cast<std::size_t>(batches) * 24;
+        // Rewrites index entry k's field f (0 offset, 1 length, 2 rows), checksum repaired.
+        auto with_entry = [&](std::size_t k, int f, std::uint64_t v) {
+            auto b = orig;
+            for (int i = 0; i < 8; ++i) b[idx + k * 24 + static_cast<std::size_t>(f) * 8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+            const std::uint64_t sum = bt::fnv1a64(b.data() + idx, static_cast<std::size_t>(batches) * 24);
+            for (int i = 0; i < 8; ++i) b[n - 16 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sum >> (8 * i));
+            return b;
+        };
+        REQUIRE(batches >= 2);
+        auto b = orig;
+        b[idx + 3] ^= 1;  // an index byte, checksum not repaired
+        replace_file(dir + "/train.bin", b);
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("index checksum mismatch"));
+        replace_file(dir + "/train.bin", with_entry(1, 0, le64(orig.data() + idx + 24) + 8));  // a gap
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("batch 1 at offset"));
+        replace_file(dir + "/train.bin", with_entry(0, 1, std::uint64_t{1} << 40));  // a record of 1 TiB
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("at most"));
+        replace_file(dir + "/train.bin", with_entry(0, 2, 0));  // no rows
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("has 0 rows"));
+        b = orig;
+        for (int i = 0; i < 8; ++i) b[8 + static_cast<std::size_t>(i)] = 0xff;  // header length 2^64 - 1
+        replace_file(dir + "/train.bin", b);
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("beyond the file"));
+        b = orig;
+        for (int i = 0; i < 8; ++i) b[n - 24 + static_cast<std::size_t>(i)] = 0xff;  // 2^64 - 1 batches
+        replace_file(dir + "/train.bin", b);
+        CHECK_THROWS_WITH(train_in(dir), doctest::Contains("disagree on the number of batches"));
+    }
     SUBCASE("a data set whose shape differs from the plan") {
         const std::string dir = link_copy(ws.server, ws.root + "/bad_shape");
         const auto P = ck::deserialize_params(read_file(dir + "/params.bin"));
