@@ -56,6 +56,9 @@ std::string temp_path_for(const std::string& path);
 std::vector<std::uint8_t> read_file(const std::string& path);
 // The whole file into wiped memory, read in one piece (secret keys, seeds).
 SecureVector<std::uint8_t> read_file_secret(const std::string& path);
+// Exactly n bytes at `offset` of a regular file (std::runtime_error "truncated" if the file
+// ends before).
+std::vector<std::uint8_t> read_file_at(const std::string& path, std::uint64_t offset, std::size_t n);
 // A small text file with trailing white space removed ("" if it cannot be read).
 std::string read_text_trimmed(const std::string& path);
 

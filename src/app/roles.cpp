@@ -122,12 +122,8 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
     std::vector<std::string> written;
     for (const auto& set : sets) {
         const std::string name = std::string(set.kind).substr(0, std::string(set.kind).find('-')) + ".bin";
-        SetWriter w(path_join(dirs.server, name), *ck.P, ck.job, ck.plan, set.kind, st.data_id, set.labels,
-                    train::make_batches(set.f.rows, set.rows).size());
-        encrypt_batches(ck, set.kind, set.f, set.rows, set.labels, st.data_id, rnd, log,
-                        [&w](CkksBatch&& b, std::vector<Seed>&& seeds) { w.add(b, seeds); });
-        w.finish();
-        written.push_back(w.path());
+        written.push_back(path_join(dirs.server, name));
+        encrypt_to_set_file(written.back(), ck, set.kind, set.f, set.rows, set.labels, st.data_id, rnd, log);
     }
     log << "encrypted data for the server (features and training labels; seeded ciphertexts):\n";
     for (const std::string& path : written)

@@ -446,11 +446,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     const std::string spill = path_join(path_join(cfg.out_dir, "checkpoints"), "train.set");
     if (pre.stream) {
         make_private_dir(path_join(cfg.out_dir, "checkpoints"));
-        SetWriter w(spill, *h.ck.P, cp.job, cp.plan, "train-set", data_id, true,
-                    train::make_batches(cd.train.rows, cfg.batch).size());
-        encrypt_batches(h.ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log,
-                        [&w](CkksBatch&& b, std::vector<Seed>&& seeds) { w.add(b, seeds); });
-        w.finish();
+        encrypt_to_set_file(spill, h.ck, "train-set", cd.train, cfg.batch, true, data_id, rnd, log);
         tr = std::make_unique<FileSet>(*cp.P, spill, "train-set", cp.job, cp.plan, true);
         log << "training set streamed from " << spill << " (" << format_bytes(file_size(spill)) << ")\n";
     } else {

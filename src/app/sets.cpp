@@ -6,12 +6,8 @@
 #include "bt/os.hpp"
 #include "bt/train/training.hpp"
 
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace bt::app {
 
@@ -31,26 +27,6 @@ std::uint64_t get64(const std::uint8_t* p) {
     std::uint64_t v = 0;
     for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
     return v;
-}
-
-// Reads exactly n bytes at `off` (std::runtime_error naming the file otherwise).
-std::vector<std::uint8_t> read_at(const std::string& path, std::uint64_t off, std::size_t n) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    std::vector<std::uint8_t> out(n);
-    std::size_t done = 0;
-    while (done < n) {
-        const ssize_t r = ::pread(fd, out.data() + done, n - done, static_cast<off_t>(off + done));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            ::close(fd);
-            throw std::runtime_error(path + ": truncated: needs " + std::to_string(n) + " bytes at offset " +
-                                     std::to_string(off) + ": the file is incomplete; re-send it");
-        }
-        done += static_cast<std::size_t>(r);
-    }
-    ::close(fd);
-    return out;
 }
 
 CiphertextBundle header_bundle(const Job& job, const Plan& plan, const std::string& kind, std::uint64_t data_id,
@@ -127,6 +103,16 @@ void SetWriter::finish() {
     file_->commit();
 }
 
+void encrypt_to_set_file(const std::string& path, const ClientKeys& ck, const std::string& kind,
+                         const train::Features& f, std::size_t batch_rows, bool with_labels, std::uint64_t data_id,
+                         const Randomness& rnd, std::ostream& log) {
+    SetWriter w(path, *ck.P, ck.job, ck.plan, kind, data_id, with_labels,
+                train::make_batches(f.rows, batch_rows).size());
+    encrypt_batches(ck, kind, f, batch_rows, with_labels, data_id, rnd, log,
+                    [&w](CkksBatch&& b, std::vector<Seed>&& seeds) { w.add(b, seeds); });
+    w.finish();
+}
+
 // ================================================================ reading
 
 FileSet::FileSet(const ckks::Params& P, const std::string& path, const std::string& kind, const Job& job,
@@ -139,7 +125,7 @@ FileSet::FileSet(const ckks::Params& P, const std::string& path, const std::stri
         throw std::runtime_error(path + ": " + what + ": the file is corrupt or not a data set (re-send it)");
     };
     if (size < 16 + 32) fail("shorter than a set file's header and index");
-    const std::vector<std::uint8_t> head = read_at(path, 0, 16);
+    const std::vector<std::uint8_t> head = read_file_at(path, 0, 16);
     if (std::memcmp(head.data(), kMagic, 8) != 0) {
         if (std::memcmp(head.data(), "BTHE", 4) == 0)
             throw UsageError(path + " is a data set in the format of an earlier BlindTuner version: re-run `bt_train "
@@ -148,7 +134,7 @@ FileSet::FileSet(const ckks::Params& P, const std::string& path, const std::stri
     }
     const std::uint64_t hlen = get64(head.data() + 8);
     if (hlen > (1u << 20) || 16 + hlen + 32 > size) fail("header length " + std::to_string(hlen) + " beyond the file");
-    const CiphertextBundle hb = ckks::deserialize_bundle(P, read_at(path, 16, static_cast<std::size_t>(hlen)));
+    const CiphertextBundle hb = ckks::deserialize_bundle(P, read_file_at(path, 16, static_cast<std::size_t>(hlen)));
     check_bundle(hb, path, kind, job);
     const CiphertextBundle ref = header_bundle(job, plan, kind, 0, with_labels, 0);
     for (const char* key : {"d", "classes", "slots", "blocks", "labels"})
@@ -158,12 +144,12 @@ FileSet::FileSet(const ckks::Params& P, const std::string& path, const std::stri
                                      "encrypt with the planned one");
     data_id_ = parse_hex64(hb.get("data_id"), path);
     const std::uint64_t batches = hb.get_u64("batches");
-    const std::vector<std::uint8_t> tail = read_at(path, size - 24, 24);
+    const std::vector<std::uint8_t> tail = read_file_at(path, size - 24, 24);
     if (std::memcmp(tail.data() + 16, kEndMagic, 8) != 0) fail("no end marker: the file is truncated or was not completely written");
     if (get64(tail.data()) != batches) fail("the index and the header disagree on the number of batches");
     if (batches == 0 || batches > (size - 16 - hlen) / (kIndexEntry + 32)) fail("implausible number of batches");
     const std::uint64_t ilen = batches * kIndexEntry;
-    const std::vector<std::uint8_t> idx = read_at(path, size - 24 - ilen, static_cast<std::size_t>(ilen));
+    const std::vector<std::uint8_t> idx = read_file_at(path, size - 24 - ilen, static_cast<std::size_t>(ilen));
     if (fnv1a64(idx.data(), idx.size()) != get64(tail.data() + 8)) fail("index checksum mismatch");
     const std::uint64_t max_len = max_batch_record_bytes(P, plan, with_labels);
     std::uint64_t expect = 16 + hlen;
@@ -194,7 +180,7 @@ std::size_t FileSet::rows() const {
 
 CkksBatch FileSet::read_batch(std::size_t k) const {
     const Entry& e = index_.at(k);
-    const CiphertextBundle b = ckks::deserialize_bundle(P_, read_at(path_, e.offset, static_cast<std::size_t>(e.length)));
+    const CiphertextBundle b = ckks::deserialize_bundle(P_, read_file_at(path_, e.offset, static_cast<std::size_t>(e.length)));
     const std::string where = path_ + " batch " + std::to_string(k);
     if (!b.has("batch") || b.get("batch") != std::to_string(k) || b.get_u64("rows") != e.rows)
         throw std::runtime_error(where + ": its record names batch " + (b.has("batch") ? b.get("batch") : "?") +

@@ -104,53 +104,62 @@ void write_file_atomic(const std::string& path, const std::string& text, unsigne
     write_file_atomic(path, text.data(), text.size(), mode);
 }
 
-std::vector<std::uint8_t> read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw std::runtime_error("cannot read " + path + ": not a regular file");
-    }
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < out.size()) {
-        const ssize_t r = ::read(fd, out.data() + done, out.size() - done);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            const int err = errno;
+namespace {
+
+// An open regular file, closed on every path out.
+struct ReadFd {
+    int fd = -1;
+    std::size_t size = 0;
+    explicit ReadFd(const std::string& path) {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             ::close(fd);
-            throw std::runtime_error("cannot read " + path + ": " + std::strerror(err));
+            throw std::runtime_error("cannot read " + path + ": not a regular file");
         }
-        if (r == 0) break;  // shrank while reading: return what is there
-        done += static_cast<std::size_t>(r);
+        size = static_cast<std::size_t>(st.st_size);
     }
-    ::close(fd);
-    out.resize(done);
+    ~ReadFd() { ::close(fd); }
+    ReadFd(const ReadFd&) = delete;
+    ReadFd& operator=(const ReadFd&) = delete;
+    // Up to n bytes at `offset` into dst; fewer only at the end of the file.
+    std::size_t read_at(std::uint8_t* dst, std::size_t n, std::uint64_t offset, const std::string& path) const {
+        std::size_t done = 0;
+        while (done < n) {
+            const ssize_t r = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + done));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+            if (r == 0) break;
+            done += static_cast<std::size_t>(r);
+        }
+        return done;
+    }
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file(const std::string& path) {
+    const ReadFd f(path);
+    std::vector<std::uint8_t> out(f.size);
+    out.resize(f.read_at(out.data(), out.size(), 0, path));  // shrank while reading: what is there
     return out;
 }
 
 SecureVector<std::uint8_t> read_file_secret(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw std::runtime_error("cannot read " + path + ": not a regular file");
-    }
-    SecureVector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < out.size()) {
-        const ssize_t r = ::read(fd, out.data() + done, out.size() - done);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            const int err = r < 0 ? errno : EIO;
-            ::close(fd);
-            throw std::runtime_error("cannot read " + path + ": " + (r < 0 ? std::strerror(err) : "it shrank while read"));
-        }
-        done += static_cast<std::size_t>(r);
-    }
-    ::close(fd);
+    const ReadFd f(path);
+    SecureVector<std::uint8_t> out(f.size);
+    if (f.read_at(out.data(), out.size(), 0, path) != out.size())
+        throw std::runtime_error("cannot read " + path + ": it shrank while read");
+    return out;
+}
+
+std::vector<std::uint8_t> read_file_at(const std::string& path, std::uint64_t offset, std::size_t n) {
+    const ReadFd f(path);
+    std::vector<std::uint8_t> out(n);
+    if (f.read_at(out.data(), n, offset, path) != n)
+        throw std::runtime_error(path + ": truncated: needs " + std::to_string(n) + " bytes at offset " +
+                                 std::to_string(offset) + ": the file is incomplete; re-send it");
     return out;
 }
 

@@ -121,6 +121,12 @@ private:
     std::future<CkksBatch> ahead_;
 };
 
+// Encrypts the rows of `f` in batches of `batch_rows` straight into the set file `path`
+// (memory: one batch); the file appears only when complete.
+void encrypt_to_set_file(const std::string& path, const ClientKeys& ck, const std::string& kind,
+                         const train::Features& f, std::size_t batch_rows, bool with_labels, std::uint64_t data_id,
+                         const Randomness& rnd, std::ostream& log);
+
 // Largest byte size of one batch record the plan allows (bounds every read).
 std::size_t max_batch_record_bytes(const ckks::Params& P, const Plan& plan, bool labels);
 
