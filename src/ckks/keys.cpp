@@ -48,6 +48,10 @@ std::size_t SwitchingKey::size_bytes() const {
     return s;
 }
 
+std::size_t SwitchingKey::mapped_bytes(const Params& P) const {
+    return mapped() ? 2 * mapped_b.size() * (max_level + 1 + P.p_count()) * P.N() * sizeof(u64) : 0;
+}
+
 std::size_t switching_key_bytes(const Params& P, std::size_t max_level) {
     const std::size_t l = std::min(max_level, P.max_level());
     return P.digits_at(l) * 2 * (l + 1 + P.p_count()) * P.N() * sizeof(u64);
@@ -62,6 +66,12 @@ std::vector<std::uint64_t> GaloisKeys::elements() const {
 std::size_t GaloisKeys::size_bytes() const {
     std::size_t s = 0;
     for (const auto& kv : keys) s += kv.second.size_bytes();
+    return s;
+}
+
+std::size_t GaloisKeys::mapped_bytes(const Params& P) const {
+    std::size_t s = 0;
+    for (const auto& kv : keys) s += kv.second.mapped_bytes(P);
     return s;
 }
 

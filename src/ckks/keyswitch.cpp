@@ -82,7 +82,7 @@ void check_switching_key(const SwitchingKey& key, std::size_t level, std::size_t
         throw std::invalid_argument("key switching at level " + std::to_string(level) +
                                     ": the key was generated for levels up to " + std::to_string(key.max_level) +
                                     "; generate it with max_level >= " + std::to_string(level));
-    if (key.b.size() < digits) throw std::logic_error("key switching: key has too few digits");
+    if (key.digits() < digits) throw std::logic_error("key switching: key has too few digits");
 }
 
 void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey& key, Poly& acc0, Poly& acc1,
@@ -106,8 +106,8 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
                 for (std::size_t t = 0; t < N; ++t) tmp[t] = dj[(*perm)[t]];
                 dj = tmp.data();
             }
-            const u64* bj = key.b[j].limb(key.key_limb(P, ri));
-            const u64* aj = key.a[j].limb(key.key_limb(P, ri));
+            const u64* bj = key.b_limb(P, j, ri);
+            const u64* aj = key.a_limb(P, j, ri);
             if (j == 0) {
                 eltwise_mul_mod(o0, dj, bj, N, m);
                 eltwise_mul_mod(o1, dj, aj, N, m);
@@ -165,8 +165,8 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
                 for (std::size_t t = 0; t < N; ++t) perm_buf[t] = dj[(*perm)[t]];
                 dj = perm_buf;
             }
-            const u64* bj = key.b[j].limb(key.key_limb(P, ri));
-            const u64* aj = key.a[j].limb(key.key_limb(P, ri));
+            const u64* bj = key.b_limb(P, j, ri);
+            const u64* aj = key.a_limb(P, j, ri);
             if (j == 0) {
                 eltwise_mul_mod(o0, dj, bj, N, m);
                 eltwise_mul_mod(o1, dj, aj, N, m);

@@ -447,8 +447,8 @@ std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Cipher
             for (std::size_t j = 0; j < dec.digits.size(); ++j) {
                 const u64* dj = dec.digits[j].limb(i);
                 for (std::size_t k = 0; k < N; ++k) t[k] = dj[perm[k]];
-                const u64* bj = key.b[j].limb(key.key_limb(P, ri));
-                const u64* aj = key.a[j].limb(key.key_limb(P, ri));
+                const u64* bj = key.b_limb(P, j, ri);
+                const u64* aj = key.a_limb(P, j, ri);
                 if (j == 0) {
                     eltwise_mul_mod(o0, t, bj, N, m);
                     eltwise_mul_mod(o1, t, aj, N, m);

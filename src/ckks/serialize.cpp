@@ -183,11 +183,12 @@ Poly read_poly(Reader& r, const Params& P, std::size_t limbs, IndexOf index_of, 
     return p;
 }
 
-void write_switching_key(Writer& w, const SwitchingKey& k) {
+void write_switching_key(Writer& w, const Params& P, const SwitchingKey& k) {
     w.bytes(k.seed.data(), k.seed.size());
     w.put32(static_cast<std::uint32_t>(k.max_level));
-    w.put32(static_cast<std::uint32_t>(k.b.size()));
-    for (const Poly& b : k.b) write_poly(w, b);
+    w.put32(static_cast<std::uint32_t>(k.digits()));
+    const std::size_t words = (k.max_level + 1 + P.p_count()) * P.N();
+    for (std::size_t j = 0; j < k.digits(); ++j) w.words(k.mapped() ? k.mapped_b[j] : k.b[j].data.data(), words);
 }
 
 SwitchingKey read_switching_key(Reader& r, const Params& P) {
@@ -334,7 +335,7 @@ std::vector<std::uint8_t> serialize(const Params& P, const PublicKey& pk) {
 std::vector<std::uint8_t> serialize(const Params& P, const RelinKey& rk) {
     check_fingerprint(P, rk.key.fingerprint, "the relinearization key");
     Writer w;
-    write_switching_key(w, rk.key);
+    write_switching_key(w, P, rk.key);
     return finish(ObjectType::RelinKey, P.fingerprint(), w);
 }
 
@@ -344,7 +345,7 @@ std::vector<std::uint8_t> serialize(const Params& P, const GaloisKeys& gk) {
     w.put32(static_cast<std::uint32_t>(gk.keys.size()));
     for (const auto& kv : gk.keys) {
         w.put64(kv.first);
-        write_switching_key(w, kv.second);
+        write_switching_key(w, P, kv.second);
     }
     return finish(ObjectType::GaloisKeys, P.fingerprint(), w);
 }
@@ -521,8 +522,8 @@ std::vector<std::uint8_t> serialize(const Params& P, const Params& encaps, const
     check_fingerprint(P, ek.to_dense.fingerprint, "the encapsulation key s' -> s");
     Writer w;
     w.put64(encaps.fingerprint());
-    write_switching_key(w, ek.to_sparse);
-    write_switching_key(w, ek.to_dense);
+    write_switching_key(w, encaps, ek.to_sparse);
+    write_switching_key(w, P, ek.to_dense);
     return finish(ObjectType::EncapsulationKeys, P.fingerprint(), w);
 }
 

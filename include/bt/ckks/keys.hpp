@@ -48,11 +48,27 @@ struct SwitchingKey {
     // then the special primes, and there are digits_at(max_level) of them: a key used only
     // at low levels is a fraction of the size (and an RLWE sample over a smaller modulus).
     std::size_t max_level = 0;
-    std::vector<Poly> b, a;   // per digit, max_level + 1 + p_count limbs, NTT
+    std::vector<Poly> b, a;   // per digit, max_level + 1 + p_count limbs, NTT (owned keys)
+    // A mapped key (bt/ckks/keycache.hpp) owns no polynomials: per digit, the first word of
+    // b_j and of a_j in a read-only mapping of an expanded key cache, which `mapping` keeps
+    // alive. The words are laid out exactly as an owned Poly's (limb after limb, N words).
+    std::vector<const u64*> mapped_b, mapped_a;
+    std::shared_ptr<const void> mapping;
+    bool mapped() const { return mapping != nullptr; }
+    std::size_t digits() const { return mapped() ? mapped_b.size() : b.size(); }
+    // Bytes of owned polynomials (0 for a mapped key) and of the mapped words.
     std::size_t size_bytes() const;
+    std::size_t mapped_bytes(const Params& P) const;
     // Limb of this key holding RNS index ri (ri <= max_level, or a special prime).
     std::size_t key_limb(const Params& P, std::size_t ri) const {
         return ri <= max_level ? ri : max_level + 1 + (ri - P.q_count());
+    }
+    // The N words of b_j / a_j for RNS index ri, owned or mapped.
+    const u64* b_limb(const Params& P, std::size_t j, std::size_t ri) const {
+        return mapped() ? mapped_b[j] + key_limb(P, ri) * P.N() : b[j].limb(key_limb(P, ri));
+    }
+    const u64* a_limb(const Params& P, std::size_t j, std::size_t ri) const {
+        return mapped() ? mapped_a[j] + key_limb(P, ri) * P.N() : a[j].limb(key_limb(P, ri));
     }
 };
 
@@ -65,7 +81,8 @@ struct GaloisKeys {
     std::map<std::uint64_t, SwitchingKey> keys;  // by Galois element
     bool has(std::uint64_t g) const { return keys.count(g) != 0; }
     std::vector<std::uint64_t> elements() const;
-    std::size_t size_bytes() const;
+    std::size_t size_bytes() const;                      // owned bytes
+    std::size_t mapped_bytes(const Params& P) const;     // bytes of mapped keys
 };
 
 class KeyGenerator {
