@@ -3,6 +3,8 @@
 
 #include "bt/app/args.hpp"
 #include "bt/app/config.hpp"
+#include "bt/ckks/keycache.hpp"
+#include "bt/hash.hpp"
 #include "bt/os.hpp"
 #include "bt/nn/inflate.hpp"
 #include "bt/train/training.hpp"
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <sys/stat.h>
 #include <thread>
@@ -213,15 +216,37 @@ void check_no_secret_key(const std::string& dir) {
                          "server only the bundle written by `bt_train keygen`");
 }
 
-ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool allow_insecure) {
-    check_no_secret_key(dir);
-    ServerInputs s;
-    s.P = load_params(dir, kServerHint, allow_insecure);
-    s.job = load_job(*s.P, dir, kServerHint);
-    if (s.job.sk_bootstrap)
-        throw UsageError(path_join(dir, "job.bin") + " was planned with the secret-key stand-in, which a server "
-                         "cannot run (it holds no secret key): re-run keygen without it");
-    s.plan = make_plan(*s.P, s.job);
+namespace {
+
+// Key sets of the server's key cache.
+enum KeySet : std::uint32_t { kSetRelin = 0, kSetTrain = 1, kSetBoot = 2, kSetEncaps = 3 };
+
+const char* const kKeyFiles[] = {"relin.key", "galois-train.key", "galois-boot.key", "encaps.key"};
+
+// What a cache of `dir` must have been made from: for every key file there, its name, its
+// identity and modification time (device, inode, size, mtime in ns: a file replaced or
+// written to since is a new source, as make judges it) and its header (fingerprint,
+// payload size and checksum), and the cache format.
+std::uint64_t key_files_digest(const std::string& dir) {
+    std::uint64_t h = fnv1a64("bt key cache source");
+    h = fnv1a64(&ckks::kKeyCacheVersion, sizeof ckks::kKeyCacheVersion, h);
+    for (const char* name : kKeyFiles) {
+        const std::string path = path_join(dir, name);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) continue;
+        const std::uint64_t id[5] = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                                     static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_mtim.tv_sec),
+                                     static_cast<std::uint64_t>(st.st_mtim.tv_nsec)};
+        const std::vector<std::uint8_t> head =
+            read_file_at(path, 0, std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), ckks::kHeaderBytes));
+        h = fnv1a64(name, std::strlen(name), h);
+        h = fnv1a64(id, sizeof id, h);
+        h = fnv1a64(head.data(), head.size(), h);
+    }
+    return h;
+}
+
+void load_key_files(ServerInputs& s, const std::string& dir, bool boot) {
     const ckks::Params& P = *s.P;
     const std::string rpath = path_join(dir, "relin.key");
     s.keys.relin = named(rpath, [&] {
@@ -231,6 +256,98 @@ ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool a
     s.keys.train = named(gpath, [&] {
         return ckks::deserialize_galois_keys(P, read_required(gpath, "training rotation keys", kServerHint));
     });
+    if (!boot) return;
+    const std::string bpath = path_join(dir, "galois-boot.key");
+    s.keys.boot = named(bpath, [&] {
+        return ckks::deserialize_galois_keys(P, read_required(bpath, "bootstrapping rotation keys", kServerHint));
+    });
+    s.keys.has_boot = true;
+    const std::string epath = path_join(dir, "encaps.key");
+    if (path_exists(epath)) {
+        const ckks::ParamsPtr enc_ring = make_bootstrapper(s.P)->encapsulation_ring();
+        if (enc_ring) {
+            s.keys.encaps = named(epath, [&] { return ckks::deserialize_encapsulation_keys(P, *enc_ring, read_file(epath)); });
+            s.keys.has_encaps = true;
+        }
+    }
+}
+
+// The keys of `s` from the cache (boot: the bootstrapping and encapsulation keys too).
+void map_keys(ServerInputs& s, const ckks::KeyCache& c, bool boot) {
+    const ckks::Params& P = *s.P;
+    EvalKeys k;
+    k.relin.key = c.key(kSetRelin, 0, P);
+    k.train.fingerprint = P.fingerprint();
+    for (std::uint64_t g : c.ids(kSetTrain)) k.train.keys.emplace(g, c.key(kSetTrain, g, P));
+    if (boot) {
+        if (c.ids(kSetBoot).empty()) throw ckks::KeyCacheRejected(c.path() + ": holds no bootstrapping keys: stale");
+        k.boot.fingerprint = P.fingerprint();
+        for (std::uint64_t g : c.ids(kSetBoot)) k.boot.keys.emplace(g, c.key(kSetBoot, g, P));
+        k.has_boot = true;
+        if (c.has(kSetEncaps, 0)) {
+            const ckks::ParamsPtr enc_ring = make_bootstrapper(s.P)->encapsulation_ring();
+            if (!enc_ring) throw ckks::KeyCacheRejected(c.path() + ": holds encapsulation keys these parameters do not use: stale");
+            k.encaps.to_sparse = c.key(kSetEncaps, 0, *enc_ring);
+            k.encaps.to_dense = c.key(kSetEncaps, 1, P);
+            k.has_encaps = true;
+        }
+    }
+    s.keys = std::move(k);
+}
+
+// Loads every key file of `dir` (whatever this role needs), writes the cache, maps it.
+void build_key_cache(ServerInputs& s, const std::string& dir, const std::string& path, std::uint64_t source,
+                     bool boot, std::ostream* log) {
+    const bool all = path_exists(path_join(dir, "galois-boot.key"));
+    load_key_files(s, dir, all || boot);
+    const ckks::Params& P = *s.P;
+    ckks::ParamsPtr enc_ring = s.keys.has_encaps ? make_bootstrapper(s.P)->encapsulation_ring() : nullptr;
+    std::vector<ckks::KeyCacheEntry> e{{kSetRelin, 0, &P, &s.keys.relin.key}};
+    for (const auto& kv : s.keys.train.keys) e.push_back({kSetTrain, kv.first, &P, &kv.second});
+    for (const auto& kv : s.keys.boot.keys) e.push_back({kSetBoot, kv.first, &P, &kv.second});
+    if (s.keys.has_encaps) {
+        e.push_back({kSetEncaps, 0, enc_ring.get(), &s.keys.encaps.to_sparse});
+        e.push_back({kSetEncaps, 1, &P, &s.keys.encaps.to_dense});
+    }
+    const std::size_t bytes = ckks::key_cache_file_bytes(e);
+    auto stay_in_memory = [&](const std::string& why) {
+        if (log) *log << "key cache: " << why << ": the keys stay in memory\n";
+        if (!boot) {
+            s.keys.boot = {};
+            s.keys.encaps = {};
+            s.keys.has_boot = s.keys.has_encaps = false;
+        }
+    };
+    std::size_t free_bytes = 0;
+    try {
+        free_bytes = disk_free_bytes(dir_name(path));
+    } catch (const std::exception& err) {
+        stay_in_memory(std::string("cannot use ") + err.what());
+        return;
+    }
+    if (free_bytes < bytes + (std::size_t{1} << 30)) {
+        stay_in_memory(path + " would take " + format_bytes(bytes) + ", the disk has " + format_bytes(free_bytes) +
+                       " free (1 GiB kept spare)");
+        return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        ckks::write_key_cache(path, source, e);
+    } catch (const std::runtime_error& err) {  // a read-only or failing disk: run without the cache
+        stay_in_memory(std::string("cannot write it (") + err.what() + ")");
+        return;
+    }
+    if (log)
+        *log << "key cache: wrote " << path << " (" << format_bytes(bytes) << ", " << e.size() << " keys) in "
+             << std::fixed << std::setprecision(1)
+             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    const std::shared_ptr<const ckks::KeyCache> c = ckks::KeyCache::open(path, source);
+    map_keys(s, *c, boot);  // the loaded keys are released here
+}
+
+// The checks every key set passes before use, mapped or loaded.
+void check_server_keys(const ServerInputs& s, const std::string& dir) {
+    const std::string gpath = path_join(dir, "galois-train.key");
     const ckks::Encoder enc(s.P);
     for (long st : s.plan.steps) {
         const std::uint64_t g = enc.galois_element(st);
@@ -247,20 +364,47 @@ ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool a
         throw UsageError(path_join(dir, "relin.key") + " serves levels up to " +
                          std::to_string(s.keys.relin.key.max_level) + ", the plan multiplies at level " +
                          std::to_string(s.plan.lp.L) + ": re-run keygen");
-    if (!bootstrapping_keys) return s;
-    const std::string bpath = path_join(dir, "galois-boot.key");
-    s.keys.boot = named(bpath, [&] {
-        return ckks::deserialize_galois_keys(P, read_required(bpath, "bootstrapping rotation keys", kServerHint));
-    });
-    s.keys.has_boot = true;
-    const std::string epath = path_join(dir, "encaps.key");
-    if (path_exists(epath)) {
-        const ckks::ParamsPtr enc_ring = make_bootstrapper(s.P)->encapsulation_ring();
-        if (enc_ring) {
-            s.keys.encaps = named(epath, [&] { return ckks::deserialize_encapsulation_keys(P, *enc_ring, read_file(epath)); });
-            s.keys.has_encaps = true;
+}
+
+}  // namespace
+
+std::string default_key_cache(const std::string& server_dir) { return path_join(server_dir, "eval-keys.cache"); }
+
+ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool allow_insecure,
+                         const std::string& key_cache, std::ostream* log) {
+    check_no_secret_key(dir);
+    ServerInputs s;
+    s.P = load_params(dir, kServerHint, allow_insecure);
+    s.job = load_job(*s.P, dir, kServerHint);
+    if (s.job.sk_bootstrap)
+        throw UsageError(path_join(dir, "job.bin") + " was planned with the secret-key stand-in, which a server "
+                         "cannot run (it holds no secret key): re-run keygen without it");
+    s.plan = make_plan(*s.P, s.job);
+    if (key_cache.empty()) {
+        load_key_files(s, dir, bootstrapping_keys);
+    } else {
+        // The key files are read (and checked) in full only when the cache is (re)built.
+        for (const char* name : {"relin.key", "galois-train.key"})
+            if (!path_exists(path_join(dir, name)))
+                throw UsageError("key file " + path_join(dir, name) + " not found: " + kServerHint);
+        if (bootstrapping_keys && !path_exists(path_join(dir, "galois-boot.key")))
+            throw UsageError("bootstrapping rotation keys " + path_join(dir, "galois-boot.key") + " not found: " + kServerHint);
+        const std::uint64_t source = key_files_digest(dir);
+        try {
+            const std::shared_ptr<const ckks::KeyCache> c = ckks::KeyCache::open(key_cache, source);
+            map_keys(s, *c, bootstrapping_keys);
+            if (log) *log << "key cache: mapped " << key_cache << " (" << format_bytes(c->mapped_bytes()) << ")\n";
+        } catch (const ckks::KeyCacheRejected& e) {
+            if (log) {
+                if (path_exists(key_cache))
+                    *log << "key cache: refused: " << e.what() << "; rebuilding it\n";
+                else
+                    *log << "key cache: building " << key_cache << " (once; later runs map it)\n";
+            }
+            build_key_cache(s, dir, key_cache, source, bootstrapping_keys, log);
         }
     }
+    check_server_keys(s, dir);
     return s;
 }
 

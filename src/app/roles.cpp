@@ -148,7 +148,8 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
 void role_train(const TrainRoleOptions& o, std::ostream& log) {
     const auto t0 = clk::now();
     const std::string out = o.out_dir.empty() ? o.server_dir : o.out_dir;
-    ServerInputs in = load_server(o.server_dir, true, o.allow_insecure);
+    ServerInputs in = load_server(o.server_dir, true, o.allow_insecure,
+                                  o.key_cache == "-" ? default_key_cache(o.server_dir) : o.key_cache, &log);
     const ckks::Params& P = *in.P;
     std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P);
     check_bootstrapping_keys(in, *bs, o.server_dir);
@@ -198,8 +199,9 @@ void role_train(const TrainRoleOptions& o, std::ostream& log) {
 // ================================================================ infer (server)
 
 void role_infer(const std::string& server_dir, const std::string& head_file, const std::string& out_file,
-                bool allow_insecure, std::ostream& log) {
-    const ServerInputs in = load_server(server_dir, false, allow_insecure);
+                bool allow_insecure, std::ostream& log, const std::string& key_cache) {
+    const ServerInputs in = load_server(server_dir, false, allow_insecure,
+                                        key_cache == "-" ? default_key_cache(server_dir) : key_cache, &log);
     const ckks::Params& P = *in.P;
     const CiphertextBundle head = load_bundle(P, head_file, "head", in.job, "run `bt_train train` first");
     if (head.cts.size() != 1) throw std::runtime_error(head_file + ": expected one ciphertext");

@@ -183,6 +183,11 @@ int cmd_train(int argc, char** argv) {
             1000000000);
     o.flag("--resume", "continue from the newest complete checkpoint", &t.resume);
     o.flag("--stream-data", "read train.bin a batch at a time even when it would fit in memory", &t.stream_data);
+    bool no_cache = false;
+    std::string cache;
+    o.text("--key-cache", "FILE", "the expanded key cache: built once from the key files, then mapped read-only "
+           "(default SERVER/eval-keys.cache)", &cache);
+    o.flag("--no-key-cache", "load and expand the key files into memory instead", &no_cache);
     o.count("--epochs", "N", "epochs (default: the job's)", &t.epochs, 1, kMaxEpochs);
     o.real("--exchange-timeout", "S", "seconds to wait for a validation answer", &t.exchange_timeout, 0, 1e7, true);
     o.flag("--allow-insecure", "accept INSECURE test parameters (tests only)", &t.allow_insecure);
@@ -190,6 +195,8 @@ int cmd_train(int argc, char** argv) {
     const char* why = "the server must never hold the secret key or the client's files";
     o.forbid("--secret-key", why).forbid("--client", why).forbid("--sk", why);
     if (!o.parse(argc, argv, 2)) return 0;
+    if (no_cache && !cache.empty()) throw UsageError("--key-cache and --no-key-cache exclude each other");
+    t.key_cache = no_cache ? "" : cache.empty() ? "-" : cache;
     role_train(t, std::cout);
     return 0;
 }
@@ -261,12 +268,17 @@ int cmd_infer(int argc, char** argv) {
     o.text("--head", "FILE", "the encrypted head (default SERVER/head.bin)", &head);
     o.text("--out", "FILE", "encrypted predictions (default SERVER/predictions.bin)", &out);
     o.flag("--allow-insecure", "accept INSECURE test parameters (tests only)", &allow_insecure);
+    bool no_cache = false;
+    std::string cache;
+    o.text("--key-cache", "FILE", "the expanded key cache (default SERVER/eval-keys.cache; see train)", &cache);
+    o.flag("--no-key-cache", "load and expand the key files into memory instead", &no_cache);
     o.threads();
     const char* why = "the server must never hold the secret key or the client's files";
     o.forbid("--secret-key", why).forbid("--client", why);
     if (!o.parse(argc, argv, 2)) return 0;
+    if (no_cache && !cache.empty()) throw UsageError("--key-cache and --no-key-cache exclude each other");
     role_infer(server, head.empty() ? server + "/head.bin" : head, out.empty() ? server + "/predictions.bin" : out,
-               allow_insecure, std::cout);
+               allow_insecure, std::cout, no_cache ? "" : cache.empty() ? "-" : cache);
     return 0;
 }
 

@@ -512,6 +512,64 @@ TEST_CASE("roles: smaller holes closed (secret keys anywhere, files named, check
 
 TEST_SUITE("roles-slow") {
 
+TEST_CASE("roles: the server's expanded key cache is built once, mapped after, rebuilt when stale or corrupt; "
+          "mapped keys train the same head as loaded keys, bit for bit") {
+    NEED_WORKSPACE();
+    const std::string dir = link_copy(ws.server, ws.root + "/key_cache");
+    const std::string cache = dir + "/eval-keys.cache";
+    std::remove(cache.c_str());
+    const auto P = ck::deserialize_params(read_file(dir + "/params.bin"));
+    auto train = [&](const std::string& key_cache, std::string& log_text) {
+        std::ostringstream log;
+        TrainRoleOptions o;
+        o.server_dir = dir;
+        o.out_dir = dir + "/out";
+        o.allow_insecure = true;
+        o.epochs = 1;
+        o.key_cache = key_cache;
+        role_train(o, log);
+        log_text = log.str();
+        return read_file(dir + "/out/head.bin");
+    };
+    std::string log;
+    const std::vector<std::uint8_t> loaded = train("", log);
+    CHECK(log.find("key cache") == std::string::npos);
+    CHECK_FALSE(file_exists(cache));
+    CHECK(train("-", log) == loaded);
+    INFO(log);
+    CHECK(log.find("key cache: building " + cache) != std::string::npos);
+    CHECK(log.find("key cache: wrote") != std::string::npos);
+    REQUIRE(file_exists(cache));
+    CHECK(train("-", log) == loaded);
+    CHECK(log.find("key cache: mapped " + cache) != std::string::npos);
+    // A bit flipped in the middle of the key words: refused, rebuilt, the same head.
+    std::vector<std::uint8_t> b = read_file(cache);
+    b[b.size() / 2] ^= 4;
+    replace_file(cache, b);
+    CHECK(train("-", log) == loaded);
+    CHECK(log.find("refused") != std::string::npos);
+    CHECK(log.find("checksum mismatch") != std::string::npos);
+    CHECK(log.find("rebuilding") != std::string::npos);
+    // A key file written again (new file, same bytes): the cache is stale, and rebuilt.
+    replace_file(dir + "/galois-train.key", read_file(dir + "/galois-train.key"));
+    CHECK(train("-", log) == loaded);
+    CHECK(log.find("stale") != std::string::npos);
+    CHECK(train("-", log) == loaded);
+    CHECK(log.find("key cache: mapped") != std::string::npos);
+    // Inference maps the same cache (it needs only part of it) and predicts as with loaded keys.
+    std::ostringstream ilog, ilog2;
+    role_infer(dir, dir + "/out/head.bin", dir + "/pred_mapped.bin", true, ilog);
+    CHECK(ilog.str().find("key cache: mapped") != std::string::npos);
+    role_infer(dir, dir + "/out/head.bin", dir + "/pred_loaded.bin", true, ilog2, "");
+    CHECK(read_file(dir + "/pred_mapped.bin") == read_file(dir + "/pred_loaded.bin"));
+    // An explicit cache path elsewhere, and an unwritable one (the keys stay in memory).
+    CHECK(train(ws.root + "/elsewhere.cache", log) == loaded);
+    CHECK(file_exists(ws.root + "/elsewhere.cache"));
+    std::remove((ws.root + "/elsewhere.cache").c_str());
+    CHECK(train("/proc/no_such_dir/x.cache", log) == loaded);
+    CHECK(log.find("keys stay in memory") != std::string::npos);
+}
+
 TEST_CASE("roles: walk-through (train as its own process, early stopping by file exchange) = one-process run, "
           "byte for byte") {
     NEED_WORKSPACE();

@@ -63,7 +63,16 @@ struct ServerInputs {
 };
 // Refuses a secret key anywhere in `dir`, then loads parameters, job, plan and keys and
 // checks that every key the plan needs is there at the level it is used.
-ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool allow_insecure);
+//
+// key_cache (empty: none): the expanded key cache (bt/ckks/keycache.hpp) of every key file
+// in `dir`. If it is there and current, the keys are mapped from it and the key files are
+// not read beyond their headers; if it is missing, stale or corrupt (the reason goes to
+// `log`), the key files are loaded, the cache is (re)built and the keys are mapped from it
+// -- unless the disk lacks room, then the loaded keys are used as they are.
+ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool allow_insecure,
+                         const std::string& key_cache = "", std::ostream* log = nullptr);
+// The default key cache of a server directory.
+std::string default_key_cache(const std::string& server_dir);
 // Refuses (UsageError) if `dir` holds a secret key file, under any name: the server must
 // never have one.
 void check_no_secret_key(const std::string& dir);

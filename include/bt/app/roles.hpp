@@ -30,11 +30,12 @@ struct TrainRoleOptions {
     double exchange_timeout = 24 * 3600.0;
     bool allow_insecure = false;
     bool stream_data = false;          // read the training set a batch at a time even if it is small
+    std::string key_cache = "-";       // expanded key cache: "-" the default (in the server directory), "" none
 };
 void role_train(const TrainRoleOptions& o, std::ostream& log);
 // Encrypted inference: the encrypted head applied to the encrypted test set.
 void role_infer(const std::string& server_dir, const std::string& head_file, const std::string& out_file,
-                bool allow_insecure, std::ostream& log);
+                bool allow_insecure, std::ostream& log, const std::string& key_cache = "-");
 
 // ---------------------------------------------------------------- client again
 struct ValidateOptions {
