@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -121,6 +122,9 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     EvalKeys k;
     ckks::KeyGenerator kg_train(P, rnd.stream("training-keys"));
     const std::vector<std::uint64_t> train_elements = kg_train.galois_elements_for_steps(ck.plan.steps);
+    // Each training key limited to the highest level its step is used at, in level order.
+    std::map<std::size_t, std::vector<long>> steps_by_level;
+    for (std::size_t i = 0; i < ck.plan.steps.size(); ++i) steps_by_level[ck.plan.step_levels[i]].push_back(ck.plan.steps[i]);
     const std::size_t boot_count = bs ? bs->galois_elements().size() + (bs->encapsulation_ring() ? 2 : 0) : 0;
     Progress progress(log, "keys", 1 + boot_count + train_elements.size(), "keys");
     const auto tick = [&progress] { progress.add(); };
@@ -139,7 +143,11 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
         k.relin = kg.relin_key(ck.sk, ck.plan.lp.L);
         tick();
     }
-    k.train = kg_train.galois_keys(ck.sk, train_elements, ck.plan.lp.L, tick);
+    k.train.fingerprint = P->fingerprint();
+    for (const auto& [level, steps] : steps_by_level) {
+        ckks::GaloisKeys g = kg_train.galois_keys(ck.sk, kg_train.galois_elements_for_steps(steps), level, tick);
+        for (auto& kv : g.keys) k.train.keys.emplace(kv.first, std::move(kv.second));
+    }
     progress.finish(format_bytes(k.bytes()) + " in memory (relinearization " + format_bytes(k.relin.key.size_bytes()) +
                     ", " + std::to_string(k.train.keys.size()) + " training rotations " +
                     format_bytes(k.train.size_bytes()) + ", " + std::to_string(k.boot.keys.size()) +

@@ -112,7 +112,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     const std::size_t boots_per_step = plan.per_step.boot_full + plan.per_step.boot_sparse;
     f.bootstraps = f.steps * boots_per_step + job.epochs * nv;
     // ---- memory
-    const std::size_t train_keys = plan.steps.size() * ckks::switching_key_bytes(P, L);
+    const std::size_t train_keys = plan.train_key_bytes(P);
     const std::size_t boot_keys = bs ? bs->key_bytes() : ckks::switching_key_bytes(P, L);
     const std::size_t train_data = nb * (sh.blocks * ct_bytes(P, xl) + ct_bytes(P, yl));
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
@@ -153,6 +153,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     if (phase == Phase::Keygen) f.disk_bytes = (train_keys + boot_keys) / 2;
     if (phase == Phase::Encrypt) f.disk_bytes = (train_data + val_data + test_data) / 2;
     if (phase == Phase::Train || phase == Phase::OneProcess) f.disk_bytes = ckpt + ct_bytes(P, L);
+    if (phase == Phase::OneProcess && w.stream_train) f.disk_bytes += train_data / 2;  // the seed-compressed spill file
     if (phase == Phase::Infer) f.disk_bytes = test_data / (sh.blocks ? sh.blocks : 1);
     // ---- time
     const double boot = w.sk_bootstrap ? 2 * cal.encrypt_x : kBootKeySwitches * cal.ks_top;
@@ -166,7 +167,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     } else {
         keygen += cal.key_top * key_weight(P, L) / key_weight(P, P.max_level());
     }
-    keygen += cal.key_top * static_cast<double>(plan.steps.size()) * key_weight(P, L) / key_weight(P, P.max_level());
+    for (std::size_t l : plan.step_levels) keygen += cal.key_top * key_weight(P, l) / key_weight(P, P.max_level());
     keygen *= kKeygenFactor;
     const double n_ct = static_cast<double>(nb * (sh.blocks + 1) + nv * sh.blocks + (w.encrypt_test ? nt * sh.blocks : 0));
     const double images = static_cast<double>(w.train_rows + w.val_rows + w.test_rows);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -162,7 +163,18 @@ Plan make_plan(const ckks::Params& P, const Job& job) {
         throw UsageError("level plan not feasible with " + std::to_string(job.L) + " levels after bootstrapping: " +
                          p.lp.problem + "; choose a preset with more levels or lower polynomial degrees");
     p.per_step = train::dry_run_step(p.sh, p.sp, p.steps);
+    const std::map<long, std::size_t> levels = train::rotation_levels(p.sh, p.sp, p.lp);
+    for (long st : p.steps) {
+        const auto it = levels.find(st);
+        p.step_levels.push_back(it == levels.end() ? p.lp.L : std::min(it->second, p.lp.L));
+    }
     return p;
+}
+
+std::size_t Plan::train_key_bytes(const ckks::Params& P) const {
+    std::size_t b = 0;
+    for (std::size_t l : step_levels) b += ckks::switching_key_bytes(P, l);
+    return b;
 }
 
 std::string Plan::describe() const {
@@ -171,6 +183,11 @@ std::string Plan::describe() const {
       << sp.describe() << "\n"
       << lp.describe() << "\n"
       << "per step: " << per_step.describe() << "; " << steps.size() << " rotation keys for training";
+    std::map<std::size_t, std::size_t> by_level;
+    for (std::size_t l : step_levels) ++by_level[l];
+    o << " (each limited to the level it is used at:";
+    for (auto it = by_level.rbegin(); it != by_level.rend(); ++it) o << " " << it->second << " at " << it->first;
+    o << ")";
     return o.str();
 }
 

@@ -129,6 +129,36 @@ TwinBackend::Ct TwinBackend::boot_sparse(const Ct& a) {
     return r;
 }
 
+// ================================================================ level backend
+void LevelBackend::use(long k, std::size_t level) {
+    const long s = norm_step(k, slots_);
+    if (s == 0) return;
+    auto it = levels_.find(s);
+    if (it == levels_.end())
+        levels_.emplace(s, level);
+    else
+        it->second = std::max(it->second, level);
+}
+LevelBackend::Ct LevelBackend::rotate(const Ct& a, long k) {
+    use(k, a.level);
+    return a;
+}
+std::vector<LevelBackend::Ct> LevelBackend::rotate_hoisted(const Ct& a, const std::vector<long>& steps) {
+    for (long k : steps) use(k, a.level);
+    return std::vector<Ct>(steps.size(), a);
+}
+LevelBackend::Ct LevelBackend::rotate_and_sum(const Ct& a, std::size_t window, long stride) {
+    for (std::size_t k = 1; k < window; k <<= 1) use(static_cast<long>(k) * stride, a.level);
+    return a;
+}
+LevelBackend::Ct LevelBackend::poly(const Ct& a, const ChebyshevPoly& p) {
+    return {ckks::plan_chebyshev(p, a.level).output_level};
+}
+std::size_t LevelBackend::down(std::size_t l) {
+    if (l == 0) throw std::logic_error("LevelBackend: a level consumed below level 0 (the level plan is infeasible)");
+    return l - 1;
+}
+
 // ================================================================ CKKS backend
 CkksBackend::CkksBackend(const ckks::Evaluator& ev, const ckks::Bootstrapper& full, const ckks::Bootstrapper& sparse,
                          std::size_t sparse_slots)

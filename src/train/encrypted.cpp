@@ -252,7 +252,22 @@ OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<lo
     return tb.counts;
 }
 
+std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp) {
+    LevelBackend lb(sh.slots, lp.L);
+    Engine<LevelBackend> e(sh, sp, lb);
+    BatchData<LevelBackend> bd;
+    bd.x.assign(sh.blocks, LevelBackend::Ct{lp.x_level});
+    bd.y = LevelBackend::Ct{lp.y_label_level};
+    bd.rows_valid.assign(sh.blocks, sh.s0);
+    bd.total_rows = sh.blocks * sh.s0;
+    LevelBackend::Ct w{lp.L}, v{lp.L};
+    e.step(w, v, bd, 1.0, 0.5);
+    e.logits(LevelBackend::Ct{lp.L}, bd);  // validation and inference (covered by the step; kept explicit)
+    return lb.step_levels();
+}
+
 template class Engine<TwinBackend>;
+template class Engine<LevelBackend>;
 template class Engine<CkksBackend>;
 
 }  // namespace bt::train

@@ -593,6 +593,9 @@ TEST_CASE("roles: walk-through (train as its own process, early stopping by file
     INFO(slurp(ws.root + "/train.log"));
     INFO(vlog.str());
     REQUIRE(rc == 0);
+    // The server mapped its keys from the expanded key cache (built by this run or an earlier
+    // test's); the head below equals the one-process run's, which holds its keys in memory.
+    CHECK(slurp(ws.root + "/train.log").find("key cache: ") != std::string::npos);
     // What went back to the server: one word per epoch.
     for (const std::string f : {"decision-1.txt", "decision-2.txt"}) {
         const std::string s = slurp(ex + "/" + f);

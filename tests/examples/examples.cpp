@@ -117,4 +117,27 @@ TEST_CASE("examples: serialize_client and serialize_server exchange files, the s
     CHECK(missing.out.find("relin.key") != std::string::npos);
 }
 
+TEST_CASE("examples: random_features writes a learnable features set that bt_train's features format reads") {
+    struct stat fm {};
+    if (::stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &fm) != 0) {
+        MESSAGE("skipped: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    bt_test::TempDir dir;
+    const Run r = run_example("random_features", {dir.str() + "/f", "24", "300"});
+    INFO(r.out);
+    REQUIRE(r.rc == 0);
+    const std::string a = bt_test::slurp(dir.str() + "/f/train_features.npy");
+    CHECK(a.size() == 128 + 300 * 24 * 4);  // header padded to 128 bytes, float32 [300, 24]
+    CHECK(a.find("'shape': (300, 24)") != std::string::npos);
+    CHECK(bt_test::slurp(dir.str() + "/f/test_labels.npy").size() == 128 + 300);
+    // The map is fixed: a second run writes the same bytes.
+    const Run again = run_example("random_features", {dir.str() + "/g", "24", "300"});
+    REQUIRE(again.rc == 0);
+    CHECK(bt_test::slurp(dir.str() + "/g/train_features.npy") == a);
+    CHECK(run_example("random_features", {dir.str() + "/h", "0"}).rc == 2);
+    CHECK(run_example("random_features", {dir.str() + "/h", "24", "x"}).rc == 2);
+    CHECK(run_example("random_features", {dir.str() + "/h", "24", "10", dir.str() + "/none"}).rc == 2);
+}
+
 }  // TEST_SUITE

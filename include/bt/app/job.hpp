@@ -41,6 +41,9 @@ struct Plan {
     train::SoftmaxPolys sp;
     train::LevelPlan lp;
     std::vector<long> steps;   // rotation steps one training step uses (its Galois keys)
+    std::vector<std::size_t> step_levels;  // [i]: the highest level steps[i] is used at (its key's levels)
+    // Bytes of the training Galois keys, each limited to its level.
+    std::size_t train_key_bytes(const ckks::Params& P) const;
     train::OpCounts per_step;  // from a dry run of the float64 twin
     // What --plan prints: shape, polynomials, levels, counts.
     std::string describe() const;

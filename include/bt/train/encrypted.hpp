@@ -225,6 +225,50 @@ private:
     Stage stage_ = Stage::Other;
 };
 
+// Levels only: a ciphertext is its level, and each operation changes it exactly as the
+// CKKS backend does (products and masks consume one, sums take the lower, polynomials their
+// plan's depth, bootstraps return to `boot_level`). A step traced through it gives the
+// highest level each rotation step is used at, so every training Galois key is generated
+// for exactly the levels it serves (a key's size grows with its level).
+class LevelBackend {
+public:
+    struct Ct {
+        std::size_t level = 0;
+    };
+    LevelBackend(std::size_t slots, std::size_t boot_level) : slots_(slots), boot_level_(boot_level) {}
+    Ct rotate(const Ct& a, long k);
+    std::vector<Ct> rotate_hoisted(const Ct& a, const std::vector<long>& steps);
+    Ct rotate_and_sum(const Ct& a, std::size_t window, long stride);
+    Ct mul(const Ct& a, const Ct& b) { return {down(std::min(a.level, b.level))}; }
+    Ct mul_mask(const Ct& a, const Mask&) { return {down(a.level)}; }
+    Ct mul_lazy(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
+    Ct mask_lazy(const Ct& a, const Mask&) { return a; }
+    Ct relin_rescale(const Ct& a) { return {down(a.level)}; }
+    Ct rescale(const Ct& a) { return {down(a.level)}; }
+    Ct mul_const(const Ct& a, double) { return {down(a.level)}; }
+    Ct mul_int(const Ct& a, long long) { return a; }
+    Ct add(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
+    Ct sub(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
+    Ct add_mask(const Ct& a, const Mask&) { return a; }
+    Ct add_const(const Ct& a, double) { return a; }
+    Ct poly(const Ct& a, const ckks::ChebyshevPoly& p);
+    Ct boot_full(const Ct&) { return {boot_level_}; }
+    Ct boot_sparse(const Ct&) { return {boot_level_}; }
+    Ct drop(const Ct& a, std::size_t level) { return {std::min(a.level, level)}; }
+    std::size_t level(const Ct& a) const { return a.level; }
+    bool can_probe() const { return false; }
+    std::vector<double> probe(const Ct&) { return {}; }
+    void set_stage(Stage) {}
+    // Normalised step (0 < step < slots) -> the highest level it was used at.
+    const std::map<long, std::size_t>& step_levels() const { return levels_; }
+
+private:
+    std::size_t down(std::size_t l);  // one level consumed (throws below level 0)
+    void use(long k, std::size_t level);
+    std::size_t slots_, boot_level_;
+    std::map<long, std::size_t> levels_;
+};
+
 // CKKS: ciphertexts; masks are encoded on first use per level and cached.
 class CkksBackend {
 public:
@@ -349,8 +393,13 @@ private:
 // A dry run of one step in the twin on zero data: the operation counts of a step and the
 // exact rotation steps it uses (the training Galois keys are generated for these).
 OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<long>& rotation_steps);
+// The highest level each rotation step is used at, by a step traced on LevelBackend with the
+// levels of the plan: X at lp.x_level, labels at lp.y_label_level, the head at lp.L (the
+// first step's V and the head of validation and inference; later steps' V is lower).
+std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp);
 
 extern template class Engine<TwinBackend>;
 extern template class Engine<CkksBackend>;
+extern template class Engine<LevelBackend>;
 
 }  // namespace bt::train
