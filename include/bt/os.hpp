@@ -88,6 +88,10 @@ std::size_t disk_free_bytes(const std::string& path);
 // ---------------------------------------------------------------- memory
 // Peak resident set size of this process in bytes (0 if the platform does not report it).
 std::size_t peak_rss_bytes();
+// Returns the heap's free memory to the OS (glibc keeps freed polynomials for reuse, see
+// src/math/memory.cpp): after a large set of objects is released for good (loaded keys
+// replaced by mapped ones). No-op outside glibc.
+void release_free_memory();
 // Memory this process can use without swapping: the smaller of the kernel's MemAvailable
 // and the limit of its control group (cgroup v2 memory.max or v1 limit_in_bytes) minus
 // what the group already uses. 0 if neither is known.

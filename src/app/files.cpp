@@ -341,8 +341,10 @@ void build_key_cache(ServerInputs& s, const std::string& dir, const std::string&
         *log << "key cache: wrote " << path << " (" << format_bytes(bytes) << ", " << e.size() << " keys) in "
              << std::fixed << std::setprecision(1)
              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    s.keys = EvalKeys{};  // the loaded keys go before the cache is mapped (its pages replace them)
+    release_free_memory();
     const std::shared_ptr<const ckks::KeyCache> c = ckks::KeyCache::open(path, source);
-    map_keys(s, *c, boot);  // the loaded keys are released here
+    map_keys(s, *c, boot);
 }
 
 // The checks every key set passes before use, mapped or loaded.

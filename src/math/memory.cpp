@@ -25,8 +25,16 @@ const MallocTuning tuning;
 namespace bt::detail {
 void memory_tuning_anchor() {}
 }  // namespace bt::detail
+
+namespace bt {
+void release_free_memory() { malloc_trim(0); }
+}  // namespace bt
 #else
 namespace bt::detail {
 void memory_tuning_anchor() {}
 }  // namespace bt::detail
+
+namespace bt {
+void release_free_memory() {}
+}  // namespace bt
 #endif
