@@ -36,8 +36,7 @@ void check_plaintext(const Params& P, const Plaintext& pt) {
 void expand_seeded_c1(const Params& P, const Seed& seed, std::size_t level, Poly& c1) {
     c1 = Poly(P.N(), level + 1, true);
     for_each_limb(level + 1, P.N(), [&](std::size_t i) {
-        Prng prng(seed, 0x100000 + i);
-        sample_uniform_mod(prng, P.q(i), c1.limb(i), P.N());
+        sample_uniform_public(seed, 0x100000 + i, P.q(i), c1.limb(i), P.N());  // c1 is public
     });
 }
 

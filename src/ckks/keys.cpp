@@ -83,8 +83,7 @@ void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream
         // One independent ChaCha20 stream per (digit, RNS index): expansion parallelizes and
         // any limb can be regenerated alone.
         const std::size_t ri = rns_index(P, max_level, i);
-        Prng prng(seed, (stream << 8) | ri);
-        sample_uniform_mod(prng, P.modulus(ri).value, a.limb(i), P.N());
+        sample_uniform_public(seed, (stream << 8) | ri, P.modulus(ri).value, a.limb(i), P.N());
     });
 }
 

@@ -39,4 +39,11 @@ void eltwise_avx512ifma(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std
                         const Modulus& m);
 #endif
 
+// ---- sixteen ChaCha20 blocks (src/math/chacha_x16.inc): out[w·16 + b] = word w of block
+// counter + b.
+#if defined(__x86_64__)
+void chacha20_x16_avx512(const std::uint32_t key[8], std::uint64_t counter, std::uint64_t stream,
+                         std::uint32_t out[256]);
+#endif
+
 }  // namespace bt::detail

@@ -4,6 +4,7 @@
 // thresholds stated in each test.
 #include "doctest/doctest.h"
 
+#include "bt/cpu.hpp"
 #include "bt/random.hpp"
 #include "bt/secure.hpp"
 
@@ -129,6 +130,53 @@ TEST_CASE("sample_uniform_mod: no modulo bias (chi-square, 64 buckets, p = 1e-6 
         for (u64 x : s) ok = ok && x < small;
         CHECK(ok);
     }
+}
+
+TEST_CASE("chacha20_x16 and sample_uniform_public equal the one-block ChaCha20 and sample_uniform_mod, word "
+          "for word, on every SIMD path") {
+    const Seed seed = seed_from(9);
+    for (SimdPath path : {SimdPath::Scalar, SimdPath::AVX2, SimdPath::AVX512, SimdPath::AVX512IFMA}) {
+        if (!simd_path_supported(path)) continue;
+        CAPTURE(simd_path_name(path));
+        // Counters across a 32-bit carry, and a stream id using both words.
+        for (std::uint64_t counter : {std::uint64_t{0}, std::uint64_t{0xfffffff8}, std::uint64_t{1} << 40}) {
+            const std::uint64_t stream = 0x0123456789abcdefull;
+            std::uint32_t out[256];
+            chacha20_x16(seed, counter, stream, out, path);
+            bool same = true;
+            for (std::uint64_t b = 0; b < 16; ++b) {
+                const std::uint64_t c = counter + b;
+                const std::uint32_t w[4] = {static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c >> 32),
+                                            static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)};
+                std::uint8_t blk[64];
+                chacha20_block(seed, w, blk);
+                for (std::size_t k = 0; k < 16; ++k) {
+                    const std::uint32_t v = static_cast<std::uint32_t>(blk[4 * k]) | static_cast<std::uint32_t>(blk[4 * k + 1]) << 8 |
+                                            static_cast<std::uint32_t>(blk[4 * k + 2]) << 16 |
+                                            static_cast<std::uint32_t>(blk[4 * k + 3]) << 24;
+                    same = same && out[k * 16 + b] == v;
+                }
+            }
+            CHECK(same);
+        }
+    }
+    // The sampler: the path in force (BT_SIMD) against the Prng reference, for moduli of every
+    // size the chain uses (rejection rates from ~0 to ~1/2), lengths not a multiple of 128.
+    for (u64 q : {(u64{1} << 40) + 1, (u64{1} << 41) - 1, (u64{1} << 59) + 37, (u64{1} << 61) - 1,
+                  3 * (u64{1} << 61) + 1, u64{1}, u64{1000003}}) {
+        for (std::size_t n : {std::size_t{1}, std::size_t{127}, std::size_t{4099}}) {
+            for (std::uint64_t stream : {std::uint64_t{0}, std::uint64_t{0x100007}}) {
+                std::vector<u64> a(n), b(n);
+                Prng p(seed, stream);
+                sample_uniform_mod(p, q, a.data(), n);
+                sample_uniform_public(seed, stream, q, b.data(), n);
+                CHECK(a == b);
+            }
+        }
+    }
+    std::vector<u64> none;
+    sample_uniform_public(seed, 0, 7, none.data(), 0);
+    CHECK_THROWS(sample_uniform_public(seed, 0, 0, none.data(), 1));
 }
 
 TEST_CASE("sample_ternary: each of -1, 0, 1 near 1/3 (within 5 sd)") {

@@ -1,0 +1,81 @@
+// Public uniform polynomials from a seed, fast: the same values as
+// sample_uniform_mod(Prng(seed, stream), q, out, n), word for word, from sixteen ChaCha20
+// blocks at a time (chacha_x16.inc; AVX-512 when the run-time path allows it). For public
+// data only (the "a" halves of keys and of seed-compressed ciphertexts): nothing is wiped.
+#include "bt/cpu.hpp"
+#include "bt/random.hpp"
+#include "kernels.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+
+#define CHACHA_X16_NAME chacha20_x16_portable
+#include "chacha_x16.inc"
+
+namespace bt {
+
+namespace {
+
+using Kernel = void (*)(const std::uint32_t*, std::uint64_t, std::uint64_t, std::uint32_t*);
+
+Kernel kernel_for(SimdPath p) {
+#if defined(__x86_64__)
+    if (p == SimdPath::AVX512 || p == SimdPath::AVX512IFMA) return detail::chacha20_x16_avx512;
+#else
+    (void)p;
+#endif
+    return chacha20_x16_portable;
+}
+
+int bit_length64(u64 x) {
+    int b = 0;
+    while (x) {
+        ++b;
+        x >>= 1;
+    }
+    return b;
+}
+
+}  // namespace
+
+void chacha20_x16(const Seed& seed, std::uint64_t counter, std::uint64_t stream, std::uint32_t out[256],
+                  SimdPath path) {
+    std::uint32_t key[8];
+    for (int i = 0; i < 8; ++i)
+        key[i] = static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i)]) |
+                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 1)]) << 8 |
+                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 2)]) << 16 |
+                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 3)]) << 24;
+    kernel_for(path)(key, counter, stream, out);
+}
+
+void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* out, std::size_t n) {
+    if (q == 0) throw std::invalid_argument("sample_uniform_public: q = 0");
+    const int bits = bit_length64(q - 1);
+    const u64 mask = bits == 64 ? ~u64{0} : (u64{1} << bits) - 1;
+    std::uint32_t key[8];
+    for (int i = 0; i < 8; ++i)
+        key[i] = static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i)]) |
+                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 1)]) << 8 |
+                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 2)]) << 16 |
+                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 3)]) << 24;
+    const Kernel k = kernel_for(simd_path());
+    alignas(64) std::uint32_t buf[256];
+    std::uint64_t counter = 0;
+    std::size_t i = 0;
+    while (i < n) {
+        k(key, counter, stream, buf);
+        counter += 16;
+        // Stream order: block b, then its 64-bit words 0..7 (words 2k and 2k+1, little-endian).
+        for (std::size_t b = 0; b < 16 && i < n; ++b)
+            for (std::size_t w = 0; w < 8; ++w) {
+                const u64 x = ((static_cast<u64>(buf[(2 * w + 1) * 16 + b]) << 32) | buf[2 * w * 16 + b]) & mask;
+                if (x < q) {
+                    out[i++] = x;
+                    if (i == n) break;
+                }
+            }
+    }
+}
+
+}  // namespace bt
