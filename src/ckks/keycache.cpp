@@ -45,6 +45,9 @@ std::uint64_t key_checksum(const std::vector<const u64*>& parts, std::size_t pol
 }
 
 std::vector<const u64*> key_parts(const SwitchingKey& k) {
+    if (k.seeded)
+        throw std::invalid_argument("write_key_cache: a seeded key (its a_j released) has no expanded form to write; "
+                                    "cache keys as loaded");
     std::vector<const u64*> v;
     for (std::size_t j = 0; j < k.digits(); ++j) {
         v.push_back(k.mapped() ? k.mapped_b[j] : k.b[j].data.data());

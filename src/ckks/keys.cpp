@@ -48,6 +48,21 @@ std::size_t SwitchingKey::size_bytes() const {
     return s;
 }
 
+const u64* SwitchingKey::a_limb(const Params& P, std::size_t j, std::size_t ri, u64* scratch) const {
+    if (mapped()) return mapped_a[j] + key_limb(P, ri) * P.N();
+    if (!seeded) return a[j].limb(key_limb(P, ri));
+    // The stream of limb ri of digit j, as expand_uniform_poly draws it.
+    sample_uniform_public(seed, (static_cast<std::uint64_t>(j) << 8) | ri, P.modulus(ri).value, scratch, P.N());
+    return scratch;
+}
+
+void drop_uniform_halves(SwitchingKey& key) {
+    if (key.mapped() || key.seeded) return;
+    key.a.clear();
+    key.a.shrink_to_fit();
+    key.seeded = true;
+}
+
 std::size_t SwitchingKey::mapped_bytes(const Params& P) const {
     return mapped() ? 2 * mapped_b.size() * (max_level + 1 + P.p_count()) * P.N() * sizeof(u64) : 0;
 }

@@ -98,6 +98,8 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
         u64* o1 = acc1.limb(i);
         std::vector<u64> tmp;
         if (perm) tmp.resize(N);
+        thread_local std::vector<u64, DefaultInitAllocator<u64>> a_buf;  // a seeded key's a_j limb
+        if (a_buf.size() < N) a_buf.resize(N);
         // Products of values below q < 2^61 fit 16 to a u128 sum; digits are few, but
         // reduce each term to keep the code obviously correct.
         for (std::size_t j = 0; j < dec.digits.size(); ++j) {
@@ -107,7 +109,7 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
                 dj = tmp.data();
             }
             const u64* bj = key.b_limb(P, j, ri);
-            const u64* aj = key.a_limb(P, j, ri);
+            const u64* aj = key.a_limb(P, j, ri, a_buf.data());
             if (j == 0) {
                 eltwise_mul_mod(o0, dj, bj, N, m);
                 eltwise_mul_mod(o1, dj, aj, N, m);
@@ -144,9 +146,10 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
         const Modulus& m = P.modulus(ri);
         // Two limbs of scratch per worker, reused across calls (they stay in cache).
         thread_local std::vector<u64, DefaultInitAllocator<u64>> scratch;
-        if (scratch.size() < 2 * N) scratch.resize(2 * N);
+        if (scratch.size() < 3 * N) scratch.resize(3 * N);
         u64* conv = scratch.data();
         u64* perm_buf = scratch.data() + N;
+        u64* a_buf = scratch.data() + 2 * N;  // a seeded key's a_j limb
         u64* o0 = acc0.limb(i);
         u64* o1 = acc1.limb(i);
         for (std::size_t j = 0; j < digits; ++j) {
@@ -166,7 +169,7 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
                 dj = perm_buf;
             }
             const u64* bj = key.b_limb(P, j, ri);
-            const u64* aj = key.a_limb(P, j, ri);
+            const u64* aj = key.a_limb(P, j, ri, a_buf);
             if (j == 0) {
                 eltwise_mul_mod(o0, dj, bj, N, m);
                 eltwise_mul_mod(o1, dj, aj, N, m);

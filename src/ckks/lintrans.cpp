@@ -427,8 +427,9 @@ std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Cipher
         const std::size_t ri = rns_index(P, l, i);
         const Modulus& m = P.modulus(ri);
         thread_local std::vector<u64, DefaultInitAllocator<u64>> scratch;
-        if (scratch.size() < N) scratch.resize(N);
+        if (scratch.size() < 2 * N) scratch.resize(2 * N);
         u64* t = scratch.data();
+        u64* a_buf = scratch.data() + N;  // a seeded key's a_j limb
         for (std::size_t bi = 0; bi < steps.size(); ++bi) {
             u64* o0 = baby[bi][0].limb(i);
             u64* o1 = baby[bi][1].limb(i);
@@ -448,7 +449,7 @@ std::vector<std::array<Poly, 2>> baby_steps_qp(const Evaluator& ev, const Cipher
                 const u64* dj = dec.digits[j].limb(i);
                 for (std::size_t k = 0; k < N; ++k) t[k] = dj[perm[k]];
                 const u64* bj = key.b_limb(P, j, ri);
-                const u64* aj = key.a_limb(P, j, ri);
+                const u64* aj = key.a_limb(P, j, ri, a_buf);
                 if (j == 0) {
                     eltwise_mul_mod(o0, t, bj, N, m);
                     eltwise_mul_mod(o1, t, aj, N, m);

@@ -12,6 +12,7 @@
 #include "bt/ckks/serialize.hpp"
 #include "bt/os.hpp"
 
+#include <cmath>
 #include <fstream>
 
 using namespace bt;
@@ -111,6 +112,35 @@ TEST_CASE("key cache: mapped keys give bit-identical key switches and serialize 
     // Keys outlive the cache object that made them (the mapping is shared).
     const SwitchingKey kept = cache->key(1, k.gk.elements()[0], *k.P);
     CHECK(kept.mapping.use_count() >= 2);
+}
+
+TEST_CASE("seeded keys: a_j regenerated at every use give bit-identical key switches with half the memory") {
+    const Keys& k = keys();
+    RelinKey srk = k.rk;
+    GaloisKeys sgk = k.gk;
+    drop_uniform_halves(srk.key);
+    for (auto& kv : sgk.keys) drop_uniform_halves(kv.second);
+    CHECK(srk.key.seeded);
+    CHECK(srk.key.a.empty());
+    CHECK(2 * srk.key.size_bytes() == k.rk.key.size_bytes());
+    CHECK(2 * sgk.size_bytes() == k.gk.size_bytes());
+    const Evaluator ev_full(k.P, &k.rk, &k.gk), ev_seeded(k.P, &srk, &sgk);
+    Encoder enc(k.P);
+    std::vector<double> x(64);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3 * static_cast<double>(i));
+    Encryptor encr(k.P, k.sk, seed_of(43));
+    for (std::size_t level : {k.P->max_level(), std::size_t{1}}) {
+        const Ciphertext c = encr.encrypt(enc.encode(x, level, 0, k.P->max_slots()));
+        CHECK(same_ct(ev_full.rotate(c, 1), ev_seeded.rotate(c, 1)));
+        CHECK(same_ct(ev_full.conjugate(c), ev_seeded.conjugate(c)));
+        const auto hf = ev_full.rotate_hoisted(c, {1, 3, -2}), hs = ev_seeded.rotate_hoisted(c, {1, 3, -2});
+        for (std::size_t i = 0; i < hf.size(); ++i) CHECK(same_ct(hf[i], hs[i]));
+        if (level > 0) CHECK(same_ct(ev_full.multiply_relin_rescale(c, c), ev_seeded.multiply_relin_rescale(c, c)));
+    }
+    // They serialize as before (only b_j and the seed are ever written), and the cache refuses them.
+    CHECK(serialize(*k.P, srk) == serialize(*k.P, k.rk));
+    bt_test::TempDir dir;
+    CHECK_THROWS_AS(write_key_cache(dir.str() + "/c", 1, {{0, 0, k.P.get(), &srk.key}}), std::invalid_argument);
 }
 
 TEST_CASE("key cache: stale, truncated, extended and corrupt caches are refused with the reason") {
