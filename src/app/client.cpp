@@ -117,7 +117,8 @@ ckks::SecretKey make_secret_key(const ckks::ParamsPtr& P, const Randomness& rnd)
 }
 
 EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, const Randomness& rnd,
-                        std::ostream& log) {
+                        std::ostream& log, KeyForm form) {
+    const bool seed_boot = form != KeyForm::Expanded, seed_all = form == KeyForm::SeededAll;
     const ckks::ParamsPtr& P = ck.P;
     EvalKeys k;
     ckks::KeyGenerator kg_train(P, rnd.stream("training-keys"));
@@ -131,21 +132,28 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     ckks::KeyGenerator kg(P, rnd.stream("bootstrap-keys"));
     if (bs) {
         k.relin = bs->make_relin_key(kg, ck.sk);
+        if (seed_all) ckks::drop_uniform_halves(k.relin.key);
         tick();
-        k.boot = bs->make_galois_keys(kg, ck.sk, tick);
+        k.boot = bs->make_galois_keys(kg, ck.sk, tick, seed_boot);
         k.has_boot = true;
         if (bs->encapsulation_ring()) {
             k.encaps = bs->make_encapsulation_keys(kg, ck.sk);
+            if (seed_boot) {  // each used once per bootstrap
+                ckks::drop_uniform_halves(k.encaps.to_sparse);
+                ckks::drop_uniform_halves(k.encaps.to_dense);
+            }
             k.has_encaps = true;
             progress.add(2);
         }
     } else {
         k.relin = kg.relin_key(ck.sk, ck.plan.lp.L);
+        if (seed_all) ckks::drop_uniform_halves(k.relin.key);
         tick();
     }
     k.train.fingerprint = P->fingerprint();
     for (const auto& [level, steps] : steps_by_level) {
-        ckks::GaloisKeys g = kg_train.galois_keys(ck.sk, kg_train.galois_elements_for_steps(steps), level, tick);
+        ckks::GaloisKeys g =
+            kg_train.galois_keys(ck.sk, kg_train.galois_elements_for_steps(steps), level, tick, seed_all);
         for (auto& kv : g.keys) k.train.keys.emplace(kv.first, std::move(kv.second));
     }
     progress.finish(format_bytes(k.bytes()) + " in memory (relinearization " + format_bytes(k.relin.key.size_bytes()) +

@@ -55,7 +55,8 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
     log << f.describe() << "\n";
     check_memory(f, cfg.max_memory, cfg.force, log);
     ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)};
-    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log);
+    // Only written to files: no key ever holds its expanded a_j here.
+    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log, KeyForm::SeededAll);
     const ckks::Params& P = *cp.P;
     log << "client files (keep them; the secret key never leaves this side):\n";
     write_logged(path_join(dirs.client, "secret.key"), ckks::serialize_secret(P, ck.sk), log, 0600);

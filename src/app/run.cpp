@@ -229,6 +229,7 @@ Workload workload_of(const RunConfig& cfg, const Dataset& ds) {
     w.encrypt_test = cfg.infer;
     w.stream_train = cfg.stream_data;
     w.sk_bootstrap = cfg.sk_bootstrap;
+    w.seeded_boot_keys = !cfg.expanded_keys && !cfg.sk_bootstrap;
     return w;
 }
 
@@ -326,9 +327,9 @@ struct Handover {
     double seconds = 0;
 };
 
-void make_keys(Handover& h, ClientPlan& cp, const Randomness& rnd, RunReport& rep, std::ostream& log) {
+void make_keys(Handover& h, ClientPlan& cp, const Randomness& rnd, RunReport& rep, bool expanded, std::ostream& log) {
     const auto t = clk::now();
-    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log);
+    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log, expanded ? KeyForm::Expanded : KeyForm::SeededBootstrap);
     h.seconds = since(t);
     if (cp.bs) {
         attach_keys(*cp.bs, h.keys);
@@ -434,7 +435,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
 
     // ---- client: keys and encryption, handed over in memory
     Handover h{ClientKeys{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)}, {}, nullptr, nullptr, 0};
-    make_keys(h, cp, rnd, res.report, log);
+    make_keys(h, cp, rnd, res.report, cfg.expanded_keys, log);
     t.keygen = h.seconds;
     auto t0 = clk::now();
     const std::uint64_t data_id = rnd.id("data");

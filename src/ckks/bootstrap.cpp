@@ -331,6 +331,20 @@ std::size_t CkksBootstrapper::key_bytes() const {
     return b;
 }
 
+std::size_t CkksBootstrapper::galois_key_bytes(bool seeded) const {
+    const Params& P = *params_;
+    const std::vector<std::uint64_t> top = top_elements(), sd = seeded ? seeded_elements() : std::vector<std::uint64_t>{};
+    std::size_t b = 0;
+    for (std::uint64_t g : galois_elements()) {
+        const bool is_top = std::find(top.begin(), top.end(), g) != top.end();
+        const std::size_t k = switching_key_bytes(P, is_top ? P.max_level() : stc_->input_level());
+        b += std::find(sd.begin(), sd.end(), g) != sd.end() ? k / 2 : k;
+    }
+    return b;
+}
+
+std::size_t CkksBootstrapper::top_key_switches() const { return cts_->plan().rotations() + 1; }
+
 std::size_t CkksBootstrapper::memory_bytes() const { return cts_->memory_bytes() + stc_->memory_bytes(); }
 
 RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk) const {
@@ -338,11 +352,22 @@ RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk)
 }
 
 GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk,
-                                              const std::function<void()>& on_key) const {
+                                              const std::function<void()>& on_key, bool seeded) const {
     GaloisKeys gk = kg.galois_keys(sk, top_elements(), SIZE_MAX, on_key);
     GaloisKeys gl = kg.galois_keys(sk, low_elements(), stc_->input_level(), on_key);
     for (auto& kv : gl.keys) gk.keys.emplace(kv.first, std::move(kv.second));
+    if (seeded)
+        for (std::uint64_t g : seeded_elements()) drop_uniform_halves(gk.keys.at(g));
     return gk;
+}
+
+std::vector<std::uint64_t> CkksBootstrapper::seeded_elements() const {
+    std::vector<std::uint64_t> rep = cts_->repeated_elements();
+    for (std::uint64_t g : stc_->repeated_elements()) rep.push_back(g);
+    std::vector<std::uint64_t> out;
+    for (std::uint64_t g : galois_elements())
+        if (std::find(rep.begin(), rep.end(), g) == rep.end()) out.push_back(g);
+    return out;
 }
 
 EncapsulationKeys CkksBootstrapper::make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk) const {

@@ -398,6 +398,13 @@ HomomorphicDFT::HomomorphicDFT(const Encoder& enc, const DFTOptions& opt) : para
     for (long s : plan_.rotation_steps()) g.insert(enc.galois_element(s, view));
     if (plan_.conjugation) g.insert(2 * P.N() - 1);
     galois_.assign(g.begin(), g.end());
+    std::set<std::uint64_t> rep;
+    for (const DFTStagePlan& st : plan_.stages) {
+        const HornerGiants h = horner_giants(st.split, st.view_slots);
+        if (plan_.method == LTMethod::DoubleHoistedFewKeys && h.usable && h.span >= 2)
+            rep.insert(enc.galois_element(static_cast<long>(st.split.n1), view));
+    }
+    repeated_.assign(rep.begin(), rep.end());
 }
 
 std::vector<std::uint64_t> HomomorphicDFT::galois_elements() const { return galois_; }

@@ -258,7 +258,7 @@ std::vector<std::uint64_t> KeyGenerator::galois_elements_for_steps(const std::ve
 }
 
 GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements,
-                                     std::size_t max_level, const std::function<void()>& on_key) {
+                                     std::size_t max_level, const std::function<void()>& on_key, bool seeded) {
     const Params& P = *params_;
     const std::size_t N = P.N(), limbs = P.q_count() + P.p_count();
     GaloisKeys gk;
@@ -272,7 +272,8 @@ GaloisKeys KeyGenerator::galois_keys(const SecretKey& sk, const std::vector<std:
             const u64* s = sk.limb(i, N);
             for (std::size_t k = 0; k < N; ++k) sg[i * N + k] = s[perm[k]];
         }
-        gk.keys.emplace(g, switching_key(sk, sg.data(), max_level));
+        SwitchingKey& k = gk.keys.emplace(g, switching_key(sk, sg.data(), max_level)).first->second;
+        if (seeded) drop_uniform_halves(k);
         if (on_key) on_key();
     }
     return gk;

@@ -104,9 +104,13 @@ struct ClientKeys {
 };
 
 ckks::SecretKey make_secret_key(const ckks::ParamsPtr& P, const Randomness& rnd);
+// How the keys are held: every a_j expanded (fastest key switching), the bootstrapping
+// rotation keys seeded (a_j regenerated at use: half their memory for a few per cent of a
+// step, the one-process default), or every key seeded (keys that are only written to files).
+enum class KeyForm { Expanded, SeededBootstrap, SeededAll };
 // `bs` null: the secret-key stand-in (no bootstrapping keys). Progress per key on `log`.
 EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, const Randomness& rnd,
-                        std::ostream& log);
+                        std::ostream& log, KeyForm form = KeyForm::Expanded);
 // Wires the keys into a bootstrapper (its relinearization, rotation and encapsulation keys).
 void attach_keys(ckks::CkksBootstrapper& bs, const EvalKeys& keys);
 

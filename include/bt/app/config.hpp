@@ -61,6 +61,7 @@ struct RunConfig {
     bool infer = false;              // one-process: also run encrypted inference on the test set
     bool stream_data = false;        // one-process: spill the encrypted training set to a set file and read it
                                      // a batch at a time (memory O(one batch) instead of O(set))
+    bool expanded_keys = false;      // one-process: hold every key's a_j (default: bootstrapping keys seeded)
     bool force = false;              // run even if the forecast exceeds the memory limit
     std::size_t max_memory = 0;      // bytes; 0: what the machine has available
 };

@@ -25,6 +25,7 @@ namespace bt::app {
 struct Calibration {
     double key_top = 0;        // seconds to make one switching key at the top level
     double ks_top = 0;         // one key switch (rotation) at the top level
+    double ks_top_seeded = 0;  // the same with a seeded key (a_j regenerated during the switch)
     double ks_train = 0;       // one key switch at the plan's level L
     double encrypt_x = 0;      // one encryption at the feature level
     double feature = 0;        // one image through the transformer
@@ -42,6 +43,7 @@ struct Workload {
     bool encrypt_test = false;       // one-process --infer
     bool stream_train = false;       // the training set is read from a file a batch at a time
     bool sk_bootstrap = false;
+    bool seeded_boot_keys = false;   // bootstrapping rotation and encapsulation keys hold only b_j
 };
 
 struct Forecast {

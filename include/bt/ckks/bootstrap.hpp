@@ -204,7 +204,12 @@ public:
     // CoeffsToSlots and the trace run at the top; SlotsToCoeffs only up to its input
     // level; relinearization only up to EvalMod's input level.
     RelinKey make_relin_key(KeyGenerator& kg, const SecretKey& sk) const;
-    GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk, const std::function<void()>& on_key = {}) const;
+    // seeded: every key used once per bootstrap holds only its b_j (see drop_uniform_halves);
+    // the few used several times (seeded_elements() excludes them) stay expanded.
+    GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk, const std::function<void()>& on_key = {},
+                                bool seeded = false) const;
+    // The rotation keys make_galois_keys seeds: all but the transforms' repeated Horner steps.
+    std::vector<std::uint64_t> seeded_elements() const;
     // The encapsulation keys (config ephemeral_weight > 0): samples the ephemeral secret,
     // builds both keys, wipes the secret. Throws if the config has no encapsulation.
     EncapsulationKeys make_encapsulation_keys(KeyGenerator& kg, const SecretKey& sk) const;
@@ -232,6 +237,11 @@ public:
     // make_encapsulation_keys produce (exactly), and the precomputed transform plaintexts
     // this object holds.
     std::size_t key_bytes() const;
+    // The make_galois_keys part of key_bytes() (seeded: as make_galois_keys(…, seeded) holds them).
+    std::size_t galois_key_bytes(bool seeded = false) const;
+    // Switching keys of the top level used by one bootstrap (CoeffsToSlots, the trace and the
+    // encapsulation) and of the others: the cost of regenerating seeded keys' a_j.
+    std::size_t top_key_switches() const;
     std::size_t memory_bytes() const;
 
 private:

@@ -108,8 +108,11 @@ public:
     RelinKey relin_key(const SecretKey& sk, std::size_t max_level = SIZE_MAX);
     // Keys for the given Galois elements (see galois_elements_for_steps).
     // on_key (may be empty) is called after each key is made (progress of long runs).
+    // seeded: each key's a_j are released as soon as it is made (drop_uniform_halves), so the
+    // set never holds more than one expanded key (files and memory-lean runs).
     GaloisKeys galois_keys(const SecretKey& sk, const std::vector<std::uint64_t>& elements,
-                           std::size_t max_level = SIZE_MAX, const std::function<void()>& on_key = {});
+                           std::size_t max_level = SIZE_MAX, const std::function<void()>& on_key = {},
+                           bool seeded = false);
     // Galois elements of left rotations by `steps` (negative: right) with `slots` slots
     // (0: N/2), plus conjugation if asked. Duplicates and the identity are dropped.
     std::vector<std::uint64_t> galois_elements_for_steps(const std::vector<long>& steps, std::size_t slots = 0,

@@ -279,6 +279,9 @@ public:
     bool needs_conjugation() const { return plan_.conjugation; }
     // The Galois elements of all key switches (rotations, and conjugation if needed).
     std::vector<std::uint64_t> galois_elements() const;
+    // The elements whose key one evaluation uses more than once (the Horner giant step n1 of
+    // a stage, applied J >= 2 times); every other key is used once per evaluation.
+    std::vector<std::uint64_t> repeated_elements() const { return repeated_; }
 
     // CoeffsToSlots of an n-slot ciphertext at input_level(): the real parts (full: N/2
     // slots; sparse: one 2n-slot ciphertext [Re | Im] and `imag` left empty) and the
@@ -307,7 +310,7 @@ private:
     DFTOptions opt_;
     DFTPlan plan_;
     std::vector<LinearTransform> stages_;
-    std::vector<std::uint64_t> galois_;
+    std::vector<std::uint64_t> galois_, repeated_;
 };
 
 }  // namespace bt::ckks
