@@ -9,10 +9,15 @@
 #include "bench.hpp"
 
 #include "bt/ckks/encryptor.hpp"
+#include "bt/os.hpp"
 #include "bt/threadpool.hpp"
 #include "bt/train/encrypted.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <thread>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -30,7 +35,44 @@ struct Shape {
     int c;
 };
 
-void run_shape(const Options& opt, const Shape& s) {
+// Resident memory now (/proc/self/statm), and its maximum sampled every 20 ms while a
+// configuration runs: each configuration of one process gets its own peak (the kernel's
+// VmHWM only grows).
+std::size_t rss_now() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long long size = 0, resident = 0;
+    const int got = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    return got == 2 ? static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+class RssSampler {
+public:
+    RssSampler() : th_([this] {
+        while (!stop_.load()) {
+            peak_.store(std::max(peak_.load(), rss_now()));
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }) {}
+    ~RssSampler() {
+        stop_.store(true);
+        th_.join();
+    }
+    std::size_t peak() const { return std::max(peak_.load(), rss_now()); }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::size_t> peak_{0};
+    std::thread th_;
+};
+
+// How bt_train holds the keys: "seeded" (its default: bootstrapping keys used once per
+// bootstrap hold only b_j) or "expanded" (--expanded-keys); training keys are limited to
+// the level each rotation is used at in both.
+void run_shape(const Options& opt, const Shape& s, bool seeded, const char* bench_name) {
+    bt::release_free_memory();
+    RssSampler sampler;
     const auto P = ck::preset("N16_QP1735_T_enc");
     const EncShape sh = EncShape::make(P->max_slots(), s.d, s.c, s.B);
     const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, s.c, sh.cpad);
@@ -58,13 +100,24 @@ void run_shape(const Options& opt, const Shape& s) {
     ck::KeyGenerator kg(P);
     const ck::SecretKey sk = kg.secret_key();
     const ck::RelinKey rk = bf.make_relin_key(kg, sk);
-    const ck::GaloisKeys gkf = bf.make_galois_keys(kg, sk);
-    const ck::EncapsulationKeys ek = bf.make_encapsulation_keys(kg, sk);
+    const ck::GaloisKeys gkf = bf.make_galois_keys(kg, sk, {}, seeded);
+    ck::EncapsulationKeys ek = bf.make_encapsulation_keys(kg, sk);
+    if (seeded) {
+        ck::drop_uniform_halves(ek.to_sparse);
+        ck::drop_uniform_halves(ek.to_dense);
+    }
     bf.set_keys(&rk, &gkf, &ek);
-    const ck::GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps), plan.L);
+    ck::GaloisKeys gk;
+    gk.fingerprint = P->fingerprint();
+    const std::map<long, std::size_t> levels = rotation_levels(sh, sp, plan);
+    for (long st : steps) {
+        const auto it = levels.find(st);
+        ck::GaloisKeys one = kg.galois_keys(sk, kg.galois_elements_for_steps({st}), it == levels.end() ? plan.L : it->second);
+        for (auto& kv : one.keys) gk.keys.emplace(kv.first, std::move(kv.second));
+    }
     const double keygen_s = std::chrono::duration<double>(clk::now() - k0).count();
     std::size_t key_bytes = rk.key.size_bytes() + ek.size_bytes();
-    for (const auto* gg : {&gkf, &gk})
+    for (const ck::GaloisKeys* gg : {&gkf, static_cast<const ck::GaloisKeys*>(&gk)})
         for (const auto& kv : gg->keys) key_bytes += kv.second.size_bytes();
     ck::Encoder enc(P);
     ck::Encryptor encr(P, sk);
@@ -97,8 +150,9 @@ void run_shape(const Options& opt, const Shape& s) {
         std::sort(ns.begin(), ns.end());
         const double med = ns[ns.size() / 2];
         const double per = 1.0 / reps;
-        Row("train_step")
+        Row(bench_name)
             .set("shape", s.name)
+            .set("keys", seeded ? "seeded" : "expanded")
             .set("preset", "N16_QP1735_T_enc")
             .set("B", s.B)
             .set("d", s.d)
@@ -117,17 +171,33 @@ void run_shape(const Options& opt, const Shape& s) {
             .set("levels_after_bootstrap", plan.L)
             .set("keygen_s", keygen_s)
             .set("key_bytes", static_cast<std::int64_t>(key_bytes))
+            .set("peak_rss_bytes", static_cast<std::int64_t>(sampler.peak()))
             .print(opt);
     }
 }
 
 void bench_train(const Options& opt) {
     const bool hetal = std::find(opt.slots.begin(), opt.slots.end(), std::size_t{1024}) != opt.slots.end();
-    if (!hetal || opt.slots.size() > 1) run_shape(opt, Shape{"shipped", 512, 120, 5});
-    if (hetal) run_shape(opt, Shape{"hetal_mnist", 1024, 768, 10});
+    if (!hetal || opt.slots.size() > 1) run_shape(opt, Shape{"shipped", 512, 120, 5}, true, "train_step");
+    if (hetal) run_shape(opt, Shape{"hetal_mnist", 1024, 768, 10}, true, "train_step");
+}
+
+// Both key forms, one after the other, per shape: keys held, peak resident memory of each
+// configuration, time per step (their ratio is the cost of the seeded keys).
+void bench_memory(const Options& opt) {
+    const bool hetal = std::find(opt.slots.begin(), opt.slots.end(), std::size_t{1024}) != opt.slots.end();
+    std::vector<Shape> shapes;
+    if (!hetal || opt.slots.size() > 1) shapes.push_back(Shape{"shipped", 512, 120, 5});
+    if (hetal) shapes.push_back(Shape{"hetal_mnist", 1024, 768, 10});
+    for (const Shape& s : shapes)
+        for (bool seeded : {false, true}) run_shape(opt, s, seeded, "memory");
 }
 
 }  // namespace
 
+BT_BENCH_GROUP("memory",
+               "peak resident memory, key bytes and time per training step with the keys expanded and seeded "
+               "(N = 2^16 secure preset; --slots 1024 adds HETAL's shape)",
+               bench_memory);
 BT_BENCH_GROUP("train-step", "encrypted training step, N = 2^16 secure preset, real bootstrapping (--slots 1024: HETAL's shape)",
                bench_train);
