@@ -149,7 +149,8 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
             f.working_bytes = working + (phase == Phase::OneProcess ? w.dataset_bytes : 0);
             break;
         case Phase::Keygen:
-            f.key_bytes = train_keys + boot_keys;
+            // Keys made for files are held seeded (b_j only; one key expanded at a time).
+            f.key_bytes = (train_keys + boot_keys) / 2 + ckks::switching_key_bytes(P, P.max_level());
             f.working_bytes = kFixedBytes;
             break;
         case Phase::Encrypt:
