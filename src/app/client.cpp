@@ -134,7 +134,7 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
         k.relin = bs->make_relin_key(kg, ck.sk);
         if (seed_all) ckks::drop_uniform_halves(k.relin.key);
         tick();
-        k.boot = bs->make_galois_keys(kg, ck.sk, tick, seed_boot);
+        k.boot = bs->make_galois_keys(kg, ck.sk, tick, seed_boot, seed_all);
         k.has_boot = true;
         if (bs->encapsulation_ring()) {
             k.encaps = bs->make_encapsulation_keys(kg, ck.sk);

@@ -218,6 +218,13 @@ void check_no_secret_key(const std::string& dir) {
 
 namespace {
 
+// The encapsulation ring the job's bootstrapper uses (null without encapsulation), without
+// building the bootstrapper's transforms.
+ckks::ParamsPtr encapsulation_ring_of(const ckks::Params& P) {
+    const std::size_t h = ckks::recommended_bootstrap_config(0).ephemeral_weight;
+    return h ? ckks::encapsulation_params(P, h) : nullptr;
+}
+
 // Key sets of the server's key cache.
 enum KeySet : std::uint32_t { kSetRelin = 0, kSetTrain = 1, kSetBoot = 2, kSetEncaps = 3 };
 
@@ -264,7 +271,7 @@ void load_key_files(ServerInputs& s, const std::string& dir, bool boot) {
     s.keys.has_boot = true;
     const std::string epath = path_join(dir, "encaps.key");
     if (path_exists(epath)) {
-        const ckks::ParamsPtr enc_ring = make_bootstrapper(s.P)->encapsulation_ring();
+        const ckks::ParamsPtr enc_ring = encapsulation_ring_of(*s.P);
         if (enc_ring) {
             s.keys.encaps = named(epath, [&] { return ckks::deserialize_encapsulation_keys(P, *enc_ring, read_file(epath)); });
             s.keys.has_encaps = true;
@@ -285,7 +292,7 @@ void map_keys(ServerInputs& s, const ckks::KeyCache& c, bool boot) {
         for (std::uint64_t g : c.ids(kSetBoot)) k.boot.keys.emplace(g, c.key(kSetBoot, g, P));
         k.has_boot = true;
         if (c.has(kSetEncaps, 0)) {
-            const ckks::ParamsPtr enc_ring = make_bootstrapper(s.P)->encapsulation_ring();
+            const ckks::ParamsPtr enc_ring = encapsulation_ring_of(*s.P);
             if (!enc_ring) throw ckks::KeyCacheRejected(c.path() + ": holds encapsulation keys these parameters do not use: stale");
             k.encaps.to_sparse = c.key(kSetEncaps, 0, *enc_ring);
             k.encaps.to_dense = c.key(kSetEncaps, 1, P);
@@ -301,7 +308,7 @@ void build_key_cache(ServerInputs& s, const std::string& dir, const std::string&
     const bool all = path_exists(path_join(dir, "galois-boot.key"));
     load_key_files(s, dir, all || boot);
     const ckks::Params& P = *s.P;
-    ckks::ParamsPtr enc_ring = s.keys.has_encaps ? make_bootstrapper(s.P)->encapsulation_ring() : nullptr;
+    ckks::ParamsPtr enc_ring = s.keys.has_encaps ? encapsulation_ring_of(*s.P) : nullptr;
     std::vector<ckks::KeyCacheEntry> e{{kSetRelin, 0, &P, &s.keys.relin.key}};
     for (const auto& kv : s.keys.train.keys) e.push_back({kSetTrain, kv.first, &P, &kv.second});
     for (const auto& kv : s.keys.boot.keys) e.push_back({kSetBoot, kv.first, &P, &kv.second});

@@ -129,7 +129,9 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     std::size_t boot_keys = bs ? bs->key_bytes() : ckks::switching_key_bytes(P, L);
     if (bs && w.seeded_boot_keys)  // the rotation keys' and the top-level encapsulation key's a_j are not held
         boot_keys -= bs->galois_key_bytes() - bs->galois_key_bytes(true) +
-                     (bs->encapsulation_ring() ? ckks::switching_key_bytes(P, P.max_level()) / 2 : 0);
+                     (bs->encapsulation_ring() ? (ckks::switching_key_bytes(*bs->encapsulation_ring(), 0) +
+                                                  ckks::switching_key_bytes(P, P.max_level())) / 2
+                                               : 0);
     const std::size_t train_data = nb * (sh.blocks * ct_bytes(P, xl) + ct_bytes(P, yl));
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
     const std::size_t test_data = nt * sh.blocks * ct_bytes(P, xl);

@@ -352,12 +352,21 @@ RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk)
 }
 
 GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk,
-                                              const std::function<void()>& on_key, bool seeded) const {
-    GaloisKeys gk = kg.galois_keys(sk, top_elements(), SIZE_MAX, on_key);
-    GaloisKeys gl = kg.galois_keys(sk, low_elements(), stc_->input_level(), on_key);
-    for (auto& kv : gl.keys) gk.keys.emplace(kv.first, std::move(kv.second));
-    if (seeded)
-        for (std::uint64_t g : seeded_elements()) drop_uniform_halves(gk.keys.at(g));
+                                              const std::function<void()>& on_key, bool seeded,
+                                              bool all_seeded) const {
+    const std::vector<std::uint64_t> sd = seeded_elements();
+    auto seed_this = [&](std::uint64_t g) {
+        return all_seeded || (seeded && std::find(sd.begin(), sd.end(), g) != sd.end());
+    };
+    // One key at a time, in the order (and so from the randomness) of one batch call.
+    GaloisKeys gk;
+    gk.fingerprint = params_->fingerprint();
+    for (const auto& [elements, level] : {std::make_pair(top_elements(), SIZE_MAX),
+                                          std::make_pair(low_elements(), stc_->input_level())})
+        for (std::uint64_t g : elements) {
+            GaloisKeys one = kg.galois_keys(sk, {g}, level, on_key, seed_this(g));
+            gk.keys.emplace(g, std::move(one.keys.at(g)));
+        }
     return gk;
 }
 

@@ -131,6 +131,41 @@ TEST_CASE("cli: help for every command, --version on every program") {
     }
 }
 
+TEST_CASE("run: peak memory regression (small bootstrapping ring, a process each): seeded bootstrapping keys hold "
+          "less than --expanded-keys, train the same head bit for bit, and both stay within their forecast") {
+    NEED_PROGRAMS();
+    TempDir tmp;
+    auto run = [&](const std::string& out, bool expanded) {
+        std::vector<std::string> args{"--preset", "N12_test_boot", "--allow-insecure", "--insecure-seed",
+                                      bt_test::kTestSeedHex, "--batch", "128", "--epochs", "1", "--train", "256",
+                                      "--val", "0", "--test", "200", "--no-flooding", "--out", out};
+        if (expanded) args.push_back("--expanded-keys");
+        const bt_test::ProcResult r = run_program("bt_train", args);
+        INFO(r.out);
+        REQUIRE(r.rc == 0);
+        const std::string js = bt_test::slurp(out + "/report.json");
+        auto number_after = [&](std::size_t from, const std::string& key) {
+            const std::size_t p = js.find("\"" + key + "\": ", from);
+            REQUIRE(p != std::string::npos);
+            return std::strtod(js.c_str() + p + key.size() + 4, nullptr);
+        };
+        const double peak = number_after(js.find("\n  \"peak_memory_bytes\""), "peak_memory_bytes");
+        const double forecast = number_after(js.find("\"forecast\""), "peak_memory_bytes");
+        const double keys = number_after(js.find("\"forecast\""), "key_bytes");
+        const std::string form = expanded ? "expanded" : "seeded";
+        MESSAGE(form << " keys: peak " << bt::format_bytes(static_cast<std::size_t>(peak))
+                << ", forecast " << bt::format_bytes(static_cast<std::size_t>(forecast)) << " (keys "
+                << bt::format_bytes(static_cast<std::size_t>(keys)) << ")");
+        CHECK(peak <= 1.25 * forecast);
+        return std::make_pair(peak, keys);
+    };
+    const auto seeded = run(tmp.str() + "/seeded", false);
+    const auto expanded = run(tmp.str() + "/expanded", true);
+    CHECK(seeded.second < 0.8 * expanded.second);  // the forecast's keys: about 2/3 of the bootstrapping keys seeded
+    CHECK(seeded.first < expanded.first);          // and the process held less at its peak
+    CHECK(bt_test::slurp(tmp.str() + "/seeded/head.safetensors") == bt_test::slurp(tmp.str() + "/expanded/head.safetensors"));
+}
+
 }  // TEST_SUITE("app")
 
 TEST_SUITE("app-slow") {

@@ -177,10 +177,30 @@ TEST_CASE("forecast: key and data sizes are exact, known before any key exists")
     const ClientPlan cp = plan_client_job(cfg, 1);
     ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, Randomness::derived(bt::Seed{}, true))};
     std::ostringstream log;
-    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), Randomness::derived(bt::Seed{}, true), log);
-    const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, Calibration{});
-    CHECK(f.key_bytes == keys.bytes());
+    auto keys_of = [&](KeyForm form) {
+        return make_eval_keys(ck, cp.bs.get(), Randomness::derived(bt::Seed{}, true), log, form);
+    };
+    const EvalKeys keys = keys_of(KeyForm::Expanded);
     CHECK(cp.bs->key_bytes() == keys.relin.key.size_bytes() + keys.boot.size_bytes() + keys.encaps.size_bytes());
+    CHECK(cp.plan.train_key_bytes(*cp.P) == keys.train.size_bytes());
+    // Each training key is limited to its level (at least one below the top of the plan).
+    std::size_t below = 0;
+    for (const auto& kv : keys.train.keys) below += kv.second.max_level < cp.plan.lp.L;
+    CHECK(below > 0);
+    // The one-process run, keys expanded and (its default) bootstrapping keys seeded.
+    Workload w;
+    CHECK(make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), w, Calibration{}).key_bytes ==
+          keys.bytes());
+    w.seeded_boot_keys = true;
+    const EvalKeys seeded = keys_of(KeyForm::SeededBootstrap);
+    CHECK(make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), w, Calibration{}).key_bytes ==
+          seeded.bytes());
+    CHECK(seeded.bytes() < keys.bytes());
+    CHECK(seeded.train.size_bytes() == keys.train.size_bytes());
+    // keygen for files: every key seeded, one expanded at a time while it is made.
+    const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, Calibration{});
+    CHECK(f.key_bytes == keys_of(KeyForm::SeededAll).bytes() + bt::ckks::switching_key_bytes(*cp.P, cp.P->max_level()));
+    CHECK(2 * keys_of(KeyForm::SeededAll).bytes() == keys.bytes());
 }
 
 }  // TEST_SUITE("app")

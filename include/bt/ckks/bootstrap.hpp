@@ -206,8 +206,10 @@ public:
     RelinKey make_relin_key(KeyGenerator& kg, const SecretKey& sk) const;
     // seeded: every key used once per bootstrap holds only its b_j (see drop_uniform_halves);
     // the few used several times (seeded_elements() excludes them) stay expanded.
+    // all_seeded: every key seeded (keys made only to be written to files). Each key is
+    // seeded as soon as it is made, so at most one is ever held expanded.
     GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk, const std::function<void()>& on_key = {},
-                                bool seeded = false) const;
+                                bool seeded = false, bool all_seeded = false) const;
     // The rotation keys make_galois_keys seeds: all but the transforms' repeated Horner steps.
     std::vector<std::uint64_t> seeded_elements() const;
     // The encapsulation keys (config ephemeral_weight > 0): samples the ephemeral secret,
