@@ -132,6 +132,8 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
                      (bs->encapsulation_ring() ? (ckks::switching_key_bytes(*bs->encapsulation_ring(), 0) +
                                                   ckks::switching_key_bytes(P, P.max_level())) / 2
                                                : 0);
+    if (bs && w.seeded_all_keys) boot_keys = bs->key_bytes() / 2;  // b_j only, every key
+    const std::size_t train_keys_held = w.seeded_all_keys ? train_keys / 2 : train_keys;
     const std::size_t train_data = nb * (sh.blocks * ct_bytes(P, xl) + ct_bytes(P, yl));
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
     const std::size_t test_data = nt * sh.blocks * ct_bytes(P, xl);
@@ -142,7 +144,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     switch (phase) {
         case Phase::OneProcess:
         case Phase::Train:
-            f.key_bytes = train_keys + boot_keys;
+            f.key_bytes = train_keys_held + boot_keys;
             // Streamed: the batch in use and the one read ahead; no cached rotations.
             f.data_bytes = (w.stream_train ? std::min<std::size_t>(nb, 2) * train_data / std::max<std::size_t>(nb, 1)
                                            : train_data) +
@@ -176,10 +178,13 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     if (phase == Phase::Infer) f.disk_bytes = test_data / (sh.blocks ? sh.blocks : 1);
     // ---- time
     const double boot =
-        w.sk_bootstrap ? 2 * cal.encrypt_x : kBootKeySwitches * (w.seeded_boot_keys ? cal.ks_top_seeded : cal.ks_top);
+        w.sk_bootstrap ? 2 * cal.encrypt_x
+                       : kBootKeySwitches * (w.seeded_boot_keys || w.seeded_all_keys ? cal.ks_top_seeded : cal.ks_top);
+    // Every key seeded: each key switch regenerates its a_j (the top level's measured ratio).
+    const double seeded_factor = w.seeded_all_keys && cal.ks_top > 0 ? cal.ks_top_seeded / cal.ks_top : 1.0;
     const train::OpCounts& c = plan.per_step;
     const double switches = static_cast<double>(c.rotations + c.relins) + 0.5 * static_cast<double>(c.hoisted_rotations);
-    const double rest = kStepFactor * switches * cal.ks_train;
+    const double rest = kStepFactor * switches * cal.ks_train * seeded_factor;
     double keygen = 0;
     if (bs) {
         keygen += cal.key_top * key_weight(P, P.max_level() - 3) / key_weight(P, P.max_level());  // relinearization

@@ -268,6 +268,7 @@ struct Prepared {
     Dataset ds;
     Forecast forecast;
     bool stream = false;  // the training set goes through a spill file (--stream-data, or chosen for --max-memory)
+    bool seed_all = false;  // every key seeded (chosen for --max-memory when nothing else fits)
 };
 
 // The data set is opened first: its classes and their names are part of the job.
@@ -299,7 +300,28 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
             p.stream = true;
         }
     }
+    if (avail && p.forecast.peak_bytes > avail && !cfg.expanded_keys && !cfg.sk_bootstrap) {
+        // The last resort before a refusal: every key seeded (training and relinearization
+        // keys regenerate their a_j at every key switch too).
+        w.seeded_all_keys = true;
+        for (bool stream : {p.stream, true}) {  // the set in memory if that fits, else streamed too
+            w.stream_train = stream;
+            Forecast fa = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
+            if (fa.peak_bytes > avail) continue;
+            log << "memory: " << format_bytes(p.forecast.peak_bytes) << " is above the limit; every key will be "
+                << "seeded (its uniform half regenerated at each use)" << (stream && !p.stream ? " and the training set "
+                "streamed from a file" : "") << ": " << format_bytes(fa.peak_bytes) << ", slower\n";
+            p.forecast = std::move(fa);
+            p.seed_all = true;
+            p.stream = stream;
+            break;
+        }
+    }
     log << cal.describe() << "\n" << p.forecast.describe() << "\n";
+    log << "keys: " << (cfg.expanded_keys || cfg.sk_bootstrap ? "every key expanded (--expanded-keys)"
+                        : p.seed_all ? "every key seeded (memory limit)"
+                                     : "bootstrapping keys used once per bootstrap seeded, the others expanded")
+        << "\n";
     log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
         << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";
     if (cfg.plan_only) {
@@ -327,9 +349,9 @@ struct Handover {
     double seconds = 0;
 };
 
-void make_keys(Handover& h, ClientPlan& cp, const Randomness& rnd, RunReport& rep, bool expanded, std::ostream& log) {
+void make_keys(Handover& h, ClientPlan& cp, const Randomness& rnd, RunReport& rep, KeyForm form, std::ostream& log) {
     const auto t = clk::now();
-    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log, expanded ? KeyForm::Expanded : KeyForm::SeededBootstrap);
+    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log, form);
     h.seconds = since(t);
     if (cp.bs) {
         attach_keys(*cp.bs, h.keys);
@@ -435,7 +457,8 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
 
     // ---- client: keys and encryption, handed over in memory
     Handover h{ClientKeys{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)}, {}, nullptr, nullptr, 0};
-    make_keys(h, cp, rnd, res.report, cfg.expanded_keys, log);
+    make_keys(h, cp, rnd, res.report,
+              cfg.expanded_keys ? KeyForm::Expanded : pre.seed_all ? KeyForm::SeededAll : KeyForm::SeededBootstrap, log);
     t.keygen = h.seconds;
     auto t0 = clk::now();
     const std::uint64_t data_id = rnd.id("data");

@@ -132,17 +132,26 @@ TEST_CASE("cli: help for every command, --version on every program") {
 }
 
 TEST_CASE("run: peak memory regression (small bootstrapping ring, a process each): seeded bootstrapping keys hold "
-          "less than --expanded-keys, train the same head bit for bit, and both stay within their forecast") {
+          "less than --expanded-keys, a --max-memory only every key seeded fits chooses that, all train the same "
+          "head bit for bit, and each stays within its forecast") {
     NEED_PROGRAMS();
     TempDir tmp;
-    auto run = [&](const std::string& out, bool expanded) {
+    struct Measured {
+        double peak, keys, forecast;
+    };
+    auto run = [&](const std::string& out, bool expanded, std::size_t limit_mib = 0) {
         std::vector<std::string> args{"--preset", "N12_test_boot", "--allow-insecure", "--insecure-seed",
                                       bt_test::kTestSeedHex, "--batch", "128", "--epochs", "1", "--train", "256",
                                       "--val", "0", "--test", "200", "--no-flooding", "--out", out};
         if (expanded) args.push_back("--expanded-keys");
+        if (limit_mib) {
+            args.push_back("--max-memory");
+            args.push_back(std::to_string(limit_mib) + "M");
+        }
         const bt_test::ProcResult r = run_program("bt_train", args);
         INFO(r.out);
         REQUIRE(r.rc == 0);
+        CHECK((r.out.find("every key will be seeded") != std::string::npos) == (limit_mib != 0));
         const std::string js = bt_test::slurp(out + "/report.json");
         auto number_after = [&](std::size_t from, const std::string& key) {
             const std::size_t p = js.find("\"" + key + "\": ", from);
@@ -157,13 +166,21 @@ TEST_CASE("run: peak memory regression (small bootstrapping ring, a process each
                 << ", forecast " << bt::format_bytes(static_cast<std::size_t>(forecast)) << " (keys "
                 << bt::format_bytes(static_cast<std::size_t>(keys)) << ")");
         CHECK(peak <= 1.25 * forecast);
-        return std::make_pair(peak, keys);
+        return Measured{peak, keys, forecast};
     };
-    const auto seeded = run(tmp.str() + "/seeded", false);
-    const auto expanded = run(tmp.str() + "/expanded", true);
-    CHECK(seeded.second < 0.8 * expanded.second);  // the forecast's keys: about 2/3 of the bootstrapping keys seeded
-    CHECK(seeded.first < expanded.first);          // and the process held less at its peak
-    CHECK(bt_test::slurp(tmp.str() + "/seeded/head.safetensors") == bt_test::slurp(tmp.str() + "/expanded/head.safetensors"));
+    const Measured seeded = run(tmp.str() + "/seeded", false);
+    const Measured expanded = run(tmp.str() + "/expanded", true);
+    CHECK(seeded.keys < 0.8 * expanded.keys);  // the forecast's keys: about 2/3 of the bootstrapping keys seeded
+    CHECK(seeded.peak < expanded.peak);        // and the process held less at its peak
+    // A limit the default does not fit but every key seeded does (keys: half the expanded
+    // ones): --max-memory chooses it.
+    const double all_seeded = seeded.forecast - (seeded.keys - expanded.keys / 2);
+    const Measured limited = run(tmp.str() + "/limited", false, static_cast<std::size_t>(all_seeded / 1048576.0) + 1);
+    CHECK(limited.keys * 2 == expanded.keys);
+    CHECK(limited.peak < seeded.peak);
+    const std::string head = bt_test::slurp(tmp.str() + "/seeded/head.safetensors");
+    CHECK(head == bt_test::slurp(tmp.str() + "/expanded/head.safetensors"));
+    CHECK(head == bt_test::slurp(tmp.str() + "/limited/head.safetensors"));
 }
 
 }  // TEST_SUITE("app")
