@@ -3,6 +3,7 @@
 // blocks at a time (chacha_x16.inc; AVX-512 when the run-time path allows it). For public
 // data only (the "a" halves of keys and of seed-compressed ciphertexts): nothing is wiped.
 #include "bt/cpu.hpp"
+#include "bt/ct.hpp"
 #include "bt/random.hpp"
 #include "kernels.hpp"
 
@@ -70,7 +71,9 @@ void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* o
         for (std::size_t b = 0; b < 16 && i < n; ++b)
             for (std::size_t w = 0; w < 8; ++w) {
                 const u64 x = ((static_cast<u64>(buf[(2 * w + 1) * 16 + b]) << 32) | buf[2 * w * 16 + b]) & mask;
-                if (x < q) {
+                bool accept = x < q;
+                BT_CT_PUBLIC(&accept, sizeof accept);  // the values are public; rejected ones are never output
+                if (accept) {
                     out[i++] = x;
                     if (i == n) break;
                 }
