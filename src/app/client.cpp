@@ -153,7 +153,7 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     k.train.fingerprint = P->fingerprint();
     for (const auto& [level, steps] : steps_by_level) {
         ckks::GaloisKeys g =
-            kg_train.galois_keys(ck.sk, kg_train.galois_elements_for_steps(steps), level, tick, seed_all);
+            kg_train.galois_keys(ck.sk, kg_train.galois_elements_for_steps(steps), level, tick, seed_boot);  // used a few times per step
         for (auto& kv : g.keys) k.train.keys.emplace(kv.first, std::move(kv.second));
     }
     progress.finish(format_bytes(k.bytes()) + " in memory (relinearization " + format_bytes(k.relin.key.size_bytes()) +

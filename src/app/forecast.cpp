@@ -133,7 +133,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
                                                   ckks::switching_key_bytes(P, P.max_level())) / 2
                                                : 0);
     if (bs && w.seeded_all_keys) boot_keys = bs->key_bytes() / 2;  // b_j only, every key
-    const std::size_t train_keys_held = w.seeded_all_keys ? train_keys / 2 : train_keys;
+    const std::size_t train_keys_held = w.seeded_all_keys || w.seeded_boot_keys ? train_keys / 2 : train_keys;
     const std::size_t train_data = nb * (sh.blocks * ct_bytes(P, xl) + ct_bytes(P, yl));
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
     const std::size_t test_data = nt * sh.blocks * ct_bytes(P, xl);

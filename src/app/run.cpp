@@ -320,7 +320,8 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     log << cal.describe() << "\n" << p.forecast.describe() << "\n";
     log << "keys: " << (cfg.expanded_keys || cfg.sk_bootstrap ? "every key expanded (--expanded-keys)"
                         : p.seed_all ? "every key seeded (memory limit)"
-                                     : "bootstrapping keys used once per bootstrap seeded, the others expanded")
+                                     : "seeded, but for the relinearization key and the bootstrapping transforms' "
+                                       "repeated steps (--expanded-keys: every key expanded)")
         << "\n";
     log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
         << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";
@@ -458,7 +459,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     // ---- client: keys and encryption, handed over in memory
     Handover h{ClientKeys{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)}, {}, nullptr, nullptr, 0};
     make_keys(h, cp, rnd, res.report,
-              cfg.expanded_keys ? KeyForm::Expanded : pre.seed_all ? KeyForm::SeededAll : KeyForm::SeededBootstrap, log);
+              cfg.expanded_keys ? KeyForm::Expanded : pre.seed_all ? KeyForm::SeededAll : KeyForm::Seeded, log);
     t.keygen = h.seconds;
     auto t0 = clk::now();
     const std::uint64_t data_id = rnd.id("data");

@@ -106,8 +106,8 @@ int run_main(int argc, char** argv) {
     o.real("--flood-sigma", "X", "flooding noise per slot (default 2^-6 = 0.015625)", &c.flood_sigma, 0, 1000, true);
     o.flag("--infer", "also run encrypted inference on the encrypted test set", &c.infer);
     o.flag("--stream-data", "keep the encrypted training set in a file and read it a batch at a time", &c.stream_data);
-    o.flag("--expanded-keys", "hold the bootstrapping keys expanded (default: seeded, their uniform halves "
-           "regenerated at use: about 3.1 GiB less memory for a few per cent of a step)", &c.expanded_keys);
+    o.flag("--expanded-keys", "hold every key expanded (default: the keys used a few times per step seeded, their "
+           "uniform halves regenerated at use: 3.7 GiB less for the default task)", &c.expanded_keys);
     bool no_range = false;
     o.flag("--no-range-check", "skip the client's secret-key probe of the softmax input ranges", &no_range);
     o.flag("--insecure-sk-bootstrap", "INSECURE: bootstrapping by decrypt/re-encrypt (tests and quick trials)",

@@ -104,10 +104,11 @@ struct ClientKeys {
 };
 
 ckks::SecretKey make_secret_key(const ckks::ParamsPtr& P, const Randomness& rnd);
-// How the keys are held: every a_j expanded (fastest key switching), the bootstrapping
-// rotation keys seeded (a_j regenerated at use: half their memory for a few per cent of a
-// step, the one-process default), or every key seeded (keys that are only written to files).
-enum class KeyForm { Expanded, SeededBootstrap, SeededAll };
+// How the keys are held: every a_j expanded; Seeded (the one-process default): every key
+// seeded (a_j regenerated at use, half the memory) except the two used many times per
+// bootstrap (relinearization, the transforms' repeated Horner giant steps); or every key
+// seeded (keys only written to files, and a memory limit's last resort).
+enum class KeyForm { Expanded, Seeded, SeededAll };
 // `bs` null: the secret-key stand-in (no bootstrapping keys). Progress per key on `log`.
 EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, const Randomness& rnd,
                         std::ostream& log, KeyForm form = KeyForm::Expanded);

@@ -43,7 +43,8 @@ struct Workload {
     bool encrypt_test = false;       // one-process --infer
     bool stream_train = false;       // the training set is read from a file a batch at a time
     bool sk_bootstrap = false;
-    bool seeded_boot_keys = false;   // bootstrapping rotation and encapsulation keys hold only b_j
+    bool seeded_boot_keys = false;   // KeyForm::Seeded: every key but the relinearization key and the
+                                     // bootstrapping transforms' repeated steps holds only b_j
     bool seeded_all_keys = false;    // every key holds only b_j (a memory limit's last resort)
 };
 
