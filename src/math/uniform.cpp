@@ -28,6 +28,13 @@ Kernel kernel_for(SimdPath p) {
     return chacha20_x16_portable;
 }
 
+// The ChaCha20 key: the seed as 8 little-endian words.
+void key_words(const Seed& seed, std::uint32_t key[8]) {
+    for (std::size_t i = 0; i < 8; ++i)
+        key[i] = static_cast<std::uint32_t>(seed[4 * i]) | static_cast<std::uint32_t>(seed[4 * i + 1]) << 8 |
+                 static_cast<std::uint32_t>(seed[4 * i + 2]) << 16 | static_cast<std::uint32_t>(seed[4 * i + 3]) << 24;
+}
+
 int bit_length64(u64 x) {
     int b = 0;
     while (x) {
@@ -42,11 +49,7 @@ int bit_length64(u64 x) {
 void chacha20_x16(const Seed& seed, std::uint64_t counter, std::uint64_t stream, std::uint32_t out[256],
                   SimdPath path) {
     std::uint32_t key[8];
-    for (int i = 0; i < 8; ++i)
-        key[i] = static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i)]) |
-                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 1)]) << 8 |
-                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 2)]) << 16 |
-                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 3)]) << 24;
+    key_words(seed, key);
     kernel_for(path)(key, counter, stream, out);
 }
 
@@ -55,11 +58,7 @@ void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* o
     const int bits = bit_length64(q - 1);
     const u64 mask = bits == 64 ? ~u64{0} : (u64{1} << bits) - 1;
     std::uint32_t key[8];
-    for (int i = 0; i < 8; ++i)
-        key[i] = static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i)]) |
-                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 1)]) << 8 |
-                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 2)]) << 16 |
-                 static_cast<std::uint32_t>(seed[static_cast<std::size_t>(4 * i + 3)]) << 24;
+    key_words(seed, key);
     const Kernel k = kernel_for(simd_path());
     alignas(64) std::uint32_t buf[256];
     std::uint64_t counter = 0;
