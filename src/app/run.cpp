@@ -318,10 +318,10 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
         }
     }
     log << cal.describe() << "\n" << p.forecast.describe() << "\n";
-    log << "keys: " << (cfg.expanded_keys || cfg.sk_bootstrap ? "every key expanded (--expanded-keys)"
+    log << "key form: " << (cfg.expanded_keys || cfg.sk_bootstrap ? "every key expanded (--expanded-keys)"
                         : p.seed_all ? "every key seeded (memory limit)"
                                      : "seeded, but for the relinearization key and the bootstrapping transforms' "
-                                       "repeated steps (--expanded-keys: every key expanded)")
+                                       "repeated steps (every key expanded with --expanded-keys)")
         << "\n";
     log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
         << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";
