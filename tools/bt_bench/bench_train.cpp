@@ -112,7 +112,8 @@ void run_shape(const Options& opt, const Shape& s, bool seeded, const char* benc
     const std::map<long, std::size_t> levels = rotation_levels(sh, sp, plan);
     for (long st : steps) {
         const auto it = levels.find(st);
-        ck::GaloisKeys one = kg.galois_keys(sk, kg.galois_elements_for_steps({st}), it == levels.end() ? plan.L : it->second);
+        ck::GaloisKeys one = kg.galois_keys(sk, kg.galois_elements_for_steps({st}),
+                                            it == levels.end() ? plan.L : it->second, {}, seeded);
         for (auto& kv : one.keys) gk.keys.emplace(kv.first, std::move(kv.second));
     }
     const double keygen_s = std::chrono::duration<double>(clk::now() - k0).count();
