@@ -30,8 +30,12 @@ const char* kClientHint = "run `bt_train keygen` (and `bt_train encrypt`) first,
 const char* kServerHint = "the client's `bt_train keygen` and `bt_train encrypt` write the server directory; "
                           "pass --server DIR";
 
-std::vector<std::uint8_t> read_required(const std::string& path, const std::string& what, const std::string& hint) {
+void require_file(const std::string& path, const std::string& what, const std::string& hint) {
     if (!path_exists(path)) throw UsageError(what + " " + path + " not found: " + hint);
+}
+
+std::vector<std::uint8_t> read_required(const std::string& path, const std::string& what, const std::string& hint) {
+    require_file(path, what, hint);
     return read_file(path);
 }
 
@@ -394,11 +398,10 @@ ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool a
         load_key_files(s, dir, bootstrapping_keys);
     } else {
         // The key files are read (and checked) in full only when the cache is (re)built.
-        for (const char* name : {"relin.key", "galois-train.key"})
-            if (!path_exists(path_join(dir, name)))
-                throw UsageError("key file " + path_join(dir, name) + " not found: " + kServerHint);
-        if (bootstrapping_keys && !path_exists(path_join(dir, "galois-boot.key")))
-            throw UsageError("bootstrapping rotation keys " + path_join(dir, "galois-boot.key") + " not found: " + kServerHint);
+        require_file(path_join(dir, "relin.key"), "relinearization key", kServerHint);
+        require_file(path_join(dir, "galois-train.key"), "training rotation keys", kServerHint);
+        if (bootstrapping_keys)
+            require_file(path_join(dir, "galois-boot.key"), "bootstrapping rotation keys", kServerHint);
         const std::uint64_t source = key_files_digest(dir);
         try {
             const std::shared_ptr<const ckks::KeyCache> c = ckks::KeyCache::open(key_cache, source);

@@ -51,8 +51,7 @@ std::size_t SwitchingKey::size_bytes() const {
 const u64* SwitchingKey::a_limb(const Params& P, std::size_t j, std::size_t ri, u64* scratch) const {
     if (mapped()) return mapped_a[j] + key_limb(P, ri) * P.N();
     if (!seeded) return a[j].limb(key_limb(P, ri));
-    // The stream of limb ri of digit j, as expand_uniform_poly draws it.
-    sample_uniform_public(seed, (static_cast<std::uint64_t>(j) << 8) | ri, P.modulus(ri).value, scratch, P.N());
+    expand_uniform_limb(P, seed, j, ri, scratch);
     return scratch;
 }
 
@@ -97,9 +96,12 @@ void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream
     for_each_limb(limbs, P.N(), [&](std::size_t i) {
         // One independent ChaCha20 stream per (digit, RNS index): expansion parallelizes and
         // any limb can be regenerated alone.
-        const std::size_t ri = rns_index(P, max_level, i);
-        sample_uniform_public(seed, (stream << 8) | ri, P.modulus(ri).value, a.limb(i), P.N());
+        expand_uniform_limb(P, seed, stream, rns_index(P, max_level, i), a.limb(i));
     });
+}
+
+void expand_uniform_limb(const Params& P, const Seed& seed, std::uint64_t stream, std::size_t ri, u64* out) {
+    sample_uniform_public(seed, (stream << 8) | ri, P.modulus(ri).value, out, P.N());
 }
 
 KeyGenerator::KeyGenerator(ParamsPtr params, std::optional<Seed> fixed_seed)

@@ -35,15 +35,6 @@ void key_words(const Seed& seed, std::uint32_t key[8]) {
                  static_cast<std::uint32_t>(seed[4 * i + 2]) << 16 | static_cast<std::uint32_t>(seed[4 * i + 3]) << 24;
 }
 
-int bit_length64(u64 x) {
-    int b = 0;
-    while (x) {
-        ++b;
-        x >>= 1;
-    }
-    return b;
-}
-
 }  // namespace
 
 void chacha20_x16(const Seed& seed, std::uint64_t counter, std::uint64_t stream, std::uint32_t out[256],
@@ -55,7 +46,7 @@ void chacha20_x16(const Seed& seed, std::uint64_t counter, std::uint64_t stream,
 
 void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* out, std::size_t n) {
     if (q == 0) throw std::invalid_argument("sample_uniform_public: q = 0");
-    const int bits = bit_length64(q - 1);
+    const int bits = bit_length(q - 1);
     const u64 mask = bits == 64 ? ~u64{0} : (u64{1} << bits) - 1;
     std::uint32_t key[8];
     key_words(seed, key);

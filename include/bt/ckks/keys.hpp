@@ -144,6 +144,8 @@ std::size_t switching_key_bytes(const Params& P, std::size_t max_level);
 // level-limited key's limbs equal the full key's.
 void expand_uniform_poly(const Params& P, const Seed& seed, std::uint64_t stream, Poly& a,
                          std::size_t max_level = SIZE_MAX);
+// One limb of it (RNS index ri, N words): what a seeded key regenerates at use.
+void expand_uniform_limb(const Params& P, const Seed& seed, std::uint64_t stream, std::size_t ri, u64* out);
 
 // A secret key from its N ternary coefficients: the NTT form over Q ∪ P is derived.
 SecretKey secret_key_from_coeffs(const Params& P, SecureVector<std::int8_t> coeffs);
