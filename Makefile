@@ -4,6 +4,8 @@
 #                     examples of the library (tools/examples/*.cpp -> $(BUILD)/examples/)
 #   make test         build and run the doctest suite (./bt_tests), real-size cases included
 #   make test-quick   the suite without the real-size (*-slow) cases: minutes, under 2 GiB
+#   make MPI=1 test-mpi  the data-parallel server: the mpi suite under mpirun -np 2 and -np 3 and
+#                     the command-line kill-and-resume check (tests/mpi_cli.sh); needs Open MPI
 #   make bench        run the benchmarks (./bt_bench all)
 #   make static       fully static bt_train and bt_bench for this machine into $(BUILD)/static/
 #   make cross        fully static bt_train, bt_bench and bt_tests for CROSS (a GNU triplet,
@@ -23,6 +25,15 @@ CXXFLAGS ?= -O2 -g
 LDFLAGS  ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# MPI=1: the data-parallel server (mpirun -np R bt_train train|infer). Open MPI's or
+# MPICH's mpicxx and -DBT_MPI; everything in build-mpi/ (programs too), so that the
+# default build stays free of any dependency. src/dist/comm.cpp holds every MPI call.
+ifeq ($(MPI),1)
+  CXX    := mpicxx
+  BUILD  ?= build-mpi
+  BIN    ?= build-mpi
+  MPI_DEF := -DBT_MPI
+endif
 BUILD    ?= build
 BIN      ?= .
 CROSS    ?= aarch64-linux-gnu
@@ -32,7 +43,7 @@ WARN     := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wno-psabi
 # default for C++ on aarch64 and in x86 files built with -mfma). The server's floating point
 # must round the same way on every target and SIMD path (see include/bt/detmath.hpp).
 FP_FLAGS := -ffp-contract=off
-BT_FLAGS := -std=c++17 -pthread -Iinclude -isystem third_party $(WARN) $(FP_FLAGS) -MMD -MP
+BT_FLAGS := -std=c++17 -pthread -Iinclude -isystem third_party $(WARN) $(FP_FLAGS) $(MPI_DEF) -MMD -MP
 LIBS     := -pthread
 
 TARGET   := $(shell $(CXX) -dumpmachine 2>/dev/null)
@@ -78,7 +89,7 @@ EXAMPLE_SRCS := $(sort $(wildcard tools/examples/*.cpp))
 EXAMPLE_BINS := $(EXAMPLE_SRCS:tools/examples/%.cpp=$(BUILD)/examples/%)
 .SECONDARY: $(EXAMPLE_SRCS:%.cpp=$(BUILD)/%.o)
 
-.PHONY: all test test-quick bench static cross clean install uninstall info fuzz sanitize simd-symbol-check ct-check FORCE
+.PHONY: all test test-mpi test-quick bench static cross clean install uninstall info fuzz sanitize simd-symbol-check ct-check FORCE
 all: info $(PROGRAMS) $(EXAMPLE_BINS)
 
 info:
@@ -149,6 +160,29 @@ test: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) $(EXAMPLE_BINS) simd-sym
 
 test-quick: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) $(EXAMPLE_BINS) simd-symbol-check
 	$(BIN)/bt_tests -tse='*-slow'
+
+# MPI test cases under mpirun with 2 and 3 ranks (one thread each), then the command line
+# under mpirun (tests/mpi_cli.sh): kill a rank mid-step, resume with another rank count,
+# the same head.bin. One closing line over all runs. Running as root (CI containers) needs
+# OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 in the environment.
+MPIRUN       ?= mpirun
+MPIRUN_FLAGS ?= --oversubscribe --bind-to none
+test-mpi:
+ifneq ($(MPI),1)
+	$(MAKE) MPI=1 test-mpi
+else
+test-mpi: info $(BIN)/bt_tests $(BIN)/bt_train
+	@log=$(BUILD)/test-mpi.log; : > $$log; st=0; \
+	for np in 2 3; do \
+	  echo "== $(MPIRUN) -np $$np $(BIN)/bt_tests -ts=mpi"; \
+	  BT_THREADS=1 $(MPIRUN) $(MPIRUN_FLAGS) -np $$np $(BIN)/bt_tests -ts=mpi 2>&1 | tee -a $$log || st=1; \
+	done; \
+	MPIRUN="$(MPIRUN) $(MPIRUN_FLAGS)" BT_TRAIN=$(BIN)/bt_train sh tests/mpi_cli.sh 2>&1 | tee -a $$log || st=1; \
+	p=$$(grep -E '^tests: [0-9]+ passed' $$log | awk '{s+=$$2} END {print s+0}'); \
+	f=$$(grep -E '^tests: [0-9]+ passed' $$log | awk '{s+=$$4} END {print s+0}'); \
+	n=$$(grep -cE '^tests: [0-9]+ passed' $$log); [ "$$n" -eq 3 ] || { f=$$((f + 3 - n)); st=1; }; \
+	echo "tests: $$p passed, $$f failed"; [ "$$f" -eq 0 ] && [ $$st -eq 0 ]
+endif
 
 bench: $(BIN)/bt_bench
 	$(BIN)/bt_bench all

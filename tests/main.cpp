@@ -10,8 +10,10 @@
 #include "doctest/doctest.h"
 
 #include "bt/cpu.hpp"
+#include "bt/dist/comm.hpp"
 
 #include <cstdio>
+#include <sstream>
 
 namespace {
 
@@ -43,11 +45,27 @@ struct ClosingLine : doctest::IReporter {
 DOCTEST_REGISTER_LISTENER("closing-line", 1, ClosingLine);
 
 int main(int argc, char** argv) {
-    std::printf("BlindTuner tests: SIMD path %s (CPU offers: %s)\n", bt::simd_path_name(bt::simd_path()),
-                bt::cpu_features_string().c_str());
+    // Under mpirun (make MPI=1 test-mpi) every rank runs the suite; rank 0 reports. The other
+    // ranks' doctest output is kept and shown only if they fail; the closing line counts a
+    // test case as failed if it failed on any rank.
+    bt::dist::init(&argc, &argv);
+    const bt::dist::Comm& comm = bt::dist::Comm::world();
+    if (comm.root())
+        std::printf("BlindTuner tests: SIMD path %s (CPU offers: %s)%s\n", bt::simd_path_name(bt::simd_path()),
+                    bt::cpu_features_string().c_str(),
+                    comm.size() > 1 ? (", " + std::to_string(comm.size()) + " MPI ranks").c_str() : "");
     doctest::Context ctx;
     ctx.applyCommandLine(argc, argv);
-    const int rc = ctx.run();
-    if (!ctx.shouldExit()) std::printf("tests: %u passed, %u failed\n", g_passed, g_failed);
+    std::ostringstream quiet;
+    if (!comm.root()) ctx.setCout(&quiet);
+    int rc = ctx.run();
+    if (comm.size() > 1) {
+        if (rc != 0) std::fprintf(stderr, "== rank %d of %d:\n%s\n", comm.rank(), comm.size(), quiet.str().c_str());
+        g_failed = static_cast<unsigned>(comm.allreduce_max(g_failed));
+        g_passed = static_cast<unsigned>(comm.allreduce_min(g_passed));
+        rc = static_cast<int>(comm.allreduce_max(static_cast<std::uint64_t>(rc != 0)));
+    }
+    if (!ctx.shouldExit() && comm.root()) std::printf("tests: %u passed, %u failed\n", g_passed, g_failed);
+    bt::dist::finalize();
     return rc;
 }

@@ -70,6 +70,7 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
         for (int c : cfg.classes) j.class_names.push_back(std::to_string(c));
     j.d = feature_d ? feature_d : cp.model.config.width;
     j.batch = cfg.batch;
+    j.groups = cfg.groups;
     j.epochs = cfg.epochs;
     j.lr = cfg.lr;
     j.softmax = cfg.softmax;
@@ -232,7 +233,7 @@ std::vector<train::BatchData<train::TwinBackend>> twin_set(const Plan& plan, con
 
 train::Head range_precheck(const train::Features& train, const Job& job, std::ostream& log) {
     double spread = 0;
-    train::Head exact = train::exact_training(train, train::make_batches(train.rows, job.batch), job.epochs, job.lr, spread);
+    train::Head exact = train::exact_training(train, train::make_batches(train.rows, job.step_rows()), job.epochs, job.lr, spread);
     try {
         train::check_logit_spread(spread, job.softmax.V);
     } catch (const std::invalid_argument& e) {

@@ -61,6 +61,8 @@ void check_config(const RunConfig& cfg) {
                 throw UsageError("--class-names: a name holds a control character; use printable names");
     if (cfg.batch < 1 || cfg.batch > kMaxBatch)
         throw UsageError("--batch must be from 1 to " + std::to_string(kMaxBatch) + ", got " + std::to_string(cfg.batch));
+    if (cfg.groups < 1 || cfg.groups > kMaxGroups)
+        throw UsageError("--groups must be from 1 to " + std::to_string(kMaxGroups) + ", got " + std::to_string(cfg.groups));
     if (cfg.epochs < 1 || cfg.epochs > kMaxEpochs)
         throw UsageError("--epochs must be from 1 to " + std::to_string(kMaxEpochs) + ", got " + std::to_string(cfg.epochs));
     if (cfg.train_size > kMaxImages || cfg.val_size > kMaxImages || cfg.test_size > kMaxImages)

@@ -1,6 +1,8 @@
 // The job and its plan (see bt/app/job.hpp).
 #include "bt/app/job.hpp"
 
+#include "bt/app/config.hpp"
+
 #include "bt/app/args.hpp"
 #include "bt/os.hpp"
 
@@ -79,6 +81,7 @@ CiphertextBundle Job::bundle() const {
     b.set("class_names", join_names(class_names));
     b.set("d", std::to_string(d));
     b.set("batch", std::to_string(batch));
+    b.set("groups", std::to_string(groups));
     b.set("epochs", std::to_string(epochs));
     b.set("lr", CiphertextBundle::f64(lr));
     b.set("levels_after_bootstrap", std::to_string(L));
@@ -115,6 +118,7 @@ Job Job::from(const CiphertextBundle& b, const std::string& path) {
     };
     j.d = bounded("d", std::uint64_t{1} << 20);
     j.batch = bounded("batch", std::uint64_t{1} << 24);
+    j.groups = b.has("groups") ? bounded("groups", kMaxGroups) : 1;  // files of 0.4.0 and before: one group
     j.epochs = bounded("epochs", 100000);
     j.lr = b.get_f64("lr");
     j.L = bounded("levels_after_bootstrap", 64);
@@ -125,7 +129,7 @@ Job Job::from(const CiphertextBundle& b, const std::string& path) {
     j.softmax.inv2_degree = static_cast<int>(bounded("inv2_degree", 1023));
     j.sk_bootstrap = b.has("bootstrapping") && b.get("bootstrapping").rfind("secret-key", 0) == 0;
     const bool names_ok = j.class_names.empty() || j.class_names.size() == j.labels.size();
-    if (j.labels.size() < 2 || j.d == 0 || j.batch == 0 || j.epochs == 0 || !std::isfinite(j.lr) || !(j.lr > 0) ||
+    if (j.labels.size() < 2 || j.d == 0 || j.batch == 0 || j.groups == 0 || j.epochs == 0 || !std::isfinite(j.lr) || !(j.lr > 0) ||
         !std::isfinite(j.softmax.V) || !(j.softmax.V > 0) || !names_ok)
         throw std::runtime_error(path + ": implausible job (classes, width, batch, epochs, rates or degrees): the "
                                  "file is corrupt");

@@ -6,6 +6,7 @@
 #include "bt/app/data.hpp"
 #include "bt/app/forecast.hpp"
 #include "bt/cpu.hpp"
+#include "bt/dist/comm.hpp"
 #include "bt/os.hpp"
 #include "bt/threadpool.hpp"
 #include "bt/train/training.hpp"
@@ -146,11 +147,47 @@ void role_encrypt(const RunConfig& cfg_in, const RoleDirs& dirs, std::ostream& l
 
 // ================================================================ train (server)
 
-void role_train(const TrainRoleOptions& o, std::ostream& log) {
+namespace {
+
+// Where a rank other than 0 writes its log: nowhere (rank 0 speaks for the job; errors
+// still reach stderr with the rank's number).
+struct NullBuf : std::streambuf {
+    int overflow(int c) override { return c; }
+};
+
+std::ostream& rank_log(const dist::Comm& c, std::ostream& log) {
+    static NullBuf buf;
+    static std::ostream null(&buf);
+    return c.root() ? log : null;
+}
+
+// The server's inputs on every rank. The first rank of each machine loads the key files
+// and builds or checks the key cache; the others of that machine then map the same cache
+// (one copy of the keys in the page cache for all of them).
+ServerInputs load_server_ranks(const dist::Comm& c, const std::string& dir, bool boot, bool allow_insecure,
+                               const std::string& key_cache, std::ostream& log) {
+    const std::string cache = key_cache == "-" ? default_key_cache(dir) : key_cache;
+    if (c.size() == 1) return load_server(dir, boot, allow_insecure, cache, &log);
+    std::unique_ptr<ServerInputs> in;
+    if (c.node_rank() == 0) in = std::make_unique<ServerInputs>(load_server(dir, boot, allow_insecure, cache, &log));
+    c.node_barrier();
+    if (c.node_rank() != 0) in = std::make_unique<ServerInputs>(load_server(dir, boot, allow_insecure, cache, nullptr));
+    // Every rank must have read the same job and keys.
+    const std::uint64_t id = in->job.id ^ in->P->fingerprint();
+    if (c.allreduce_min(id) != c.allreduce_max(id))
+        throw UsageError("the ranks read different jobs or parameters from " + dir +
+                         ": every machine needs the same server bundle (compare the files' checksums)");
+    return std::move(*in);
+}
+
+}  // namespace
+
+void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
     const auto t0 = clk::now();
+    const dist::Comm& comm = o.comm ? *o.comm : dist::Comm::world();
+    std::ostream& log = rank_log(comm, log_all);
     const std::string out = o.out_dir.empty() ? o.server_dir : o.out_dir;
-    ServerInputs in = load_server(o.server_dir, true, o.allow_insecure,
-                                  o.key_cache == "-" ? default_key_cache(o.server_dir) : o.key_cache, &log);
+    ServerInputs in = load_server_ranks(comm, o.server_dir, true, o.allow_insecure, o.key_cache, log);
     const ckks::Params& P = *in.P;
     std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P);
     check_bootstrapping_keys(in, *bs, o.server_dir);
@@ -158,64 +195,98 @@ void role_train(const TrainRoleOptions& o, std::ostream& log) {
     FileSet tr_file(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
     FileSet va(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
     // Small sets are held in memory (their rotations of X are then cached between epochs);
-    // larger ones, or with --stream-data, are read a batch at a time.
+    // larger ones, or with --stream-data, are read a batch at a time. A rank holds and
+    // reads only the batches it computes.
+    const std::size_t nb = tr_file.batches();
+    std::vector<bool> held(nb);
+    std::size_t n_held = 0;
+    for (std::size_t k = 0; k < nb; ++k)
+        n_held += (held[k] = Server::train_owner(k, in.job.groups, comm.size()) == comm.rank()) ? 1u : 0u;
     std::unique_ptr<MemorySet> tr_mem;
     if (!o.stream_data &&
-        train::Engine<train::CkksBackend>::rotations_fit(in.plan.sh, tr_file.batches(), in.plan.lp.x_level, P.N()))
-        tr_mem = std::make_unique<MemorySet>(tr_file.load_all());
+        train::Engine<train::CkksBackend>::rotations_fit(in.plan.sh, n_held, in.plan.lp.x_level, P.N()))
+        tr_mem = std::make_unique<MemorySet>(tr_file.load_all(&held));
     BatchSource& tr = tr_mem ? static_cast<BatchSource&>(*tr_mem) : tr_file;
     log << "training data: " << tr.batches() << " batch(es), "
-        << (tr_mem ? "held in memory" : "read from disk a batch at a time") << "\n";
+        << (tr_mem ? "held in memory" : "read from disk a batch at a time");
+    if (comm.size() > 1)
+        log << "; " << comm.size() << " ranks (" << comm.node_size() << " on this machine), each computing the groups j of "
+            << "a step with j mod " << comm.size() << " = its rank";
+    log << "\n";
+    const std::size_t ranks = static_cast<std::size_t>(comm.size());
+    if (ranks > in.job.groups)
+        log << "note: " << comm.size() << " ranks for " << in.job.groups << " group(s) per step: "
+            << ranks - in.job.groups << " rank(s) only take part in the reduction and the update (plan more "
+            << "groups with keygen --groups)\n";
     if (va.data_id() != tr.data_id())
         throw UsageError("val.bin and train.bin come from different `encrypt` runs: re-send both");
-    prepare_output_dir(out, "output directory", 0755);
+    if (comm.root()) prepare_output_dir(out, "output directory", 0755);
+    comm.barrier();
     if (out != o.server_dir) check_no_secret_key(out);
     std::unique_ptr<FileExchange> ex;
-    if (!o.exchange_dir.empty()) ex = std::make_unique<FileExchange>(P, in.job, o.exchange_dir, o.exchange_timeout, log);
+    if (!o.exchange_dir.empty() && comm.root())
+        ex = std::make_unique<FileExchange>(P, in.job, o.exchange_dir, o.exchange_timeout, log);
     log << "server: job " << hex64(in.job.id) << ", " << P.summary().substr(0, P.summary().find('\n')) << "\n"
         << in.plan.describe() << "\n";
-    Server srv(in.P, in.job, in.plan, in.keys, bs.get());
+    Server srv(in.P, in.job, in.plan, in.keys, bs.get(), &comm);
     LoopOptions lo;
     lo.epochs = o.epochs;
     lo.checkpoint_dir = path_join(out, "checkpoints");
     lo.checkpoint_every = o.checkpoint_every;
     lo.resume = o.resume;
+    lo.max_steps = o.max_steps;
     const TrainState st = srv.train(tr, &va, lo, ex.get(), nullptr, log);
-    CiphertextBundle head;
-    head.set("kind", "head");
-    head.set("job_id", hex64(in.job.id));
-    head.set("data_id", hex64(tr.data_id()));
-    head.set("steps", std::to_string(st.step));
-    head.add(st.w);
     const std::string head_path = path_join(out, "head.bin");
-    write_file_atomic(head_path, ckks::serialize(P, head));
-    if (ex) ex->finish();
+    if (st.paused) {
+        log << "train: paused at step " << st.step << " (--max-steps " << o.max_steps << "); no head yet: run again "
+            << "with --resume (any number of ranks) to continue\n";
+        return;
+    }
+    if (comm.root()) {
+        CiphertextBundle head;
+        head.set("kind", "head");
+        head.set("job_id", hex64(in.job.id));
+        head.set("data_id", hex64(tr.data_id()));
+        head.set("steps", std::to_string(st.step));
+        head.add(st.w);
+        write_file_atomic(head_path, ckks::serialize(P, head));
+        if (ex) ex->finish();
+    }
     const auto& sec = srv.backend().seconds;
+    const std::uint64_t peak = comm.allreduce_max(peak_rss_bytes());
+    const std::uint64_t moved = comm.allreduce_max(srv.bytes_exchanged());
     log << std::fixed << std::setprecision(1) << "train: " << st.step << " steps, encrypted head " << head_path << " ("
         << format_bytes(file_size(head_path)) << "); this run " << since(t0) << " s (matmul " << sec[0] << ", softmax "
-        << sec[1] << ", bootstrap " << sec[2] << ", update " << sec[3] << "), peak memory "
-        << format_bytes(peak_rss_bytes()) << "\n";
+        << sec[1] << ", bootstrap " << sec[2] << ", update " << sec[3] << ", other " << sec[4] << "), peak memory "
+        << format_bytes(peak_rss_bytes());
+    if (comm.size() > 1)
+        log << " (largest rank " << format_bytes(peak) << "), exchanged " << format_bytes(moved) << " per rank ("
+            << format_bytes(moved / std::max<std::size_t>(st.step, 1)) << " per step)";
+    log << "\n";
 }
 
 // ================================================================ infer (server)
 
 void role_infer(const std::string& server_dir, const std::string& head_file, const std::string& out_file,
-                bool allow_insecure, std::ostream& log, const std::string& key_cache) {
-    const ServerInputs in = load_server(server_dir, false, allow_insecure,
-                                        key_cache == "-" ? default_key_cache(server_dir) : key_cache, &log);
+                bool allow_insecure, std::ostream& log_all, const std::string& key_cache, const dist::Comm* c) {
+    const dist::Comm& comm = c ? *c : dist::Comm::world();
+    std::ostream& log = rank_log(comm, log_all);
+    const ServerInputs in = load_server_ranks(comm, server_dir, false, allow_insecure, key_cache, log);
     const ckks::Params& P = *in.P;
     const CiphertextBundle head = load_bundle(P, head_file, "head", in.job, "run `bt_train train` first");
     if (head.cts.size() != 1) throw std::runtime_error(head_file + ": expected one ciphertext");
     FileSet test(P, path_join(server_dir, "test.bin"), "test-set", in.job, in.plan, false);
-    Server srv(in.P, in.job, in.plan, in.keys, nullptr);
+    Server srv(in.P, in.job, in.plan, in.keys, nullptr, &comm);
     CiphertextBundle pred;
     pred.set("kind", "predictions");
     pred.set("job_id", hex64(in.job.id));
     pred.set("data_id", hex64(test.data_id()));
     for (auto& ct : srv.infer(head.cts[0], test, log)) pred.add(std::move(ct));
-    write_file_atomic(out_file, ckks::serialize(P, pred));
-    log << "infer: " << test.batches() << " encrypted test batch(es) -> " << out_file << " ("
-        << format_bytes(file_size(out_file)) << ")\n";
+    if (comm.root()) {
+        write_file_atomic(out_file, ckks::serialize(P, pred));
+        log << "infer: " << test.batches() << " encrypted test batch(es) -> " << out_file << " ("
+            << format_bytes(file_size(out_file)) << ")\n";
+    }
 }
 
 // ================================================================ validate (client)

@@ -75,8 +75,10 @@ public:
         return es_.stop_after(s.loss);
     }
 
-    void after_step(const TrainState&, std::size_t batch, double gamma) override {
-        twin_.step(tw_, tv_, tbat_.at(batch), cfg_.lr, gamma);
+    void after_step(const TrainState&, std::size_t first, std::size_t count, double gamma) override {
+        std::vector<const train::BatchData<train::TwinBackend>*> groups;
+        for (std::size_t k = first; k < first + count; ++k) groups.push_back(&tbat_.at(k));
+        twin_.step(tw_, tv_, groups, cfg_.lr, gamma);
     }
 
     void after_epoch(const TrainState& st) override {
@@ -486,7 +488,8 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     if (cfg.check_ranges) srv.backend().set_probe(&probe_dec);  // the client's own self-check (one process only)
     const std::uint64_t fp = fnv1a64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +
                                      ckks::CiphertextBundle::f64(cfg.lr) + std::to_string(cfg.patience) +
-                                     std::to_string(cfg.epochs) + std::to_string(cfg.batch));
+                                     std::to_string(cfg.epochs) + std::to_string(cfg.batch) +
+                                     (cfg.groups > 1 ? "x" + std::to_string(cfg.groups) : ""));
     InProcessClient client(h.ck, cd, cfg, fp, t_start, log);
     LoopOptions lo;
     lo.checkpoint_dir = path_join(cfg.out_dir, "checkpoints");

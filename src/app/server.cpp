@@ -3,6 +3,7 @@
 
 #include "bt/app/progress.hpp"
 #include "bt/cpu.hpp"
+#include "bt/hash.hpp"
 #include "bt/os.hpp"
 #include "bt/threadpool.hpp"
 #include "bt/train/training.hpp"
@@ -51,9 +52,10 @@ ckks::Ciphertext zero_ciphertext(const ckks::Params& P, std::size_t level) {
 // ================================================================ the server
 
 Server::Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKeys& keys,
-               const ckks::Bootstrapper* bs)
+               const ckks::Bootstrapper* bs, const dist::Comm* comm)
     : P_(std::move(P)), job_(job), plan_(plan), none_(bs ? nullptr : std::make_unique<NoBootstrap>()),
-      bs_(bs ? bs : none_.get()) {
+      bs_(bs ? bs : none_.get()), comm_(comm ? comm : &dist::Comm::self()) {
+    bytes0_ = comm_->bytes_moved();
     ev_ = std::make_unique<ckks::Evaluator>(P_, &keys.relin, &keys.train);
     // One bootstrapper for the softmax and the weights (a tiled W is a valid full-slot
     // vector); the stand-in is told the tile so that it refreshes exactly the tile.
@@ -64,32 +66,180 @@ Server::Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKe
 Server::~Server() = default;
 
 void Server::checkpoint(const LoopOptions& o, const TrainState& st, std::uint64_t data_id, const TrainObserver* obs) {
-    if (!o.checkpoint_dir.empty()) write_checkpoint(*P_, o.checkpoint_dir, job_, data_id, st, obs);
+    if (comm_->root() && !o.checkpoint_dir.empty()) write_checkpoint(*P_, o.checkpoint_dir, job_, data_id, st, obs);
+}
+
+ckks::Ciphertext Server::reduce(const ckks::Ciphertext* mine) {
+    const dist::Comm& c = *comm_;
+    if (c.size() == 1) {
+        if (!mine) throw std::logic_error("Server::reduce: no gradient on the only rank");
+        return *mine;
+    }
+    // Rank 0 always holds group 0 of a step: its ciphertext's shape is the one every rank
+    // must have (checked on all ranks together, so that all go on or all throw).
+    auto shape_of = [](const ckks::Ciphertext& ct) {
+        std::string d = std::to_string(ct.level) + "/" + CiphertextBundle::f64(ct.scale) + "/" +
+                        std::to_string(ct.parts.size()) + "/" + std::to_string(ct.slots) + "/" + hex64(ct.fingerprint);
+        for (const ckks::Poly& p : ct.parts) d += "/" + std::to_string(p.limbs) + (p.ntt ? "n" : "c");
+        return d;
+    };
+    std::vector<std::uint8_t> shape;
+    if (c.root()) {
+        if (!mine) throw std::logic_error("Server::reduce: rank 0 without group 0");
+        const std::string d = shape_of(*mine);
+        shape.assign(d.begin(), d.end());
+    }
+    c.bcast(shape);
+    const std::string want(shape.begin(), shape.end());
+    const bool ok = !mine || shape_of(*mine) == want;
+    if (c.allreduce_min(ok ? 1 : 0) == 0)
+        throw std::runtime_error("ranks computed gradients of different shapes (level, scale, limbs): every rank must "
+                                 "run the same BlindTuner build on the same files");
+    ckks::Ciphertext g;
+    if (mine) {
+        g = *mine;
+    } else {  // zeros of rank 0's shape (the shape string was just checked to parse the same)
+        g.fingerprint = P_->fingerprint();
+        std::size_t level = 0, parts = 0, slots = 0;
+        double scale = 0;
+        std::vector<std::string> f;
+        for (std::size_t a = 0, b; a <= want.size(); a = b + 1) {
+            b = want.find('/', a);
+            if (b == std::string::npos) b = want.size();
+            f.push_back(want.substr(a, b - a));
+        }
+        level = std::stoull(f.at(0));
+        scale = std::strtod(f.at(1).c_str(), nullptr);
+        parts = std::stoull(f.at(2));
+        slots = std::stoull(f.at(3));
+        if (f.at(4) != hex64(P_->fingerprint()) || level > P_->max_level() || parts != 2 || f.size() != 5 + parts)
+            throw std::runtime_error("rank 0's gradient is not of these parameters: every rank must use the same files");
+        g.level = level;
+        g.scale = scale;
+        g.slots = slots;
+        for (std::size_t i = 0; i < parts; ++i) {
+            const std::string& pf = f.at(5 + i);
+            g.parts.emplace_back(P_->N(), std::stoull(pf.substr(0, pf.size() - 1)), pf.back() == 'n');
+        }
+    }
+    // One all-reduce of every residue, then each limb mod its prime (exact for R·q < 2^64,
+    // refused otherwise before any communication, identically on every rank).
+    std::size_t words = 0;
+    for (const ckks::Poly& p : g.parts) words += p.data.size();
+    std::vector<std::uint64_t> buf(words);
+    std::size_t at = 0;
+    for (const ckks::Poly& p : g.parts) {
+        for (std::size_t i = 0; i < p.limbs; ++i) {
+            const std::uint64_t q = P_->q(ckks::rns_index(*P_, g.level, i));
+            if (!dist::reduction_safe(static_cast<std::size_t>(c.size()), q))
+                throw std::invalid_argument("exact reduction over " + std::to_string(c.size()) + " ranks: residues mod " +
+                                            std::to_string(q) + " can overflow 64 bits (needs R·(q − 1) < 2^64): use "
+                                            "fewer ranks");
+        }
+        std::copy(p.data.begin(), p.data.end(), buf.begin() + static_cast<std::ptrdiff_t>(at));
+        at += p.data.size();
+    }
+    c.allreduce_sum(buf.data(), buf.size());
+    at = 0;
+    for (ckks::Poly& p : g.parts)
+        for (std::size_t i = 0; i < p.limbs; ++i) {
+            const std::uint64_t q = P_->q(ckks::rns_index(*P_, g.level, i));
+            std::uint64_t* dst = p.limb(i);
+            for (std::size_t j = 0; j < p.n; ++j) dst[j] = buf[at + j] % q;
+            at += p.n;
+        }
+    return g;
+}
+
+void Server::check_agreement(const TrainState& st) {
+    if (comm_->size() == 1) return;
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const ckks::Ciphertext* ct : {&st.w, &st.v})
+        for (const ckks::Poly& p : ct->parts) h = fnv1a64(p.data.data(), p.data.size() * sizeof(std::uint64_t), h);
+    if (comm_->allreduce_min(h) != comm_->allreduce_max(h))
+        throw std::runtime_error("after step " + std::to_string(st.step) +
+                                 " the ranks hold different weights: every rank must run the same BlindTuner build on "
+                                 "the same files (a rank computed differently)");
+}
+
+std::vector<ckks::Ciphertext> Server::spread_gather(BatchSource& src,
+                                                    const std::function<ckks::Ciphertext(const CkksBatch&)>& f) {
+    const dist::Comm& c = *comm_;
+    const std::size_t nb = src.batches(), R = static_cast<std::size_t>(c.size()), r = static_cast<std::size_t>(c.rank());
+    std::vector<ckks::Ciphertext> out;
+    if (R == 1) {
+        for (std::size_t k = 0; k < nb; ++k) out.push_back(f(src.get(k)));
+        return out;
+    }
+    CiphertextBundle mine;
+    mine.set("kind", "rank-results");
+    for (std::size_t k = r; k < nb; k += R) mine.add(f(src.get(k, k + R < nb ? k + R : BatchSource::kNone)));
+    const auto all = c.gather(ckks::serialize(*P_, mine));
+    if (!c.root()) return out;
+    std::vector<CiphertextBundle> parts;
+    for (const auto& bytes : all) parts.push_back(ckks::deserialize_bundle(*P_, bytes));
+    for (std::size_t k = 0; k < nb; ++k) {
+        const CiphertextBundle& b = parts.at(k % R);
+        if (b.cts.size() <= k / R) throw std::runtime_error("a rank returned fewer results than its batches");
+        out.push_back(b.cts[k / R]);
+    }
+    return out;
 }
 
 void Server::run_epoch_steps(TrainState& st, BatchSource& tr, const LoopOptions& o, std::size_t total_steps,
                              TrainObserver* observer, std::size_t step0, std::ostream& log) {
-    const std::size_t nb = tr.batches();
-    for (; st.next_batch < nb; ++st.next_batch) {
+    const std::size_t nb = tr.batches(), G = job_.groups;
+    const int R = comm_->size(), me = comm_->rank();
+    // The batch this rank computes after batch k (read-ahead; owners do not change between epochs).
+    auto next_mine = [&](std::size_t k) {
+        for (std::size_t i = 1; i <= nb; ++i)
+            if (train_owner((k + i) % nb, G, R) == me) return (k + i) % nb;
+        return BatchSource::kNone;
+    };
+    while (st.next_batch < nb) {
         const auto ts = clk::now();
+        const std::size_t first = st.next_batch, last = std::min(nb, first + G);
         train::NesterovSchedule ns{st.lambda};
         const double gamma = ns.next();
-        const std::size_t calls = bs_->calls();
-        eng_->step(st.w, st.v, tr.get(st.next_batch), job_.lr, gamma);
+        std::size_t rows = 0;
+        for (std::size_t k = first; k < last; ++k) rows += tr.batch_rows(k);
+        if (rows == 0) throw std::runtime_error("training step over batches " + std::to_string(first) + "..: no rows");
+        const double scale = job_.lr / static_cast<double>(rows);
+        std::unique_ptr<ckks::Ciphertext> mine;
+        for (std::size_t k = first; k < last; ++k) {
+            if (train_owner(k, G, R) != me) continue;
+            ckks::Ciphertext g = eng_->gradient(st.v, tr.get(k, next_mine(k)), scale);
+            if (mine) g = cb_->add(*mine, g);
+            mine = std::make_unique<ckks::Ciphertext>(std::move(g));
+        }
+        if (const char* e = std::getenv("BT_TEST_KILL_RANK_AT_STEP")) {
+            // Test hook (kill-and-resume tests): "RANK:STEP" dies mid-step STEP (1-based).
+            const std::string v = e;
+            const std::size_t colon = v.find(':');
+            if (colon != std::string::npos && std::strtol(v.c_str(), nullptr, 10) == me &&
+                std::strtoull(v.c_str() + colon + 1, nullptr, 10) == st.step + 1)
+                std::raise(SIGKILL);
+        }
+        const ckks::Ciphertext g = reduce(mine.get());
+        eng_->update(st.w, st.v, g, gamma);
         st.lambda = ns.lambda;
         ++st.step;
-        st.bootstraps += bs_->calls() - calls;
-        if (observer) observer->after_step(st, st.next_batch, gamma);
+        st.bootstraps += (last - first) + 1;  // a softmax bootstrap per group, one of the weights
+        st.next_batch = last;
+        check_agreement(st);
+        if (observer) observer->after_step(st, first, last - first, gamma);
         const double el = since(t_train_), per = el / static_cast<double>(st.step - step0);
         log << "step " << st.step << "/" << total_steps << "  epoch " << st.epoch << "  elapsed " << format_clock(el)
             << "  ETA " << format_clock(per * static_cast<double>(total_steps - std::min(total_steps, st.step)))
             << "  bootstraps " << st.bootstraps << "  " << std::fixed << std::setprecision(1) << since(ts)
             << " s/step\n"
             << std::flush;
-        if (o.checkpoint_every && st.step % o.checkpoint_every == 0 && st.next_batch + 1 < nb) {
-            TrainState c = st;
-            ++c.next_batch;
-            checkpoint(o, c, tr.data_id(), observer);
+        const bool pause = o.max_steps && st.step - step0 >= o.max_steps && st.next_batch < nb;
+        if ((o.checkpoint_every && st.step % o.checkpoint_every == 0 && st.next_batch < nb) || pause)
+            checkpoint(o, st, tr.data_id(), observer);
+        if (pause) {
+            st.paused = true;
+            return;
         }
     }
 }
@@ -97,49 +247,87 @@ void Server::run_epoch_steps(TrainState& st, BatchSource& tr, const LoopOptions&
 TrainState Server::train(BatchSource& tr, BatchSource* val, const LoopOptions& o, Exchange* exchange,
                          TrainObserver* observer, std::ostream& log) {
     if (tr.batches() == 0) throw std::invalid_argument("training set " + tr.kind() + " holds no batch");
+    const dist::Comm& c = *comm_;
     const std::size_t epochs = o.epochs ? o.epochs : job_.epochs;
-    const std::size_t nb = tr.batches(), total = epochs * nb;
+    const std::size_t nb = tr.batches(), G = job_.groups, per_epoch = (nb + G - 1) / G, total = epochs * per_epoch;
     TrainState st;
     // A state the plan can produce: W fresh from bootstrapping (level L), V one level lower
-    // (or at L, before the first step), inside the epochs and batches of this run.
-    auto consistent = [&](const TrainState& c) -> std::string {
-        const bool levels = c.w.level == plan_.lp.L && (c.v.level == plan_.lp.L || c.v.level == plan_.lp.w_level);
+    // (or at L, before the first step), inside the epochs and batches of this run, at a
+    // step boundary.
+    auto consistent = [&](const TrainState& cs) -> std::string {
+        const bool levels = cs.w.level == plan_.lp.L && (cs.v.level == plan_.lp.L || cs.v.level == plan_.lp.w_level);
         if (!levels)
-            return "its weights are at levels " + std::to_string(c.w.level) + " and " + std::to_string(c.v.level) +
+            return "its weights are at levels " + std::to_string(cs.w.level) + " and " + std::to_string(cs.v.level) +
                    ", the plan leaves " + std::to_string(plan_.lp.L) + " and " + std::to_string(plan_.lp.w_level);
-        if (c.next_batch > nb || c.epoch > epochs + 1 || c.step > epochs * nb)
-            return "its position (epoch " + std::to_string(c.epoch) + ", batch " + std::to_string(c.next_batch) +
-                   ") is outside this run's " + std::to_string(epochs) + " epochs of " + std::to_string(nb) + " batches";
+        if (cs.next_batch > nb || cs.epoch > epochs + 1 || cs.step > total || (cs.next_batch % G && cs.next_batch < nb))
+            return "its position (epoch " + std::to_string(cs.epoch) + ", batch " + std::to_string(cs.next_batch) +
+                   ") is outside this run's " + std::to_string(epochs) + " epochs of " + std::to_string(nb) +
+                   " batches in steps of " + std::to_string(G);
         return "";
     };
-    if (!(o.resume && !o.checkpoint_dir.empty() &&
-          read_checkpoint(*P_, o.checkpoint_dir, job_, tr.data_id(), st, observer, log, consistent))) {
+    // Rank 0 reads the checkpoint and sends it to the others (their disks need not hold it).
+    bool resumed = false;
+    if (o.resume && !o.checkpoint_dir.empty()) {
+        std::vector<std::uint8_t> bytes;
+        if (c.root() && read_checkpoint(*P_, o.checkpoint_dir, job_, tr.data_id(), st, observer, log, consistent))
+            bytes = ckks::serialize(*P_, checkpoint_bundle(job_, tr.data_id(), st, nullptr));
+        c.bcast(bytes);
+        if (!bytes.empty()) {
+            resumed = true;
+            if (!c.root()) {
+                const CiphertextBundle b = ckks::deserialize_bundle(*P_, bytes);
+                check_bundle(b, "rank 0's checkpoint", "checkpoint", job_);
+                st = state_from_bundle(*P_, b);
+                const std::string why = consistent(st);
+                if (!why.empty()) throw std::runtime_error("rank 0's checkpoint: " + why);
+            }
+        }
+    }
+    if (!resumed) {
         if (o.resume) log << "no complete checkpoint in " << o.checkpoint_dir << ": starting from the beginning\n";
         st.w = zero_ciphertext(*P_, plan_.lp.L);
         st.v = st.w;
     }
     const auto t_prep = clk::now();
-    if (std::vector<CkksBatch>* mem = tr.resident();
-        mem && train::Engine<train::CkksBackend>::rotations_fit(plan_.sh, nb, plan_.lp.x_level, P_->N()))
-        for (auto& b : *mem) eng_->prepare(b);
+    if (std::vector<CkksBatch>* mem = tr.resident()) {
+        std::size_t held = 0;
+        for (const auto& b : *mem) held += b.x.empty() ? 0u : 1u;
+        if (train::Engine<train::CkksBackend>::rotations_fit(plan_.sh, held, plan_.lp.x_level, P_->N()))
+            for (auto& b : *mem)
+                if (!b.x.empty()) eng_->prepare(b);
+    }
     if (since(t_prep) > 2) log << "rotations of X cached in " << std::fixed << std::setprecision(1) << since(t_prep) << " s\n";
-    log << "training: " << epochs << " epoch(s) x " << nb << " step(s), batch " << plan_.sh.batch << ", lr " << job_.lr
-        << (exchange ? "" : " (no early stopping)") << "; CPU path " << simd_path_name(simd_path()) << ", threads "
-        << ThreadPool::global().size() << "\n";
+    log << "training: " << epochs << " epoch(s) x " << per_epoch << " step(s), batch " << plan_.sh.batch;
+    if (G > 1) log << " x " << G << " groups";
+    log << ", lr " << job_.lr << (exchange ? "" : " (no early stopping)") << "; CPU path " << simd_path_name(simd_path())
+        << ", threads " << ThreadPool::global().size();
+    if (c.size() > 1) log << " per rank, " << c.size() << " ranks";
+    log << "\n";
     const std::size_t step0 = st.step;
     t_train_ = clk::now();
     while (!st.stopped && !st.finished && st.epoch <= epochs) {
         run_epoch_steps(st, tr, o, total, observer, step0, log);
         cb_->set_stage(train::Stage::Other);
+        if (st.paused) break;
         // End of the epoch: validation through the client (only its stop/continue comes back).
-        if (exchange && val && val->batches() > 0) {
-            const bool stop = exchange->stop_after_validation(st.epoch, [&] {
-                std::vector<ckks::Ciphertext> probs;
-                const std::size_t calls = bs_->calls();
-                for (std::size_t k = 0; k < val->batches(); ++k) probs.push_back(eng_->forward(st.w, val->get(k)));
-                st.bootstraps += bs_->calls() - calls;
+        // Rank 0 talks to the client; the other ranks compute their share of the
+        // probabilities when rank 0 asks (1), and learn the decision (2: stop, 3: continue).
+        if (val && val->batches() > 0 && (c.size() > 1 ? c.bcast_u64(exchange ? 1 : 0) != 0 : exchange != nullptr)) {
+            auto compute = [&] {
+                if (c.root() && c.size() > 1) c.bcast_u64(1);  // the others: compute your share
+                auto probs = spread_gather(*val, [&](const CkksBatch& b) { return eng_->forward(st.w, b); });
+                st.bootstraps += val->batches();
                 return probs;
-            });
+            };
+            bool stop = false;
+            if (c.root()) {
+                stop = exchange->stop_after_validation(st.epoch, compute);
+                if (c.size() > 1) c.bcast_u64(stop ? 2 : 3);
+            } else {
+                std::uint64_t cmd;
+                while ((cmd = c.bcast_u64(0)) == 1) compute();
+                stop = cmd == 2;
+            }
             log << "epoch " << st.epoch << ": the client says " << (stop ? "stop" : "continue") << "\n";
             st.stopped = stop;
         }
@@ -148,18 +336,27 @@ TrainState Server::train(BatchSource& tr, BatchSource* val, const LoopOptions& o
         st.next_batch = 0;
         st.finished = st.epoch > epochs;
         checkpoint(o, st, tr.data_id(), observer);
+        if (o.max_steps && st.step - step0 >= o.max_steps && !st.finished && !st.stopped) {
+            st.paused = true;
+            break;
+        }
     }
+    if (st.paused)
+        log << "paused after " << st.step - step0 << " step(s) of this run (step " << st.step << " of " << total
+            << "): --resume continues from the checkpoint\n";
     cb_->set_stage(train::Stage::Other);
     return st;
 }
 
 std::vector<ckks::Ciphertext> Server::infer(const ckks::Ciphertext& head, BatchSource& test, std::ostream& log) {
-    Progress progress(log, "encrypted inference", test.batches(), "batches");
-    std::vector<ckks::Ciphertext> out;
-    for (std::size_t k = 0; k < test.batches(); ++k) {
-        out.push_back(eng_->logits(head, test.get(k)));
+    const std::size_t mine = (test.batches() + static_cast<std::size_t>(comm_->size() - 1 - comm_->rank())) /
+                             static_cast<std::size_t>(comm_->size());
+    Progress progress(log, "encrypted inference", mine, "batches");
+    std::vector<ckks::Ciphertext> out = spread_gather(test, [&](const CkksBatch& b) {
+        ckks::Ciphertext ct = eng_->logits(head, b);
         progress.add();
-    }
+        return ct;
+    });
     progress.finish(thousands(test.rows()) + " rows");
     return out;
 }
@@ -188,8 +385,8 @@ std::vector<std::size_t> list_checkpoints(const std::string& dir) {
     return steps;
 }
 
-void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
-                      const TrainState& st, const TrainObserver* observer) {
+CiphertextBundle checkpoint_bundle(const Job& job, std::uint64_t data_id, const TrainState& st,
+                                   const TrainObserver* observer) {
     CiphertextBundle b;
     b.set("kind", "checkpoint");
     b.set("job_id", hex64(job.id));
@@ -204,6 +401,32 @@ void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& 
     if (observer) observer->save(b);
     b.add(st.w);
     b.add(st.v);
+    return b;
+}
+
+TrainState state_from_bundle(const ckks::Params& P, const CiphertextBundle& b) {
+    if (b.cts.size() != 2) throw std::runtime_error("expected 2 ciphertexts");
+    for (const ckks::Ciphertext& ct : b.cts)
+        if (ct.parts.size() != 2 || ct.slots != P.max_slots() || ct.level > P.max_level())
+            throw std::runtime_error("a state ciphertext with " + std::to_string(ct.parts.size()) + " parts, " +
+                                     std::to_string(ct.slots) + " slots at level " + std::to_string(ct.level) +
+                                     " does not match the plan");
+    TrainState st;
+    st.step = b.get_u64("step");
+    st.epoch = b.get_u64("epoch");
+    st.next_batch = b.get_u64("next_batch");
+    st.bootstraps = b.get_u64("bootstraps");
+    st.stopped = b.get("stopped") == "1";
+    st.finished = b.get("finished") == "1";
+    st.lambda = b.get_f64("lambda");
+    st.w = b.cts[0];
+    st.v = b.cts[1];
+    return st;
+}
+
+void write_checkpoint(const ckks::Params& P, const std::string& dir, const Job& job, std::uint64_t data_id,
+                      const TrainState& st, const TrainObserver* observer) {
+    const CiphertextBundle b = checkpoint_bundle(job, data_id, st, observer);
     make_dirs(dir, 0700);
     const std::vector<std::uint8_t> bytes = ckks::serialize(P, b);
     const std::string path = path_join(dir, checkpoint_name(st.step));
@@ -230,12 +453,7 @@ bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& j
         try {
             b = ckks::deserialize_bundle(P, read_file(path));
             check_bundle(b, path, "checkpoint", job);
-            if (b.cts.size() != 2) throw std::runtime_error("expected 2 ciphertexts");
-            for (const ckks::Ciphertext& ct : b.cts)
-                if (ct.parts.size() != 2 || ct.slots != P.max_slots() || ct.level > P.max_level())
-                    throw std::runtime_error("a state ciphertext with " + std::to_string(ct.parts.size()) + " parts, " +
-                                             std::to_string(ct.slots) + " slots at level " + std::to_string(ct.level) +
-                                             " does not match the plan");
+            if (b.get("data_id") == hex64(data_id)) st = state_from_bundle(P, b);
         } catch (const std::exception& e) {
             log << "skipping unreadable checkpoint " << path << ": " << e.what() << "\n";
             continue;
@@ -243,15 +461,6 @@ bool read_checkpoint(const ckks::Params& P, const std::string& dir, const Job& j
         if (b.get("data_id") != hex64(data_id))
             throw UsageError(path + " was made for another encrypted data set (data id " + b.get("data_id") +
                              ", now " + hex64(data_id) + "): the training set was re-encrypted; start without --resume");
-        st.step = b.get_u64("step");
-        st.epoch = b.get_u64("epoch");
-        st.next_batch = b.get_u64("next_batch");
-        st.bootstraps = b.get_u64("bootstraps");
-        st.stopped = b.get("stopped") == "1";
-        st.finished = b.get("finished") == "1";
-        st.lambda = b.get_f64("lambda");
-        st.w = b.cts[0];
-        st.v = b.cts[1];
         if (consistent) {
             const std::string why = consistent(st);
             if (!why.empty()) {

@@ -211,7 +211,7 @@ CkksBatch FileSet::read_batch(std::size_t k) const {
     return bd;
 }
 
-const CkksBatch& FileSet::get(std::size_t k) {
+const CkksBatch& FileSet::get(std::size_t k, std::size_t next) {
     if (k >= index_.size()) throw std::out_of_range("FileSet::get: batch " + std::to_string(k));
     if (ahead_.valid() && ahead_k_ == k) {
         current_ = ahead_.get();  // rethrows what the read-ahead met
@@ -220,17 +220,32 @@ const CkksBatch& FileSet::get(std::size_t k) {
         ahead_ = {};
         current_ = read_batch(k);
     }
-    ahead_k_ = (k + 1) % index_.size();
-    if (index_.size() > 1) ahead_ = std::async(std::launch::async, [this, n = ahead_k_] { return read_batch(n); });
+    ahead_k_ = next;
+    if (next < index_.size() && next != k)
+        ahead_ = std::async(std::launch::async, [this, n = next] { return read_batch(n); });
     return current_;
 }
 
-EncSet FileSet::load_all() {
+EncSet FileSet::load_all(const std::vector<bool>* held) {
     EncSet s;
     s.kind = kind_;
     s.data_id = data_id_;
-    for (std::size_t k = 0; k < index_.size(); ++k) s.batches.push_back(read_batch(k));
+    for (std::size_t k = 0; k < index_.size(); ++k) {
+        if (held && !(k < held->size() && (*held)[k])) {
+            CkksBatch placeholder;  // no ciphertexts: another rank's
+            placeholder.total_rows = index_[k].rows;
+            s.batches.push_back(std::move(placeholder));
+        } else {
+            s.batches.push_back(read_batch(k));
+        }
+    }
     return s;
+}
+
+const CkksBatch& MemorySet::get(std::size_t k, std::size_t) {
+    const CkksBatch& b = s_.batches.at(k);
+    if (b.x.empty()) throw std::logic_error("batch " + std::to_string(k) + " of " + s_.kind + " is not held by this rank");
+    return b;
 }
 
 }  // namespace bt::app

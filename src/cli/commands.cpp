@@ -69,7 +69,10 @@ void data_options(Options& o, RunConfig& c) {
 void job_options(Options& o, RunConfig& c) {
     o.text("--model", "FILE", "frozen transformer, safetensors (default: the shipped model; BT_MODEL overrides)",
            &c.model);
-    o.count("--batch", "N", "rows per step", &c.batch, 1, kMaxBatch);
+    o.count("--batch", "N", "rows per group (one encrypted softmax; a step holds --groups of them)", &c.batch, 1,
+            kMaxBatch);
+    o.count("--groups", "G", "groups per step: global batch G x --batch; a server under mpirun splits a step's "
+            "groups over its ranks (the head does not depend on the ranks)", &c.groups, 1, kMaxGroups);
     o.count("--epochs", "N", "epochs", &c.epochs, 1, kMaxEpochs);
     o.real("--lr", "X", "learning rate", &c.lr, 0, 1e6, true);
     o.real("--logit-bound", "V", "bound on |logit - row mean| the softmax polynomials cover", &c.softmax.V, 0, 256, true);
@@ -191,6 +194,8 @@ int cmd_train(int argc, char** argv) {
            "(default SERVER/eval-keys.cache)", &cache);
     o.flag("--no-key-cache", "load and expand the key files into memory instead", &no_cache);
     o.count("--epochs", "N", "epochs (default: the job's)", &t.epochs, 1, kMaxEpochs);
+    o.count("--max-steps", "N", "pause after N steps of this run with a checkpoint (0 = run to the end); --resume "
+            "continues, with any number of ranks", &t.max_steps, 0, 1000000000);
     o.real("--exchange-timeout", "S", "seconds to wait for a validation answer", &t.exchange_timeout, 0, 1e7, true);
     o.flag("--allow-insecure", "accept INSECURE test parameters (tests only)", &t.allow_insecure);
     o.threads();

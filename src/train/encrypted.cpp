@@ -181,11 +181,26 @@ typename Engine<BK>::Ct Engine<BK>::forward(const Ct& vh, const BatchData<BK>& b
 
 template <class BK>
 void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double gamma) {
+    update(w, v, gradient(v, bd, lr / static_cast<double>(bd.total_rows)), gamma);
+}
+
+template <class BK>
+void Engine<BK>::step(Ct& w, Ct& v, const std::vector<const BatchData<BK>*>& groups, double lr, double gamma) {
+    std::size_t rows = 0;
+    for (const BatchData<BK>* g : groups) rows += g->total_rows;
+    if (groups.empty() || rows == 0) throw std::invalid_argument("Engine::step: a step without rows");
+    const double scale = lr / static_cast<double>(rows);
+    Ct g = gradient(v, *groups[0], scale);
+    for (std::size_t k = 1; k < groups.size(); ++k) g = bk_.add(g, gradient(v, *groups[k], scale));
+    update(w, v, g, gamma);
+}
+
+template <class BK>
+typename Engine<BK>::Ct Engine<BK>::gradient(const Ct& v, const BatchData<BK>& bd, double scale) {
     const Ct P = forward(v, bd);
     bk_.set_stage(Stage::MatMul);
     const Ct D = bk_.sub(P, bd.y);
     const long s1 = static_cast<long>(sh_.s1), cp = static_cast<long>(sh_.cpad);
-    const double scale = lr / static_cast<double>(bd.total_rows);
     const std::vector<long> steps = column_steps(-1);
     std::vector<Ct> Q(sh_.cpad);
     bool first = true;
@@ -215,7 +230,13 @@ void Engine<BK>::step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double g
         S = u == 0 ? std::move(a) : bk_.add(S, a);
     }
     // Rows r ≡ k (mod c') hold class k: summing row groups gives the tiled gradient.
-    const Ct g = bk_.rotate_and_sum(S, sh_.s0 / sh_.cpad, static_cast<long>(sh_.cpad) * s1);
+    Ct g = bk_.rotate_and_sum(S, sh_.s0 / sh_.cpad, static_cast<long>(sh_.cpad) * s1);
+    bk_.set_stage(Stage::Other);
+    return g;
+}
+
+template <class BK>
+void Engine<BK>::update(Ct& w, Ct& v, const Ct& g, double gamma) {
     bk_.set_stage(Stage::Update);
     Ct wn = bk_.sub(v, g);
     bk_.set_stage(Stage::Bootstrap);

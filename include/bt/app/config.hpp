@@ -22,6 +22,7 @@ constexpr const char* kNoModel = "none (precomputed features)";      // Job::mod
 // Largest values the options accept (beyond them the packing or the arithmetic of sizes
 // would not make sense; each is far above anything a ring can hold).
 constexpr std::size_t kMaxBatch = std::size_t{1} << 24;
+constexpr std::size_t kMaxGroups = 4096;  // groups per step (--groups)
 constexpr std::size_t kMaxEpochs = 100000;
 constexpr std::size_t kMaxImages = std::size_t{1} << 32;
 constexpr int kMaxClassLabel = 255;
@@ -40,6 +41,7 @@ struct RunConfig {
     double gain = 0.5;              // feature standardisation gain
     // ---- training
     std::size_t batch = 512;
+    std::size_t groups = 1;         // groups of `batch` rows per step (global batch groups·batch)
     std::size_t epochs = 2;
     std::size_t patience = 2;       // early stopping on the validation loss (0: off)
     double lr = 2.0;

@@ -24,12 +24,18 @@ struct Job {
     std::vector<std::string> class_names;  // one per class (labels as text if none given)
     std::size_t d = 0;               // feature width (without the bias)
     std::size_t batch = 0, epochs = 0;
+    // Groups per step: a step's global batch is `groups` consecutive groups of `batch` rows,
+    // each with its own logits, softmax and bootstrap; their gradients are summed before one
+    // update. A property of the job, not of the server's ranks: any number of ranks gives
+    // the same head (a rank computes the groups j ≡ rank mod R of each step).
+    std::size_t groups = 1;
     double lr = 0;
     std::size_t L = 0;               // level of a freshly bootstrapped ciphertext
     bool sk_bootstrap = false;       // INSECURE stand-in (one-process runs only)
     train::SoftmaxConfig softmax;
 
     int classes() const { return static_cast<int>(labels.size()); }
+    std::size_t step_rows() const { return batch * groups; }  // the global batch
     // The job as a bundle (kind "job", packing layout, every field exactly).
     ckks::CiphertextBundle bundle() const;
     // Reads one back; std::runtime_error names the file and what is wrong.

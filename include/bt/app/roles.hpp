@@ -3,6 +3,8 @@
 // server.hpp with every hand-off written to and read from the files of files.hpp.
 #pragma once
 
+#include "bt/dist/comm.hpp"
+
 #include "bt/app/config.hpp"
 #include "bt/app/files.hpp"
 
@@ -27,15 +29,20 @@ struct TrainRoleOptions {
     std::size_t checkpoint_every = 1;  // steps between checkpoints (0: only at epoch ends)
     bool resume = false;
     std::size_t epochs = 0;            // 0: the job's
+    std::size_t max_steps = 0;         // pause after this many steps (0: run to the end)
     double exchange_timeout = 24 * 3600.0;
     bool allow_insecure = false;
     bool stream_data = false;          // read the training set a batch at a time even if it is small
     std::string key_cache = "-";       // expanded key cache: "-" the default (in the server directory), "" none
+    // The ranks that share the work (bt/dist/comm.hpp); null: Comm::world(), every rank of
+    // an mpirun job, or this process alone.
+    const dist::Comm* comm = nullptr;
 };
 void role_train(const TrainRoleOptions& o, std::ostream& log);
 // Encrypted inference: the encrypted head applied to the encrypted test set.
 void role_infer(const std::string& server_dir, const std::string& head_file, const std::string& out_file,
-                bool allow_insecure, std::ostream& log, const std::string& key_cache = "-");
+                bool allow_insecure, std::ostream& log, const std::string& key_cache = "-",
+                const dist::Comm* comm = nullptr);
 
 // ---------------------------------------------------------------- client again
 struct ValidateOptions {

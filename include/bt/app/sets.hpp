@@ -42,8 +42,12 @@ public:
     virtual std::uint64_t data_id() const = 0;
     virtual std::size_t batches() const = 0;
     virtual std::size_t rows() const = 0;
-    // Batch k; the reference stays valid until the next call on this source.
-    virtual const CkksBatch& get(std::size_t k) = 0;
+    virtual std::size_t batch_rows(std::size_t k) const = 0;  // rows of batch k (without reading it)
+    // Batch k; the reference stays valid until the next call on this source. `next`: the
+    // batch this reader wants after it (read ahead while k is computed; kNone: nothing).
+    static constexpr std::size_t kNone = SIZE_MAX;
+    virtual const CkksBatch& get(std::size_t k, std::size_t next) = 0;
+    const CkksBatch& get(std::size_t k) { return get(k, batches() ? (k + 1) % batches() : kNone); }
     // Batches that stay in memory (the engine may cache their rotations), or null.
     virtual std::vector<CkksBatch>* resident() { return nullptr; }
 };
@@ -56,7 +60,10 @@ public:
     std::uint64_t data_id() const override { return s_.data_id; }
     std::size_t batches() const override { return s_.batches.size(); }
     std::size_t rows() const override { return s_.rows(); }
-    const CkksBatch& get(std::size_t k) override { return s_.batches.at(k); }
+    std::size_t batch_rows(std::size_t k) const override { return s_.batches.at(k).total_rows; }
+    using BatchSource::get;
+    // Throws std::logic_error for a batch another rank holds (see FileSet::load_all).
+    const CkksBatch& get(std::size_t k, std::size_t) override;
     std::vector<CkksBatch>* resident() override { return &s_.batches; }
     const EncSet& set() const { return s_; }
 
@@ -100,9 +107,13 @@ public:
     std::uint64_t data_id() const override { return data_id_; }
     std::size_t batches() const override { return index_.size(); }
     std::size_t rows() const override;
-    const CkksBatch& get(std::size_t k) override;
-    // All batches into memory (for small sets, then cached rotations are possible).
-    EncSet load_all();
+    std::size_t batch_rows(std::size_t k) const override { return index_.at(k).rows; }
+    using BatchSource::get;
+    const CkksBatch& get(std::size_t k, std::size_t next) override;
+    // All batches into memory (for small sets, then cached rotations are possible). With
+    // `held`, only the batches k with held[k] are read; the others are placeholders that
+    // know their rows only (a rank of a data-parallel server reads its share).
+    EncSet load_all(const std::vector<bool>* held = nullptr);
 
 private:
     struct Entry {

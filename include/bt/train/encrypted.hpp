@@ -362,6 +362,16 @@ public:
     Ct forward(const Ct& v_head, const BatchData<BK>& bd);
     // One Nesterov step: w (at L) and v (lookahead) in, new (w, v) out.
     void step(Ct& w, Ct& v, const BatchData<BK>& bd, double lr, double gamma);
+    // One step over several groups of a global batch (each its own logits, softmax and
+    // bootstrap): the groups' gradients, each scaled by lr / (rows of all groups), summed in
+    // the order given, then one update. A data-parallel server computes the same sum with
+    // each rank's groups and one exact reduction (bt/dist/comm.hpp).
+    void step(Ct& w, Ct& v, const std::vector<const BatchData<BK>*>& groups, double lr, double gamma);
+    // The two halves of a step: the gradient of one group, tiled like W and already scaled
+    // (`scale` = lr / rows of the whole step) ...
+    Ct gradient(const Ct& v, const BatchData<BK>& bd, double scale);
+    // ... and the update with the summed gradient g: W' = V − g (bootstrapped), V' = (1 + γ)W' − γW.
+    void update(Ct& w, Ct& v, const Ct& g, double gamma);
     // Σ_i P ⊙ Y in the merged layout summed over each group: the probability of the
     // true class at offset b·2c' of each row (validation likelihood, for the client).
     Ct true_class_prob(const Ct& v_head, const BatchData<BK>& bd);
