@@ -101,6 +101,10 @@ std::string ClientPlan::describe() const {
                                   "rotation keys and the counts below)\n"
                                 : "model " + job.model + ": " + std::to_string(job.d) + "-d features\n")
       << plan.describe() << "\n"
+      << (job.groups > 1 ? "groups: " + std::to_string(job.groups) + " groups of " + std::to_string(job.batch) +
+                               " rows per step (global batch " + std::to_string(job.step_rows()) +
+                               "): a softmax and its bootstrap per group, one update per step\n"
+                         : std::string())
       << "bootstrapping: "
       << (bs ? bs->describe() : std::string("SECRET-KEY STAND-IN (INSECURE: decrypts on the server side; tests only)"));
     return o.str();

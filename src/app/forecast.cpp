@@ -121,9 +121,11 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     const std::size_t nb = batches_of(w.train_rows, job.batch), nv = batches_of(w.val_rows, per_val);
     const std::size_t nt = batches_of(w.test_rows, per_val);
     f.epochs = job.epochs;
-    f.steps = nb * job.epochs;
-    const std::size_t boots_per_step = plan.per_step.boot_full + plan.per_step.boot_sparse;
-    f.bootstraps = f.steps * boots_per_step + job.epochs * nv;
+    // A step: `groups` groups (logits, softmax and its full bootstrap each), one update
+    // (the weights' sparse bootstrap).
+    const std::size_t G = std::max<std::size_t>(job.groups, 1);
+    f.steps = (nb + G - 1) / G * job.epochs;
+    f.bootstraps = nb * job.epochs * plan.per_step.boot_full + f.steps * plan.per_step.boot_sparse + job.epochs * nv;
     // ---- memory
     const std::size_t train_keys = plan.train_key_bytes(P);
     std::size_t boot_keys = bs ? bs->key_bytes() : ckks::switching_key_bytes(P, L);
@@ -197,7 +199,8 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     const double n_ct = static_cast<double>(nb * (sh.blocks + 1) + nv * sh.blocks + (w.encrypt_test ? nt * sh.blocks : 0));
     const double images = static_cast<double>(w.train_rows + w.val_rows + w.test_rows);
     const double prepare = cached ? 0.5 * static_cast<double>((sh.cpad - 1) * sh.blocks * nb) * cal.ks_train : 0;
-    const double training = static_cast<double>(f.steps) * (static_cast<double>(boots_per_step) * boot + rest) +
+    const double training = static_cast<double>(nb * job.epochs) * (static_cast<double>(plan.per_step.boot_full) * boot + rest) +
+                            static_cast<double>(f.steps * plan.per_step.boot_sparse) * boot +
                             static_cast<double>(job.epochs * nv) * (boot + 0.5 * rest) + prepare;
     switch (phase) {
         case Phase::OneProcess:
