@@ -175,14 +175,15 @@ test-quick: info $(BIN)/bt_tests $(BIN)/bt_train $(TOOL_BINS) $(EXAMPLE_BINS) si
 # OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 in the environment.
 MPIRUN       ?= mpirun
 MPIRUN_FLAGS ?= --oversubscribe --bind-to none
-test-mpi: info $(MPI_DIR)/bt_tests $(MPI_DIR)/bt_train $(BIN)/bt_train
+MPI_TIMEOUT  ?= 900   # seconds per mpirun: a rank that fails alone must not hang CI
+test-mpi: info $(MPI_DIR)/bt_tests $(MPI_DIR)/bt_train
 	@log=$(MPI_DIR)/test-mpi.log; : > $$log; \
 	for np in 2 3; do \
 	  echo "== $(MPIRUN) -np $$np $(MPI_DIR)/bt_tests -ts=mpi"; \
-	  BT_THREADS=1 $(MPIRUN) $(MPIRUN_FLAGS) -np $$np $(MPI_DIR)/bt_tests -ts=mpi --no-colors=true 2>&1 | sed 's/^tests:/mpi run: tests:/' | tee -a $$log; \
+	  BT_THREADS=1 timeout -k 10 $(MPI_TIMEOUT) $(MPIRUN) $(MPIRUN_FLAGS) -np $$np $(MPI_DIR)/bt_tests -ts=mpi --no-colors=true 2>&1 | sed 's/^tests:/mpi run: tests:/' | tee -a $$log; \
 	done; \
 	echo "== tests/mpi_cli.sh"; \
-	MPIRUN="$(MPIRUN) $(MPIRUN_FLAGS)" BT_TRAIN=$(MPI_DIR)/bt_train sh tests/mpi_cli.sh 2>&1 | sed 's/^tests:/mpi run: tests:/' | tee -a $$log; \
+	MPIRUN="timeout -k 10 $(MPI_TIMEOUT) $(MPIRUN) $(MPIRUN_FLAGS)" BT_TRAIN=$(MPI_DIR)/bt_train sh tests/mpi_cli.sh 2>&1 | sed 's/^tests:/mpi run: tests:/' | tee -a $$log; \
 	p=$$(grep -E '^mpi run: tests: [0-9]+ passed' $$log | awk '{s+=$$4} END {print s+0}'); \
 	f=$$(grep -E '^mpi run: tests: [0-9]+ passed' $$log | awk '{s+=$$6} END {print s+0}'); \
 	n=$$(grep -cE '^mpi run: tests: [0-9]+ passed' $$log); [ "$$n" -eq 3 ] || f=$$((f + 3 - n)); \
@@ -308,6 +309,6 @@ uninstall:
 	@echo "uninstalled BlindTuner from $(ROOT)"
 
 clean:
-	rm -rf $(BUILD) $(CROSS_DIR) build-aarch64 build-fuzz build-san build-tsan build-ct build-asan $(BIN)/bt_tests $(PROGRAMS)
+	rm -rf $(BUILD) $(CROSS_DIR) build-aarch64 build-fuzz build-san build-tsan build-ct build-asan $(MPI_DIR) $(BIN)/bt_tests $(PROGRAMS)
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null) $(MPI_DIR)/src/dist/comm.d

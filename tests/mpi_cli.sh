@@ -7,7 +7,8 @@
 #   3. two ranks, rank 1 killed (SIGKILL) in the middle of step 2: the job stops with an
 #      error on every rank, nothing half-written; three ranks --resume: the same head.bin;
 #   4. encrypted inference on three ranks: the same predictions as on one;
-#   5. commands that hold client files refuse to run on several ranks.
+#   5. ranks given different training sets refuse before any step;
+#   6. commands that hold client files refuse to run on several ranks.
 # Ends with "tests: N passed, M failed".
 set -u
 BT_TRAIN=${BT_TRAIN:-build-mpi/bt_train}
@@ -55,6 +56,15 @@ $BT_TRAIN infer --server "$w/s" --head "$w/one/head.bin" --out "$w/pred1.bin" --
 $MPIRUN -np 3 $BT_TRAIN infer --server "$w/s" --head "$w/one/head.bin" --out "$w/pred3.bin" --allow-insecure > "$w/infer3.log" 2>&1
 check "inference on three ranks: the one-rank predictions byte for byte" \
   '[ -f "$w/pred1.bin" ] && cmp -s "$w/pred1.bin" "$w/pred3.bin"' || tail -5 "$w/infer1.log" "$w/infer3.log"
+
+# A rank given other files: the same keys, a training set encrypted again (another data id).
+cp -r "$w/c" "$w/c2" && mkdir "$w/s2" && ln "$w/s"/*.key "$w/s"/*.bin "$w/s2/" && rm "$w/s2/train.bin" "$w/s2/val.bin" "$w/s2/test.bin" &&
+  $BT_TRAIN encrypt --client "$w/c2" --server "$w/s2" --allow-insecure --insecure-seed 1$(echo $seed | cut -c2-) $data > "$w/encrypt2.log" 2>&1
+$MPIRUN -np 1 $BT_TRAIN train --server "$w/s" --out "$w/mixed" --allow-insecure : \
+        -np 1 $BT_TRAIN train --server "$w/s2" --out "$w/mixed" --allow-insecure > "$w/mixed.log" 2>&1
+rc=$?
+check "ranks with different training sets: refused before any step" \
+  '[ $rc -ne 0 ] && grep -q "the ranks differ in train.bin or val.bin" "$w/mixed.log" && ! grep -q "^step " "$w/mixed.log"' || tail -5 "$w/mixed.log"
 
 $MPIRUN -np 2 $BT_TRAIN decrypt --client "$w/c" --head "$w/one/head.bin" --out "$w/h.safetensors" --allow-insecure > "$w/dec.log" 2>&1
 rc=$?

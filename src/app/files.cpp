@@ -257,6 +257,26 @@ std::uint64_t key_files_digest(const std::string& dir) {
     return h;
 }
 
+std::uint64_t bundle_digest(const std::string& dir) {
+    std::uint64_t h = fnv1a64("bt server bundle");
+    for (const char* name : {"params.bin", "job.bin"}) {
+        const std::string path = path_join(dir, name);
+        const std::vector<std::uint8_t> b = path_exists(path) ? read_file(path) : std::vector<std::uint8_t>{};
+        h = fnv1a64(name, std::strlen(name), h);
+        h = fnv1a64(b.data(), b.size(), h);
+    }
+    for (const char* name : kKeyFiles) {  // a key file's header holds its payload's size and checksum
+        const std::string path = path_join(dir, name);
+        if (!path_exists(path)) continue;
+        const std::uint64_t size = file_size(path);
+        const std::vector<std::uint8_t> head = read_file_at(path, 0, std::min<std::uint64_t>(size, ckks::kHeaderBytes));
+        h = fnv1a64(name, std::strlen(name), h);
+        h = fnv1a64(&size, sizeof size, h);
+        h = fnv1a64(head.data(), head.size(), h);
+    }
+    return h;
+}
+
 void load_key_files(ServerInputs& s, const std::string& dir, bool boot) {
     const ckks::Params& P = *s.P;
     const std::string rpath = path_join(dir, "relin.key");
@@ -475,5 +495,7 @@ bool FileExchange::stop_after_validation(std::size_t epoch,
 }
 
 void FileExchange::finish() { write_file_atomic(path_join(dir_, "done"), std::string("done\n")); }
+
+std::uint64_t server_bundle_digest(const std::string& dir) { return bundle_digest(dir); }
 
 }  // namespace bt::app

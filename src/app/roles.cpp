@@ -7,6 +7,7 @@
 #include "bt/app/forecast.hpp"
 #include "bt/cpu.hpp"
 #include "bt/dist/comm.hpp"
+#include "bt/hash.hpp"
 #include "bt/os.hpp"
 #include "bt/threadpool.hpp"
 #include "bt/train/training.hpp"
@@ -161,6 +162,13 @@ std::ostream& rank_log(const dist::Comm& c, std::ostream& log) {
     return c.root() ? log : null;
 }
 
+// All ranks hold the same value, or all refuse (before any work that depends on it).
+void agree(const dist::Comm& c, std::uint64_t v, const std::string& what) {
+    if (c.size() > 1 && c.allreduce_min(v) != c.allreduce_max(v))
+        throw UsageError("the ranks differ in " + what +
+                         ": every machine needs the same files (compare their checksums with the client's)");
+}
+
 // The server's inputs on every rank. The first rank of each machine loads the key files
 // and builds or checks the key cache; the others of that machine then map the same cache
 // (one copy of the keys in the page cache for all of them).
@@ -172,12 +180,22 @@ ServerInputs load_server_ranks(const dist::Comm& c, const std::string& dir, bool
     if (c.node_rank() == 0) in = std::make_unique<ServerInputs>(load_server(dir, boot, allow_insecure, cache, &log));
     c.node_barrier();
     if (c.node_rank() != 0) in = std::make_unique<ServerInputs>(load_server(dir, boot, allow_insecure, cache, nullptr));
-    // Every rank must have read the same job and keys.
-    const std::uint64_t id = in->job.id ^ in->P->fingerprint();
-    if (c.allreduce_min(id) != c.allreduce_max(id))
-        throw UsageError("the ranks read different jobs or parameters from " + dir +
-                         ": every machine needs the same server bundle (compare the files' checksums)");
+    // Every rank must have read the same parameters, job and keys.
+    agree(c, server_bundle_digest(dir), "their server bundles (params.bin, job.bin, key files) in " + dir);
     return std::move(*in);
+}
+
+// The same set file on every rank: its kind, data id and each batch's rows.
+std::uint64_t set_digest(const BatchSource& s) {
+    std::uint64_t h = fnv1a64(s.kind());
+    const std::uint64_t id = s.data_id(), nb = s.batches();
+    h = fnv1a64(&id, sizeof id, h);
+    h = fnv1a64(&nb, sizeof nb, h);
+    for (std::size_t k = 0; k < s.batches(); ++k) {
+        const std::uint64_t r = s.batch_rows(k);
+        h = fnv1a64(&r, sizeof r, h);
+    }
+    return h;
 }
 
 }  // namespace
@@ -220,6 +238,7 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
             << "groups with keygen --groups)\n";
     if (va.data_id() != tr.data_id())
         throw UsageError("val.bin and train.bin come from different `encrypt` runs: re-send both");
+    agree(comm, set_digest(tr_file) ^ (set_digest(va) * 31), "train.bin or val.bin");
     if (comm.root()) prepare_output_dir(out, "output directory", 0755);
     comm.barrier();
     if (out != o.server_dir) check_no_secret_key(out);
@@ -273,9 +292,18 @@ void role_infer(const std::string& server_dir, const std::string& head_file, con
     std::ostream& log = rank_log(comm, log_all);
     const ServerInputs in = load_server_ranks(comm, server_dir, false, allow_insecure, key_cache, log);
     const ckks::Params& P = *in.P;
-    const CiphertextBundle head = load_bundle(P, head_file, "head", in.job, "run `bt_train train` first");
+    // Rank 0's head is the one every rank applies.
+    std::vector<std::uint8_t> head_bytes;
+    if (comm.root()) {
+        load_bundle(P, head_file, "head", in.job, "run `bt_train train` first");  // refusals name the file
+        head_bytes = read_file(head_file);
+    }
+    comm.bcast(head_bytes);
+    const CiphertextBundle head = ckks::deserialize_bundle(P, head_bytes);
+    check_bundle(head, head_file, "head", in.job);
     if (head.cts.size() != 1) throw std::runtime_error(head_file + ": expected one ciphertext");
     FileSet test(P, path_join(server_dir, "test.bin"), "test-set", in.job, in.plan, false);
+    agree(comm, set_digest(test), "test.bin");
     Server srv(in.P, in.job, in.plan, in.keys, nullptr, &comm);
     CiphertextBundle pred;
     pred.set("kind", "predictions");

@@ -4,6 +4,7 @@
 #include "bt/app/progress.hpp"
 #include "bt/cpu.hpp"
 #include "bt/hash.hpp"
+#include "bt/modarith.hpp"
 #include "bt/os.hpp"
 #include "bt/threadpool.hpp"
 #include "bt/train/training.hpp"
@@ -56,6 +57,14 @@ Server::Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKe
     : P_(std::move(P)), job_(job), plan_(plan), none_(bs ? nullptr : std::make_unique<NoBootstrap>()),
       bs_(bs ? bs : none_.get()), comm_(comm ? comm : &dist::Comm::self()) {
     bytes0_ = comm_->bytes_moved();
+    // The exact reduction's condition, for every prime a gradient can live on: refused now,
+    // identically on every rank, rather than after the first step's work.
+    const std::size_t R = static_cast<std::size_t>(comm_->size());
+    for (std::size_t i = 0; R > 1 && i <= P_->max_level(); ++i)
+        if (!dist::reduction_safe(R, P_->q(i)))
+            throw UsageError("an exact sum of ciphertexts over " + std::to_string(R) + " ranks needs R·(q − 1) < 2^64; q_" +
+                             std::to_string(i) + " has " + std::to_string(bit_length(P_->q(i))) +
+                             " bits: use at most " + std::to_string(UINT64_MAX / (P_->q(i) - 1)) + " ranks");
     ev_ = std::make_unique<ckks::Evaluator>(P_, &keys.relin, &keys.train);
     // One bootstrapper for the softmax and the weights (a tiled W is a valid full-slot
     // vector); the stand-in is told the tile so that it refreshes exactly the tile.
@@ -119,7 +128,10 @@ ckks::Ciphertext Server::reduce(const ckks::Ciphertext* mine) {
         g.slots = slots;
         for (std::size_t i = 0; i < parts; ++i) {
             const std::string& pf = f.at(5 + i);
-            g.parts.emplace_back(P_->N(), std::stoull(pf.substr(0, pf.size() - 1)), pf.back() == 'n');
+            const std::size_t limbs = std::stoull(pf.substr(0, pf.size() - 1));
+            if (limbs != level + 1) throw std::runtime_error("rank 0's gradient has " + std::to_string(limbs) +
+                                                             " limbs at level " + std::to_string(level));
+            g.parts.emplace_back(P_->N(), limbs, pf.back() == 'n');
         }
     }
     // One all-reduce of every residue, then each limb mod its prime (exact for R·q < 2^64,
@@ -314,7 +326,7 @@ TrainState Server::train(BatchSource& tr, BatchSource* val, const LoopOptions& o
         // probabilities when rank 0 asks (1), and learn the decision (2: stop, 3: continue).
         if (val && val->batches() > 0 && (c.size() > 1 ? c.bcast_u64(exchange ? 1 : 0) != 0 : exchange != nullptr)) {
             auto compute = [&] {
-                if (c.root() && c.size() > 1) c.bcast_u64(1);  // the others: compute your share
+                if (c.root() && c.size() > 1) c.bcast_u64_waiting(1);  // the others: compute your share
                 auto probs = spread_gather(*val, [&](const CkksBatch& b) { return eng_->forward(st.w, b); });
                 st.bootstraps += val->batches();
                 return probs;
@@ -322,10 +334,10 @@ TrainState Server::train(BatchSource& tr, BatchSource* val, const LoopOptions& o
             bool stop = false;
             if (c.root()) {
                 stop = exchange->stop_after_validation(st.epoch, compute);
-                if (c.size() > 1) c.bcast_u64(stop ? 2 : 3);
-            } else {
+                if (c.size() > 1) c.bcast_u64_waiting(stop ? 2 : 3);
+            } else {  // waits, without spinning, while rank 0 waits for the client
                 std::uint64_t cmd;
-                while ((cmd = c.bcast_u64(0)) == 1) compute();
+                while ((cmd = c.bcast_u64_waiting(0)) == 1) compute();
                 stop = cmd == 2;
             }
             log << "epoch " << st.epoch << ": the client says " << (stop ? "stop" : "continue") << "\n";

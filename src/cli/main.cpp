@@ -23,8 +23,9 @@ int dispatch(int argc, char** argv, const std::string& cmd, bool has_command) {
     const bt::dist::Comm& comm = bt::dist::Comm::world();
     if (const int n = bt::dist::launched_without_mpi(); n > 1 && (cmd == "train" || cmd == "infer"))
         throw bt::app::UsageError("started by an MPI launcher with " + std::to_string(n) +
-                                  " ranks, but this bt_train was built without MPI: every copy would run alone and "
-                                  "overwrite the others' files (build with `make MPI=1`, or run one process)");
+                                  " ranks, but this process sees itself alone: every copy would train by itself and "
+                                  "overwrite the others' files. Run build-mpi/bt_train (make MPI=1) under the mpirun "
+                                  "of the MPI it was linked with, or run one process");
     if (comm.size() > 1 && cmd != "train" && cmd != "infer" && cmd != "help")
         throw bt::app::UsageError(std::string(has_command ? "`bt_train " + cmd + "`" : "the one-process run") +
                                   " runs as one process (it holds the secret key or the client's files); under "

@@ -2,10 +2,12 @@
 // process and the collectives are identities.
 #include "bt/dist/comm.hpp"
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #ifdef BT_MPI
 #define OMPI_SKIP_MPICXX 1  // the C interface only
@@ -18,6 +20,15 @@ namespace bt::dist {
 namespace {
 // Messages go in pieces MPI's int counts can express.
 constexpr std::size_t kChunk = std::size_t{1} << 28;
+// The rank count an MPI launcher announces in the environment (0: none).
+int launcher_ranks() {
+    for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"})
+        if (const char* v = std::getenv(var)) {
+            const long n = std::strtol(v, nullptr, 10);
+            if (n > 1) return static_cast<int>(n);
+        }
+    return 0;
+}
 }  // namespace
 
 #ifdef BT_MPI
@@ -83,32 +94,47 @@ std::uint64_t Comm::bcast_u64(std::uint64_t v, int root) const {
 }
 
 std::vector<std::vector<std::uint8_t>> Comm::gather(const std::vector<std::uint8_t>& mine, int root) const {
-    if (mine.size() > static_cast<std::size_t>(INT_MAX))
-        throw std::runtime_error("MPI gather: a message of " + std::to_string(mine.size()) + " bytes (at most 2^31 - 1)");
-    const int len = static_cast<int>(mine.size());
-    std::vector<int> lens(static_cast<std::size_t>(size_)), offs(static_cast<std::size_t>(size_));
-    check(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, impl_->comm), "Gather");
-    std::vector<std::uint8_t> all;
+    // Lengths first (every rank learns them), then each rank's bytes to the root in pieces
+    // MPI's int counts can express: no limit on the total.
+    std::uint64_t len = mine.size();
+    std::vector<std::uint64_t> lens(static_cast<std::size_t>(size_));
+    check(MPI_Allgather(&len, 1, MPI_UINT64_T, lens.data(), 1, MPI_UINT64_T, impl_->comm), "Allgather");
     std::vector<std::vector<std::uint8_t>> out;
-    if (rank_ == root) {
-        std::size_t total = 0;
-        for (std::size_t r = 0; r < lens.size(); ++r) {
-            if (total + static_cast<std::size_t>(lens[r]) > static_cast<std::size_t>(INT_MAX))
-                throw std::runtime_error("MPI gather: more than 2^31 - 1 bytes in all");
-            offs[r] = static_cast<int>(total);
-            total += static_cast<std::size_t>(lens[r]);
-        }
-        all.resize(total);
-    }
-    check(MPI_Gatherv(mine.data(), len, MPI_BYTE, all.data(), lens.data(), offs.data(), MPI_BYTE, root, impl_->comm),
-          "Gatherv");
     bytes_ += mine.size();
-    if (rank_ == root)
-        for (std::size_t r = 0; r < lens.size(); ++r) {
-            out.emplace_back(all.begin() + offs[r], all.begin() + offs[r] + lens[r]);
-            if (static_cast<int>(r) != rank_) bytes_ += static_cast<std::size_t>(lens[r]);
+    if (rank_ == root) {
+        out.resize(static_cast<std::size_t>(size_));
+        for (int r = 0; r < size_; ++r) {
+            std::vector<std::uint8_t>& dst = out[static_cast<std::size_t>(r)];
+            if (r == root) {
+                dst = mine;
+                continue;
+            }
+            dst.resize(lens[static_cast<std::size_t>(r)]);
+            for (std::size_t at = 0; at < dst.size(); at += kChunk) {
+                const int n = static_cast<int>(std::min<std::size_t>(kChunk, dst.size() - at));
+                check(MPI_Recv(dst.data() + at, n, MPI_BYTE, r, 17, impl_->comm, MPI_STATUS_IGNORE), "Recv");
+            }
+            bytes_ += dst.size();
         }
+    } else {
+        for (std::size_t at = 0; at < mine.size(); at += kChunk) {
+            const int n = static_cast<int>(std::min<std::size_t>(kChunk, mine.size() - at));
+            check(MPI_Send(mine.data() + at, n, MPI_BYTE, root, 17, impl_->comm), "Send");
+        }
+    }
     return out;
+}
+
+std::uint64_t Comm::bcast_u64_waiting(std::uint64_t v, int root) const {
+    // A rank may wait here for a long time (the client's validation answer): poll with
+    // sleeps instead of spinning a core in a blocking broadcast.
+    MPI_Request req;
+    check(MPI_Ibcast(&v, 1, MPI_UINT64_T, root, impl_->comm, &req), "Ibcast");
+    for (int done = 0;;) {
+        check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "Test");
+        if (done) return v;
+        if (rank_ != root) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 void Comm::allreduce_sum(std::uint64_t* v, std::size_t n) const {
@@ -141,6 +167,9 @@ void init(int* argc, char*** argv) {
     int provided = 0;
     // Worker threads compute; only the main thread calls MPI.
     check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "Init_thread");
+    if (provided < MPI_THREAD_FUNNELED)
+        throw std::runtime_error("this MPI library does not support worker threads beside MPI (MPI_THREAD_FUNNELED): "
+                                 "use Open MPI or MPICH as Debian packages them");
 }
 void finalize() {
     int init_done = 0, fin_done = 0;
@@ -149,7 +178,11 @@ void finalize() {
     if (init_done && !fin_done) MPI_Finalize();
 }
 bool built_with_mpi() { return true; }
-int launched_without_mpi() { return 0; }
+int launched_without_mpi() {
+    // Started by another MPI's launcher, every process would be a singleton rank 0 of 1.
+    const int n = launcher_ranks();
+    return n > 1 && Comm::world().size() == 1 ? n : 0;
+}
 
 #else  // one process
 
@@ -173,16 +206,13 @@ void Comm::allreduce_sum(std::uint64_t*, std::size_t) const {}
 std::uint64_t Comm::allreduce_min(std::uint64_t v) const { return v; }
 std::uint64_t Comm::allreduce_max(std::uint64_t v) const { return v; }
 void Comm::abort(int code) const { std::_Exit(code); }
+std::uint64_t Comm::bcast_u64_waiting(std::uint64_t v, int) const { return v; }
 void init(int*, char***) {}
 void finalize() {}
 bool built_with_mpi() { return false; }
 int launched_without_mpi() {
-    for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"})
-        if (const char* v = std::getenv(var)) {
-            const long n = std::strtol(v, nullptr, 10);
-            if (n > 1) return static_cast<int>(n);
-        }
-    return 0;
+    const int n = launcher_ranks();
+    return n > 1 ? n : 0;
 }
 
 #endif
@@ -199,8 +229,10 @@ void allreduce_mod(const Comm& c, std::uint64_t* data, std::size_t n, std::uint6
         throw std::invalid_argument("exact reduction over " + std::to_string(R) + " ranks: " + std::to_string(R) +
                                     " residues below q = " + std::to_string(q) +
                                     " can overflow 64 bits (needs R·(q − 1) < 2^64): use fewer ranks");
-    for (std::size_t i = 0; i < n; ++i)
-        if (data[i] >= q) throw std::invalid_argument("exact reduction: a residue not below its modulus");
+    bool bad = false;
+    for (std::size_t i = 0; i < n; ++i) bad = bad || data[i] >= q;
+    if (R > 1) bad = c.allreduce_max(bad ? 1 : 0) != 0;  // every rank refuses together
+    if (bad) throw std::invalid_argument("exact reduction: a residue not below its modulus (on some rank)");
     if (R == 1) return;
     c.allreduce_sum(data, n);
     for (std::size_t i = 0; i < n; ++i) data[i] %= q;

@@ -71,6 +71,10 @@ struct ServerInputs {
 // -- unless the disk lacks room, then the loaded keys are used as they are.
 ServerInputs load_server(const std::string& dir, bool bootstrapping_keys, bool allow_insecure,
                          const std::string& key_cache = "", std::ostream* log = nullptr);
+// What a server bundle holds, as one number that is the same on every machine with the same
+// files (parameters, job, and each key file's size and header, which holds its payload's
+// checksum): ranks of a data-parallel server compare it before any work.
+std::uint64_t server_bundle_digest(const std::string& dir);
 // The default key cache of a server directory.
 std::string default_key_cache(const std::string& server_dir);
 // Refuses (UsageError) if `dir` holds a secret key file, under any name: the server must

@@ -47,6 +47,9 @@ public:
     // Root's bytes to every rank (the others' vectors are replaced).
     void bcast(std::vector<std::uint8_t>& bytes, int root = 0) const;
     std::uint64_t bcast_u64(std::uint64_t v, int root = 0) const;
+    // The same for a broadcast the other ranks may wait long for: they poll and sleep
+    // instead of spinning a core (every rank must use this form for that broadcast).
+    std::uint64_t bcast_u64_waiting(std::uint64_t v, int root = 0) const;
     // Every rank's bytes at `root`, in rank order (empty on the other ranks).
     std::vector<std::vector<std::uint8_t>> gather(const std::vector<std::uint8_t>& mine, int root = 0) const;
     // Wrap-around sums of unsigned 64-bit words, in place, on every rank.
