@@ -144,8 +144,15 @@ SoftmaxPolys SoftmaxPolys::build(const SoftmaxConfig& cfg, int c, std::size_t cp
             throw std::invalid_argument("softmax: an inverse has relative error " + fmt("%.3f", delta) +
                                         " on its interval (V = " + fmt("%g", cfg.V) +
                                         "); raise its degree or lower V");
+        // The upper end covers TWICE the largest valid sum: the window sums are computed at
+        // every offset, and at the offsets between two groups (b·2c' + i, i >= c', later
+        // masked) a window holds parts of two groups. The twin never sees what the
+        // polynomial does there, but CKKS does: evaluated far outside its interval (T_15
+        // at 2.5 is ~6e9) it multiplies the noise of those slots until the masks' rounding
+        // lets it leak into the gradient (measured: a run at HETAL's shape left its twin
+        // after ~40 steps). Below the interval (sums near 0) the polynomial stays small.
         lo = 0.95 * (1 - delta) * (1 - delta) / static_cast<double>(cpad);
-        hi = 1.02 * (1 + delta) * (1 + delta);
+        hi = 2 * 1.02 * (1 + delta) * (1 + delta);
         kappa = 1 / std::sqrt(hi - lo);
     };
     // u = α_g·S + β_g ∈ [−1, 1]; E' = α_g·E, so y = κ1·E'/(u − β_g) = κ1·E/S.
