@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../train/train_test_util.hpp"
+#include "bt/app/config.hpp"
 #include "../test_util.hpp"
 
 #include <cstdlib>
@@ -87,5 +88,23 @@ inline bool have_data() { return file_exists(std::string(kData) + "/train-images
 
 // 64 hex digits: the known seed of reproducible (INSECURE) test runs.
 constexpr const char* kTestSeedHex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+// The client/server flows' small job: the insecure ring N12_test_boot with REAL
+// bootstrapping, the shipped model and Fashion-MNIST, a known test seed (roles, mpi).
+inline bt::app::RunConfig small_roles_config() {
+    bt::app::RunConfig cfg;
+    cfg.model = kModel;
+    cfg.data_dir = kData;
+    cfg.preset = "N12_test_boot";
+    cfg.allow_insecure = true;
+    cfg.insecure_seed = bt::app::parse_seed_hex("test", kTestSeedHex);
+    cfg.batch = 128;
+    cfg.epochs = 2;
+    cfg.train_size = 256;
+    cfg.val_size = 128;
+    cfg.test_size = 500;
+    cfg.seed = 1;
+    return cfg;
+}
 
 }  // namespace bt_test

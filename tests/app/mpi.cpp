@@ -99,13 +99,7 @@ TEST_CASE("mpi: every rank count trains the same encrypted head byte for byte (a
     const std::string root = shared_tmpdir(world);
     const std::string client = root + "/client", server = root + "/server";
     if (world.root()) {  // the client: keys and data (the test stands in for it)
-        RunConfig cfg;
-        cfg.model = bt_test::kModel;
-        cfg.data_dir = bt_test::kData;
-        cfg.preset = "N12_test_boot";
-        cfg.allow_insecure = true;
-        cfg.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
-        cfg.batch = 128;
+        RunConfig cfg = bt_test::small_roles_config();
         cfg.groups = 3;  // 5 batches of 128 rows: steps of groups {0, 1, 2} and {3, 4}
         cfg.epochs = 1;
         cfg.train_size = 600;  // the last group 88 rows

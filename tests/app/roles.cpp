@@ -113,21 +113,7 @@ void rewrite_set_header(const ck::Params& P, const std::string& path, const std:
     replace_file(path, out);
 }
 
-RunConfig small_run_config() {
-    RunConfig cfg;
-    cfg.model = bt_test::kModel;
-    cfg.data_dir = bt_test::kData;
-    cfg.preset = "N12_test_boot";
-    cfg.allow_insecure = true;
-    cfg.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
-    cfg.batch = 128;
-    cfg.epochs = 2;
-    cfg.train_size = 256;
-    cfg.val_size = 128;
-    cfg.test_size = 500;
-    cfg.seed = 1;
-    return cfg;
-}
+RunConfig small_run_config() { return bt_test::small_roles_config(); }
 
 int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return std::remove(path); }
 
