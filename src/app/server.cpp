@@ -100,54 +100,26 @@ ckks::Ciphertext Server::reduce(const ckks::Ciphertext* mine) {
     }
     c.bcast(shape);
     const std::string want(shape.begin(), shape.end());
-    const bool ok = !mine || shape_of(*mine) == want;
-    if (c.allreduce_min(ok ? 1 : 0) == 0)
-        throw std::runtime_error("ranks computed gradients of different shapes (level, scale, limbs): every rank must "
-                                 "run the same BlindTuner build on the same files");
+    // A rank without a group adds zeros of rank 0's level and scale (zero_ciphertext); every
+    // rank's ciphertext must then have rank 0's shape, checked by all together.
     ckks::Ciphertext g;
     if (mine) {
         g = *mine;
-    } else {  // zeros of rank 0's shape (the shape string was just checked to parse the same)
-        g.fingerprint = P_->fingerprint();
-        std::size_t level = 0, parts = 0, slots = 0;
-        double scale = 0;
-        std::vector<std::string> f;
-        for (std::size_t a = 0, b; a <= want.size(); a = b + 1) {
-            b = want.find('/', a);
-            if (b == std::string::npos) b = want.size();
-            f.push_back(want.substr(a, b - a));
-        }
-        level = std::stoull(f.at(0));
-        scale = std::strtod(f.at(1).c_str(), nullptr);
-        parts = std::stoull(f.at(2));
-        slots = std::stoull(f.at(3));
-        if (f.at(4) != hex64(P_->fingerprint()) || level > P_->max_level() || parts != 2 || f.size() != 5 + parts)
-            throw std::runtime_error("rank 0's gradient is not of these parameters: every rank must use the same files");
-        g.level = level;
-        g.scale = scale;
-        g.slots = slots;
-        for (std::size_t i = 0; i < parts; ++i) {
-            const std::string& pf = f.at(5 + i);
-            const std::size_t limbs = std::stoull(pf.substr(0, pf.size() - 1));
-            if (limbs != level + 1) throw std::runtime_error("rank 0's gradient has " + std::to_string(limbs) +
-                                                             " limbs at level " + std::to_string(level));
-            g.parts.emplace_back(P_->N(), limbs, pf.back() == 'n');
-        }
+    } else {
+        const std::size_t level = std::strtoull(want.c_str(), nullptr, 10);
+        g = zero_ciphertext(*P_, std::min(level, P_->max_level()));
+        g.scale = std::strtod(want.c_str() + want.find('/') + 1, nullptr);
     }
-    // One all-reduce of every residue, then each limb mod its prime (exact for R·q < 2^64,
-    // refused otherwise before any communication, identically on every rank).
+    if (c.allreduce_min(shape_of(g) == want ? 1 : 0) == 0)
+        throw std::runtime_error("ranks computed gradients of different shapes (level, scale, limbs): every rank must "
+                                 "run the same BlindTuner build on the same files");
+    // One all-reduce of every residue, then each limb mod its prime (exact: R·(q − 1) < 2^64
+    // for every chain prime was checked in the constructor).
     std::size_t words = 0;
     for (const ckks::Poly& p : g.parts) words += p.data.size();
     std::vector<std::uint64_t> buf(words);
     std::size_t at = 0;
     for (const ckks::Poly& p : g.parts) {
-        for (std::size_t i = 0; i < p.limbs; ++i) {
-            const std::uint64_t q = P_->q(ckks::rns_index(*P_, g.level, i));
-            if (!dist::reduction_safe(static_cast<std::size_t>(c.size()), q))
-                throw std::invalid_argument("exact reduction over " + std::to_string(c.size()) + " ranks: residues mod " +
-                                            std::to_string(q) + " can overflow 64 bits (needs R·(q − 1) < 2^64): use "
-                                            "fewer ranks");
-        }
         std::copy(p.data.begin(), p.data.end(), buf.begin() + static_cast<std::ptrdiff_t>(at));
         at += p.data.size();
     }
