@@ -6,6 +6,10 @@
 #include "bt/secure.hpp"
 #include "bt/threadpool.hpp"
 
+#include <array>
+#include <mutex>
+#include <stdexcept>
+
 namespace bt::ckks {
 
 void Poly::wipe() { secure_wipe(data.data(), data.size() * sizeof(u64)); }
@@ -68,24 +72,37 @@ void poly_mul_scalar(const Params& P, std::size_t level, Poly& r, const Poly& a,
     });
 }
 
+namespace {
+
+// brv[k] = bit reversal of k over log2(n) bits, built once per ring size (n <= 2^17).
+const std::vector<std::uint32_t>& bit_reversal_table(int logn) {
+    static std::array<std::once_flag, 18> once;
+    static std::array<std::vector<std::uint32_t>, 18> table;
+    if (logn < 0 || logn >= 18) throw std::invalid_argument("automorphism_permutation: ring degree above 2^17");
+    std::call_once(once[static_cast<std::size_t>(logn)], [logn] {
+        std::vector<std::uint32_t>& t = table[static_cast<std::size_t>(logn)];
+        const std::size_t n = std::size_t{1} << logn;
+        t.assign(n, 0);
+        for (std::size_t k = 1; k < n; ++k)  // brv(k) from brv(k >> 1): one shift, one bit
+            t[k] = static_cast<std::uint32_t>((t[k >> 1] >> 1) | ((k & 1) << (logn > 0 ? logn - 1 : 0)));
+    });
+    return table[static_cast<std::size_t>(logn)];
+}
+
+}  // namespace
+
 std::vector<std::uint32_t> automorphism_permutation(std::size_t n, std::uint64_t g) {
     // Output k is the evaluation at ψ^(e_k) with e_k = 2·brv(k)+1; σ_g(a)(ψ^e) = a(ψ^(e·g)).
     int logn = 0;
     while ((std::size_t{1} << logn) < n) ++logn;
-    const std::uint64_t m = 2 * static_cast<std::uint64_t>(n);
+    const std::vector<std::uint32_t>& brv = bit_reversal_table(logn);
+    const std::uint64_t mask = 2 * static_cast<std::uint64_t>(n) - 1, gm = g & mask;  // mod 2n, a power of two
     std::vector<std::uint32_t> perm(n);
-    const std::size_t chunks = n >= 4096 ? 16 : 1, per = n / chunks;
-    auto fill = [&](std::size_t c, unsigned) {
-        for (std::size_t k = c * per; k < (c + 1) * per; ++k) {
-            const std::uint64_t e = 2 * bit_reverse(k, logn) + 1;
-            const std::uint64_t eg = (e * (g % m)) % m;  // odd
-            perm[k] = static_cast<std::uint32_t>(bit_reverse(static_cast<std::size_t>((eg - 1) / 2), logn));
-        }
-    };
-    if (chunks > 1)
-        parallel_for(chunks, fill);
-    else
-        fill(0, 0);
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::uint64_t e = 2 * std::uint64_t{brv[k]} + 1;
+        const std::uint64_t eg = (e * gm) & mask;  // odd
+        perm[k] = brv[static_cast<std::size_t>((eg - 1) / 2)];
+    }
     return perm;
 }
 

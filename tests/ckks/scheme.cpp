@@ -214,6 +214,29 @@ TEST_CASE("scheme: fused sums and dropped operands equal the term-wise operation
     CHECK_THROWS_WITH_AS(f.ev.multiply_at(x, z, L - 1), doctest::Contains("cannot be dropped"), std::invalid_argument);
 }
 
+TEST_CASE("scheme: automorphism permutations (table-driven) equal the defining formula with bit reversal") {
+    // Reference: output k is the evaluation at ψ^(2·brv(k)+1); σ_g maps it to ψ^((2·brv(k)+1)·g mod 2n).
+    for (std::size_t n : {std::size_t{16}, std::size_t{1024}, std::size_t{1} << 16}) {
+        int logn = 0;
+        while ((std::size_t{1} << logn) < n) ++logn;
+        const std::uint64_t m = 2 * n;
+        for (std::uint64_t g : {std::uint64_t{1}, std::uint64_t{3}, std::uint64_t{5}, m - 1, std::uint64_t{25} % m,
+                                (std::uint64_t{5} * 5 * 5 * 5 * 5 * 5 * 5) % m, m + 3}) {  // m + 3: reduced mod 2n
+            const std::vector<std::uint32_t> perm = ckks::automorphism_permutation(n, g);
+            REQUIRE(perm.size() == n);
+            std::size_t bad = 0;
+            std::vector<bool> hit(n, false);
+            for (std::size_t k = 0; k < n; ++k) {
+                const std::uint64_t e = (2 * bit_reverse(k, logn) + 1) * (g % m) % m;
+                bad += perm[k] != bit_reverse(static_cast<std::size_t>((e - 1) / 2), logn);
+                hit[perm[k]] = true;
+            }
+            CHECK(bad == 0);
+            CHECK(std::count(hit.begin(), hit.end(), true) == static_cast<long>(n));  // a permutation
+        }
+    }
+}
+
 TEST_CASE("scheme: the fused key switch gives the words of decompose + inner product (with and without a permutation)") {
     Fixture& f = fx();
     const std::size_t n = f.P->max_slots(), N = f.P->N();
