@@ -75,6 +75,7 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
     j.lr = cfg.lr;
     j.softmax = cfg.softmax;
     j.sk_bootstrap = cfg.sk_bootstrap;
+    j.boot_fast_keys = cfg.boot_fast_keys && !cfg.sk_bootstrap;
     if (cfg.sk_bootstrap) {
         j.L = cp.P->top_scale_level();
     } else {
@@ -82,7 +83,7 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
         // valid full-slot vector): one key set. A second, sparse (c'·s1-slot) bootstrapper
         // would be faster for W but doubles the bootstrapping key memory (~6 GB more).
         try {
-            cp.bs = make_bootstrapper(cp.P);
+            cp.bs = make_bootstrapper(cp.P, j);
         } catch (const std::exception& e) {
             throw UsageError("CKKS parameters " + cp.preset_name + " cannot bootstrap (" + e.what() +
                              "): choose a bootstrappable preset (default " + default_training_preset() +

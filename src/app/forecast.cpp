@@ -142,7 +142,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     const bool cached = train::Engine<train::CkksBackend>::rotations_fit(sh, nb, xl, P.N());
     const std::size_t working = static_cast<std::size_t>(kWorkingCiphertexts * static_cast<double>(ct_bytes(P, P.max_level()))) +
                                 kFixedBytes;
-    f.bootstrap_bytes = bs ? bs->memory_bytes() : 0;
+    f.bootstrap_bytes = bs ? (w.precomputed_transforms ? bs->precomputed_bytes() : bs->memory_bytes()) : 0;
     switch (phase) {
         case Phase::OneProcess:
         case Phase::Train:

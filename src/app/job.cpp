@@ -91,6 +91,7 @@ CiphertextBundle Job::bundle() const {
     b.set("inv1_degree", std::to_string(softmax.inv1_degree));
     b.set("inv2_degree", std::to_string(softmax.inv2_degree));
     b.set("bootstrapping", sk_bootstrap ? "secret-key stand-in (INSECURE)" : "CKKS, recommended full-slot configuration");
+    b.set("bootstrap_dft_keys", boot_fast_keys ? "per-giant-step" : "horner");
     return b;
 }
 
@@ -128,6 +129,13 @@ Job Job::from(const CiphertextBundle& b, const std::string& path) {
     j.softmax.inv1_degree = static_cast<int>(bounded("inv1_degree", 1023));
     j.softmax.inv2_degree = static_cast<int>(bounded("inv2_degree", 1023));
     j.sk_bootstrap = b.has("bootstrapping") && b.get("bootstrapping").rfind("secret-key", 0) == 0;
+    if (b.has("bootstrap_dft_keys")) {  // files of 0.4.0 and before: Horner (the only form then)
+        const std::string k = b.get("bootstrap_dft_keys");
+        if (k != "horner" && k != "per-giant-step")
+            throw std::runtime_error(path + ": bootstrap_dft_keys = '" + k +
+                                     "' (expected 'horner' or 'per-giant-step'): the file is corrupt or from a newer version");
+        j.boot_fast_keys = k == "per-giant-step";
+    }
     const bool names_ok = j.class_names.empty() || j.class_names.size() == j.labels.size();
     if (j.labels.size() < 2 || j.d == 0 || j.batch == 0 || j.groups == 0 || j.epochs == 0 || !std::isfinite(j.lr) || !(j.lr > 0) ||
         !std::isfinite(j.softmax.V) || !(j.softmax.V > 0) || !names_ok)
@@ -195,8 +203,11 @@ std::string Plan::describe() const {
     return o.str();
 }
 
-std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P) {
-    return std::make_unique<ckks::CkksBootstrapper>(P, ckks::recommended_bootstrap_config(0));
+std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P, const Job& job, bool compact) {
+    ckks::BootstrapConfig c = ckks::recommended_bootstrap_config(0);
+    c.dft_method = job.boot_fast_keys ? ckks::LTMethod::DoubleHoisted : ckks::LTMethod::DoubleHoistedFewKeys;
+    c.compact_cts = c.compact_stc = compact;
+    return std::make_unique<ckks::CkksBootstrapper>(P, c);
 }
 
 }  // namespace bt::app

@@ -46,13 +46,27 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
                          "--insecure-sk-bootstrap");
     const Randomness rnd = client_randomness(cfg);
     // With --data, the classes, their names and (precomputed features) the width come from the data.
-    const RunConfig rc = cfg.data_dir.empty() ? cfg : with_dataset_classes(cfg, open_dataset(cfg));
+    RunConfig rc = cfg.data_dir.empty() ? cfg : with_dataset_classes(cfg, open_dataset(cfg));
+    rc.boot_fast_keys = false;
     ClientPlan cp = plan_client_job(rc, rnd.id("job"));
     prepare_output_dir(dirs.client, "client directory", 0700);
     make_private_dir(dirs.client);  // it will hold the secret key: 0700 even if it existed
     prepare_output_dir(dirs.server, "server directory", 0755);
-    log << cp.describe() << "\n";
     const Calibration cal = calibrate(cp.P, cp.plan, nullptr);
+    if (rc.prefer_speed && cp.bs) {
+        // One DFT key per giant step if the server's keys (held expanded: its key cache) still
+        // fit the memory limit (--max-memory: the server's).
+        rc.boot_fast_keys = true;
+        ClientPlan fast = plan_client_job(rc, cp.job.id);
+        const Forecast ff = make_forecast(Phase::Train, *fast.P, fast.job, fast.plan, fast.bs.get(), Workload{}, cal);
+        const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
+        const bool fits = !avail || ff.peak_bytes <= avail;
+        log << "--prefer speed: one DFT key per giant step: server keys " << format_bytes(ff.key_bytes) << ", peak "
+            << format_bytes(ff.peak_bytes) << (fits ? " (chosen)" : " above " + format_bytes(avail) + ": Horner DFT keys")
+            << "\n";
+        if (fits) cp = std::move(fast);
+    }
+    log << cp.describe() << "\n";
     const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, cal);
     log << f.describe() << "\n";
     check_memory(f, cfg.max_memory, cfg.force, log);
@@ -207,9 +221,21 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
     const std::string out = o.out_dir.empty() ? o.server_dir : o.out_dir;
     ServerInputs in = load_server_ranks(comm, o.server_dir, true, o.allow_insecure, o.key_cache, log);
     const ckks::Params& P = *in.P;
-    std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P);
+    std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P, in.job);
     check_bootstrapping_keys(in, *bs, o.server_dir);
     attach_keys(*bs, in.keys);
+    if (o.prefer_speed && bs->transforms_compact()) {
+        // Precomputed transforms (faster, bit-identical) if every rank of this machine can hold
+        // them beside 1 GiB of headroom: within --max-memory (this process's peak so far
+        // counted) or what the machine has free now.
+        const std::size_t extra = (bs->precomputed_bytes() - bs->memory_bytes()) * static_cast<std::size_t>(comm.node_size());
+        const std::size_t used = peak_rss_bytes(), have = o.max_memory ? (o.max_memory > used ? o.max_memory - used : 0)
+                                                                         : available_memory_bytes();
+        const bool fits = comm.allreduce_min(extra + (std::size_t{1} << 30) <= have ? 1 : 0) == 1;
+        if (fits) bs->precompute_transforms();
+        log << "--prefer speed: bootstrapping transforms " << (fits ? "precomputed (" : "kept compact: ")
+            << format_bytes(extra) << (fits ? ")" : " more do not fit in " + format_bytes(have)) << "\n";
+    }
     FileSet tr_file(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
     FileSet va(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
     // Small sets are held in memory (their rotations of X are then cached between epochs);

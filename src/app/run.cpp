@@ -299,7 +299,23 @@ struct Prepared {
     Forecast forecast;
     bool stream = false;  // the training set goes through a spill file (--stream-data, or chosen for --max-memory)
     bool seed_all = false;  // every key seeded (chosen for --max-memory when nothing else fits)
+    bool expanded = false;  // every key expanded (--expanded-keys, or --prefer speed within the limit)
+    bool precomputed = false;  // the bootstrapper's transforms precomputed (--prefer speed within the limit)
 };
+
+// --prefer speed: the fastest of these that fits the memory limit, tried in this order (each
+// step gives up the option that costs the most memory per second saved; measured on the
+// secure preset, see README "Memory"). The last is --prefer memory's configuration.
+struct SpeedChoice {
+    bool fast_keys, expanded, precomputed;
+    std::string describe() const {
+        return std::string(fast_keys ? "one DFT key per giant step" : "Horner DFT keys") + ", " +
+               (expanded ? "keys expanded" : "keys seeded") + ", " +
+               (precomputed ? "transforms precomputed" : "compact transforms");
+    }
+};
+constexpr SpeedChoice kSpeedChoices[] = {
+    {true, true, true}, {true, false, true}, {false, false, true}, {false, false, false}};
 
 // The data set is opened first: its classes and their names are part of the job.
 Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
@@ -317,8 +333,35 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     log << " from " << cfg.data_dir << " (" << p.ds.describe() << ")\n";
     const Calibration cal = calibrate(p.cp.P, p.cp.plan, p.ds.d ? nullptr : &p.cp.model);
     Workload w = workload_of(cfg, p.ds);
+    p.expanded = cfg.expanded_keys || cfg.sk_bootstrap;
     p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
     const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
+    if (cfg.prefer_speed && p.cp.bs) {
+        // The first configuration (fastest first) whose forecast fits; each one tried is reported.
+        log << "--prefer speed: within " << format_bytes(avail) << (cfg.max_memory ? " (--max-memory)" : " available")
+            << ":\n";
+        for (const SpeedChoice& c : kSpeedChoices) {
+            if (cfg.expanded_keys && !c.expanded) continue;  // --expanded-keys holds regardless
+            RunConfig rc = cfg;
+            rc.boot_fast_keys = c.fast_keys;
+            ClientPlan cand = rc.boot_fast_keys == p.cp.job.boot_fast_keys ? ClientPlan{} : plan_client_job(rc, 0);
+            const ClientPlan& cp = cand.P ? cand : p.cp;
+            Workload wc = w;
+            wc.seeded_boot_keys = !c.expanded;
+            wc.precomputed_transforms = c.precomputed;
+            Forecast fc = make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), wc, cal);
+            const bool fits = !avail || fc.peak_bytes <= avail;
+            log << "  " << c.describe() << ": peak " << format_bytes(fc.peak_bytes) << (fits ? " (chosen)" : " (above)")
+                << "\n";
+            if (!fits) continue;
+            if (cand.P) p.cp = std::move(cand);
+            w = wc;
+            p.forecast = std::move(fc);
+            p.expanded = c.expanded;
+            p.precomputed = c.precomputed;
+            break;
+        }
+    }
     p.stream = cfg.stream_data;
     if (!p.stream && avail && p.forecast.peak_bytes > avail) {  // the memory limit chooses streaming if that fits
         w.stream_train = true;
@@ -330,7 +373,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
             p.stream = true;
         }
     }
-    if (avail && p.forecast.peak_bytes > avail && !cfg.expanded_keys && !cfg.sk_bootstrap) {
+    if (avail && p.forecast.peak_bytes > avail && !p.expanded) {
         // The last resort before a refusal: every key seeded (training and relinearization
         // keys regenerate their a_j at every key switch too).
         w.seeded_all_keys = true;
@@ -349,6 +392,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     }
     log << cal.describe() << "\n" << p.forecast.describe() << "\n";
     log << "key form: " << (cfg.expanded_keys || cfg.sk_bootstrap ? "every key expanded (--expanded-keys)"
+                        : p.expanded ? "every key expanded (--prefer speed)"
                         : p.seed_all ? "every key seeded (memory limit)"
                                      : "seeded, but for the relinearization key and the bootstrapping transforms' "
                                        "repeated steps (every key expanded with --expanded-keys)")
@@ -478,6 +522,12 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     res.report.forecast = pre.forecast.report_fields();
     if (cfg.plan_only) return res;
     Timing t;
+    if (pre.precomputed && cp.bs) {
+        const auto tp = clk::now();
+        cp.bs->precompute_transforms();
+        log << "bootstrapping transforms precomputed: " << format_bytes(cp.bs->memory_bytes()) << " in " << std::fixed
+            << std::setprecision(1) << since(tp) << " s\n";
+    }
 
     // ---- client: randomness, features, range pre-check
     const Randomness rnd = open_randomness(cfg, log);
@@ -489,7 +539,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     // ---- client: keys and encryption, handed over in memory
     Handover h{ClientKeys{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)}, {}, nullptr, nullptr, 0};
     make_keys(h, cp, rnd, res.report,
-              cfg.expanded_keys ? KeyForm::Expanded : pre.seed_all ? KeyForm::SeededAll : KeyForm::Seeded, log);
+              pre.expanded ? KeyForm::Expanded : pre.seed_all ? KeyForm::SeededAll : KeyForm::Seeded, log);
     t.keygen = h.seconds;
     auto t0 = clk::now();
     const std::uint64_t data_id = rnd.id("data");

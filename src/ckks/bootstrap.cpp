@@ -347,6 +347,12 @@ std::size_t CkksBootstrapper::top_key_switches() const { return cts_->plan().rot
 
 std::size_t CkksBootstrapper::memory_bytes() const { return cts_->memory_bytes() + stc_->memory_bytes(); }
 
+void CkksBootstrapper::precompute_transforms() {
+    cts_->precompute();
+    stc_->precompute();
+    cfg_.compact_cts = cfg_.compact_stc = false;
+}
+
 RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk) const {
     return kg.relin_key(sk, params_->max_level() - cts_->depth());
 }

@@ -409,6 +409,11 @@ HomomorphicDFT::HomomorphicDFT(const Encoder& enc, const DFTOptions& opt) : para
 
 std::vector<std::uint64_t> HomomorphicDFT::galois_elements() const { return galois_; }
 
+void HomomorphicDFT::precompute() {
+    for (LinearTransform& t : stages_) t.precompute();
+    opt_.compact = false;
+}
+
 Ciphertext HomomorphicDFT::apply_stages(const Evaluator& ev, const Ciphertext& ct, LTMethod method) const {
     Ciphertext cur = stages_[0].evaluate(ev, ct, method);
     for (std::size_t t = 1; t < stages_.size(); ++t) cur = stages_[t].evaluate(ev, cur, method);

@@ -590,6 +590,25 @@ const Poly& LinearTransform::plaintext(const Term& t, std::size_t limbs, Poly& s
     return scratch;
 }
 
+void LinearTransform::precompute() {
+    if (!compact_) return;
+    const Params& P = *params_;
+    for (Giant& G : giants_)
+        for (Term& t : G.terms) {
+            coeffs_to_qp(P, t.coeffs, level_, level_ + 1 + P.p_count(), t.pt);
+            t.coeffs = {};
+        }
+    compact_ = false;
+}
+
+std::size_t LinearTransform::precomputed_bytes() const {
+    std::size_t terms = 0;
+    for (const Giant& G : giants_) terms += G.terms.size();
+    std::size_t b = terms * (level_ + 1 + params_->p_count()) * params_->N() * sizeof(u64);
+    for (const auto& kv : diags_) b += kv.second.size() * sizeof(cplx);
+    return b;
+}
+
 std::size_t LinearTransform::memory_bytes() const {
     std::size_t b = 0;
     for (const Giant& G : giants_)

@@ -48,6 +48,12 @@ std::size_t parse_memory(const std::string& v) {
     return n * mult;
 }
 
+bool parse_preference(const std::string& v) {
+    if (v == "speed") return true;
+    if (v == "memory") return false;
+    throw UsageError("--prefer expects 'speed' or 'memory', got '" + v + "'");
+}
+
 // Options shared by the one-process run and the client commands.
 void data_options(Options& o, RunConfig& c) {
     o.text("--data", "PATH", "the data set: an IDX, CIFAR-10, class-per-folder or features directory, a MedMNIST "
@@ -86,6 +92,9 @@ void resource_options(Options& o, RunConfig& c) {
     o.custom("--max-memory", "SIZE", "memory limit the forecast must fit (e.g. 16G; default: what is available)",
              [&c](const std::string& v) { c.max_memory = parse_memory(v); });
     o.flag("--force", "run even if the forecast peak memory exceeds the limit", &c.force);
+    o.custom("--prefer", "WHAT", "memory (default: seeded keys, compact bootstrapping transforms, Horner DFT keys) or "
+             "speed (the fastest configuration whose forecast fits the memory limit)",
+             [&c](const std::string& v) { c.prefer_speed = parse_preference(v); });
     o.threads();
 }
 
@@ -188,6 +197,10 @@ int cmd_train(int argc, char** argv) {
             1000000000);
     o.flag("--resume", "continue from the newest complete checkpoint", &t.resume);
     o.flag("--stream-data", "read train.bin a batch at a time even when it would fit in memory", &t.stream_data);
+    o.custom("--prefer", "WHAT", "memory (default: compact bootstrapping transforms) or speed (transforms "
+             "precomputed if they fit in --max-memory)", [&t](const std::string& v) { t.prefer_speed = parse_preference(v); });
+    o.custom("--max-memory", "SIZE", "memory the precomputed transforms of --prefer speed must fit in (default: what "
+             "is available)", [&t](const std::string& v) { t.max_memory = parse_memory(v); });
     bool no_cache = false;
     std::string cache;
     o.text("--key-cache", "FILE", "the expanded key cache: built once from the key files, then mapped read-only "

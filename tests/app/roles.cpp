@@ -465,6 +465,19 @@ TEST_CASE("roles: smaller holes closed (secret keys anywhere, files named, check
         replace_file(dir + "/job.bin", ck::serialize(*P, b));
         CHECK_THROWS_WITH(train_in(dir), doctest::Contains("exp_degree = 4294967311 is above 1023"));
     }
+    SUBCASE("the job's DFT key form: an unknown value is refused; per-giant-step keys the bundle lacks are named") {
+        const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
+        ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(ws.server + "/job.bin"));
+        CHECK(b.get("bootstrap_dft_keys") == "horner");  // keygen's default (--prefer memory)
+        CHECK_FALSE(Job::from(b, "job.bin").boot_fast_keys);
+        b.set("bootstrap_dft_keys", "fast");
+        CHECK_THROWS_WITH(Job::from(b, "job.bin"), doctest::Contains("bootstrap_dft_keys = 'fast'"));
+        b.set("bootstrap_dft_keys", "per-giant-step");
+        CHECK(Job::from(b, "job.bin").boot_fast_keys);
+        const std::string dir = link_copy(ws.server, ws.root + "/fast_keys_job");
+        replace_file(dir + "/job.bin", ck::serialize(*P, b));
+        CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("which bootstrapping needs"), UsageError);
+    }
     SUBCASE("a checkpoint the plan cannot have produced is skipped like an unreadable one") {
         const std::string out = ws.root + "/ckpt_bad";
         const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));

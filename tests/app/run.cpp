@@ -127,6 +127,53 @@ TEST_CASE("run: --stream-data, or a --max-memory the in-memory set exceeds, read
     CHECK_FALSE(bt_test::file_exists(c.str() + "/checkpoints"));
 }
 
+TEST_CASE("run: --prefer speed takes the fastest configuration that fits --max-memory; precomputed transforms give "
+          "the same head, word for word") {
+    NEED_DATA();
+    TempDir a, b, c;
+    RunConfig ca = small_config(a.str());
+    ca.params.reset();
+    ca.preset = "N12_test_boot";  // real bootstrapping; the known seed fixes every ciphertext
+    ca.sk_bootstrap = false;
+    ca.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
+    ca.epochs = 1;
+    ca.train_size = 256;
+    std::ostringstream la, lb, lc;
+    const RunResult ra = run_one_process(ca, la);
+    // Everything fits: one DFT key per giant step, keys expanded, transforms precomputed.
+    RunConfig cb = ca;
+    cb.out_dir = b.str();
+    cb.prefer_speed = true;
+    cb.max_memory = std::size_t{64} << 30;
+    const RunResult rb = run_one_process(cb, lb);
+    INFO(lb.str());
+    CHECK(lb.str().find("one DFT key per giant step, keys expanded, transforms precomputed: peak") != std::string::npos);
+    CHECK(lb.str().find("(chosen)") != std::string::npos);
+    CHECK(lb.str().find("every key expanded (--prefer speed)") != std::string::npos);
+    CHECK(lb.str().find("bootstrapping transforms precomputed") != std::string::npos);
+    CHECK(rb.max_weight_diff < 1e-3);  // encrypted = twin, as the default run
+    CHECK(std::fabs(rb.report.acc_unflooded - rb.report.acc_twin) <= 0.01);
+    CHECK(rb.forecast.peak_bytes > ra.forecast.peak_bytes);
+    // Room for the precomputed transforms beside the default run's peak, not for expanded keys:
+    // a seeded configuration with precomputed transforms (their words are those of the compact
+    // ones: tests/ckks/bootstrap.cpp).
+    const auto P = bt::ckks::preset("N12_test_boot");
+    const auto bs = make_bootstrapper(P, Job{});
+    RunConfig cc = ca;
+    cc.out_dir = c.str();
+    cc.prefer_speed = true;
+    cc.max_memory = ra.forecast.peak_bytes + (bs->precomputed_bytes() - bs->memory_bytes());
+    const RunResult rc = run_one_process(cc, lc);
+    INFO(lc.str());
+    CHECK(lc.str().find("one DFT key per giant step, keys expanded, transforms precomputed: peak") != std::string::npos);
+    CHECK(lc.str().find("(above)") != std::string::npos);
+    CHECK(lc.str().find("keys seeded, transforms precomputed: peak") != std::string::npos);
+    CHECK(lc.str().find("(chosen)") != std::string::npos);
+    CHECK(lc.str().find("bootstrapping transforms precomputed") != std::string::npos);
+    CHECK(rc.forecast.peak_bytes <= cc.max_memory);
+    CHECK(rc.max_weight_diff < 1e-3);
+}
+
 TEST_CASE("run: bad input is refused before any feature is extracted") {
     NEED_DATA();
     TempDir tmp;

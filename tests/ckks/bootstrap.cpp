@@ -6,6 +6,7 @@
 #include "ckks_test_util.hpp"
 #include "bt/ckks/bootstrap.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -167,6 +168,62 @@ ParamsPtr boot_params() {
     return P;
 }
 }  // namespace
+
+TEST_CASE("bootstrap: compact transforms precomputed later give the same words; per-giant DFT keys the same precision") {
+    auto P = boot_params();
+    KeyGenerator kg(P, seed_of(61));
+    const SecretKey sk = kg.secret_key();
+    const RelinKey rk = kg.relin_key(sk);
+    const Encoder enc(P);
+    Encryptor e(P, sk, seed_of(62));
+    const Decryptor dec(P, sk);
+    const std::size_t slots = P->max_slots();
+    BootstrapConfig cfg;
+    cfg.slots = slots;
+    cfg.cts_budget = 2;
+    cfg.stc_budget = 2;
+    cfg.evalmod.K = 16;
+    cfg.evalmod.double_angles = 3;
+    cfg.evalmod.degree = 63;
+    cfg.dft_method = LTMethod::DoubleHoistedFewKeys;
+    cfg.compact_cts = cfg.compact_stc = true;
+    BootstrapConfig fast = cfg;
+    fast.dft_method = LTMethod::DoubleHoisted;
+    fast.compact_cts = fast.compact_stc = false;
+    CkksBootstrapper compact(P, cfg), later(P, cfg), per_giant(P, fast);
+    CHECK(later.transforms_compact());
+    CHECK(later.precomputed_bytes() > 3 * later.memory_bytes());
+    later.precompute_transforms();
+    CHECK_FALSE(later.transforms_compact());
+    CHECK(later.memory_bytes() == later.precomputed_bytes());
+    // One key per giant step: more keys than Horner's two per stage, none used repeatedly.
+    CHECK(per_giant.galois_elements().size() > compact.galois_elements().size());
+    CHECK(per_giant.seeded_elements().size() == per_giant.galois_elements().size());
+    std::vector<std::uint64_t> all = per_giant.galois_elements();
+    for (std::uint64_t g : compact.galois_elements()) all.push_back(g);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    const GaloisKeys gk = kg.galois_keys(sk, all);
+    for (CkksBootstrapper* b : {&compact, &later, &per_giant}) b->set_keys(&rk, &gk);
+    std::mt19937_64 rng(63);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<cplx> z(slots);
+    for (auto& v : z) v = cplx(u(rng), u(rng));
+    const Ciphertext c = e.encrypt(enc.encode(z, 0, 0, slots));
+    const Ciphertext a = compact.bootstrap(c), b = later.bootstrap(c), g = per_giant.bootstrap(c);
+    for (std::size_t j = 0; j < 2; ++j) CHECK(a.parts[j].data == b.parts[j].data);
+    double bits[2];
+    for (int k = 0; k < 2; ++k) {
+        const auto got = enc.decode(dec.decrypt(k == 0 ? a : g));
+        double sum = 0;
+        for (std::size_t i = 0; i < slots; ++i) sum += std::abs(got[i] - z[i]);
+        bits[k] = -std::log2(sum / static_cast<double>(slots));
+    }
+    MESSAGE("mean precision: Horner DFT keys " << bits[0] << " bits, one key per giant step " << bits[1] << " bits ("
+            << compact.galois_elements().size() << " vs " << per_giant.galois_elements().size() << " keys)");
+    CHECK(bits[1] > bits[0] - 1);
+    CHECK(bits[0] > bits[1] - 1);
+}
 
 TEST_CASE("bootstrap: full and sparse packing refresh a level-0 ciphertext") {
     auto P = boot_params();

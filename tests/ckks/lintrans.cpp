@@ -210,6 +210,21 @@ TEST_CASE("lintrans: compact plaintext storage gives the same ciphertexts with l
     }
     MESSAGE("10 diagonals at level 6, N = 2^11: " << full.memory_bytes() << " bytes precomputed, "
                                                   << compact.memory_bytes() << " compact");
+    // A compact transform precomputed later holds what a precomputed one holds and gives its words.
+    LinearTransform later(f.enc, m, n, level, 0, 0, true);
+    CHECK(later.compact());
+    CHECK(later.precomputed_bytes() == full.memory_bytes());
+    CHECK(full.precomputed_bytes() == full.memory_bytes());
+    later.precompute();
+    CHECK_FALSE(later.compact());
+    CHECK(later.memory_bytes() == full.memory_bytes());
+    later.precompute();  // no-op
+    for (LTMethod meth : {LTMethod::DoubleHoisted, LTMethod::DoubleHoistedFewKeys}) {
+        const GaloisKeys gk2 = f.keys(full.rotation_steps(meth), n);
+        const Evaluator ev2(f.P, nullptr, &gk2);
+        const Ciphertext a = full.evaluate(ev2, ct, meth), b = later.evaluate(ev2, ct, meth);
+        for (std::size_t j = 0; j < a.parts.size(); ++j) CHECK(a.parts[j].data == b.parts[j].data);
+    }
 }
 
 TEST_CASE("lintrans: keys for exactly rotation_steps() suffice and each one is needed") {

@@ -66,6 +66,14 @@ struct RunConfig {
     bool expanded_keys = false;      // one-process: hold every key's a_j (default: bootstrapping keys seeded)
     bool force = false;              // run even if the forecast exceeds the memory limit
     std::size_t max_memory = 0;      // bytes; 0: what the machine has available
+    // What the plan spends memory on (--prefer): false (memory, the default) keeps the smallest
+    // footprint: seeded keys, compact bootstrapping transforms, Horner giant steps in the
+    // homomorphic DFT (fewer keys). true (speed): within max_memory, the fastest of these that
+    // fits: keys expanded, the transforms precomputed, one DFT key per giant step.
+    bool prefer_speed = false;
+    // Set by the plan (not an option): the DFT keys of bootstrapping, one per giant step
+    // (Job::boot_fast_keys).
+    bool boot_fast_keys = false;
 };
 
 // The default preset of bt_train (N = 2^16, 128-bit, bootstrappable).

@@ -46,6 +46,7 @@ struct Workload {
     bool seeded_boot_keys = false;   // KeyForm::Seeded: every key but the relinearization key and the
                                      // bootstrapping transforms' repeated steps holds only b_j
     bool seeded_all_keys = false;    // every key holds only b_j (a memory limit's last resort)
+    bool precomputed_transforms = false;  // the bootstrapper's transforms precomputed (--prefer speed)
 };
 
 struct Forecast {

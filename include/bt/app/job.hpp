@@ -32,6 +32,11 @@ struct Job {
     double lr = 0;
     std::size_t L = 0;               // level of a freshly bootstrapped ciphertext
     bool sk_bootstrap = false;       // INSECURE stand-in (one-process runs only)
+    // The keys of bootstrapping's homomorphic DFT (both sides build the bootstrapper from the
+    // job, so its key set is part of it): false, the giant steps by Horner's rule (two keys
+    // per stage, about one key switch more per stage: fewer keys, the default and every job
+    // file before 0.5); true, one key per giant step (faster; more key memory).
+    bool boot_fast_keys = false;
     train::SoftmaxConfig softmax;
 
     int classes() const { return static_cast<int>(labels.size()); }
@@ -58,8 +63,10 @@ struct Plan {
 // Throws UsageError (shape that does not fit the ring, infeasible level plan) with what to change.
 Plan make_plan(const ckks::Params& P, const Job& job);
 
-// The bootstrapper the job's plan assumes (recommended full-slot configuration).
-std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P);
+// The bootstrapper the job's plan assumes (recommended full-slot configuration, the job's DFT
+// keys). compact: the transforms' plaintexts kept as coefficients (CkksBootstrapper::
+// precompute_transforms makes them precomputed later, e.g. when the memory allows).
+std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P, const Job& job, bool compact = true);
 
 // Every bundle the two sides exchange names its kind and its job. load_bundle reads a file
 // (UsageError naming `hint` if it is missing) and refuses another kind or another job;

@@ -34,6 +34,8 @@ struct TrainRoleOptions {
     bool allow_insecure = false;
     bool stream_data = false;          // read the training set a batch at a time even if it is small
     std::string key_cache = "-";       // expanded key cache: "-" the default (in the server directory), "" none
+    bool prefer_speed = false;         // precompute the bootstrapping transforms if they fit in max_memory
+    std::size_t max_memory = 0;        // bytes; 0: what the machine has available
     // The ranks that share the work (bt/dist/comm.hpp); null: Comm::world(), every rank of
     // an mpirun job, or this process alone.
     const dist::Comm* comm = nullptr;

@@ -245,6 +245,13 @@ public:
     // encapsulation) and of the others: the cost of regenerating seeded keys' a_j.
     std::size_t top_key_switches() const;
     std::size_t memory_bytes() const;
+    // Compact transforms (BootstrapConfig::compact_cts/compact_stc) made precomputed: their
+    // plaintexts built once (bit-identical results, faster, precomputed_bytes() held). Call
+    // before bootstrapping from several threads; not concurrently with bootstrap().
+    void precompute_transforms();
+    std::size_t precomputed_bytes() const { return cts_->precomputed_bytes() + stc_->precomputed_bytes(); }
+    bool transforms_compact() const { return cfg_.compact_cts || cfg_.compact_stc; }
+    const BootstrapConfig& config() const { return cfg_; }
 
 private:
     // Elements used at the top level (CoeffsToSlots, trace) and the others (SlotsToCoeffs).

@@ -157,6 +157,13 @@ public:
 
     // Bytes held: the encoded plaintexts ((level+1+k)·N words each) and the diagonals.
     std::size_t memory_bytes() const;
+    // Compact storage: build every plaintext's RNS/NTT form now from its kept coefficients
+    // (the words an evaluation of the compact form builds on the fly, so results are
+    // bit-identical) and drop the coefficients. No-op if already precomputed.
+    void precompute();
+    bool compact() const { return compact_; }
+    // What memory_bytes() is (or would be) with the plaintexts precomputed.
+    std::size_t precomputed_bytes() const;
 
     // M·v in plaintext.
     std::vector<cplx> apply_plain(const std::vector<cplx>& v) const { return apply_diagonals(diags_, v, slots_); }
@@ -299,6 +306,13 @@ public:
     std::size_t memory_bytes() const {
         std::size_t b = 0;
         for (const LinearTransform& t : stages_) b += t.memory_bytes();
+        return b;
+    }
+    // Every stage precomputed (LinearTransform::precompute), and what that holds.
+    void precompute();
+    std::size_t precomputed_bytes() const {
+        std::size_t b = 0;
+        for (const LinearTransform& t : stages_) b += t.precomputed_bytes();
         return b;
     }
     // The stages alone, on a ciphertext in the first stage's layout.
