@@ -67,16 +67,29 @@ private:
     std::thread th_;
 };
 
-// How bt_train holds the keys: "seeded" (its default: bootstrapping keys used once per
-// bootstrap hold only b_j) or "expanded" (--expanded-keys); training keys are limited to
-// the level each rotation is used at in both.
-void run_shape(const Options& opt, const Shape& s, bool seeded, const char* bench_name) {
+// The configurations of bt_train (training keys limited to the level each rotation is used at
+// in all):
+//   memory    its default (--prefer memory): keys seeded (those used once per bootstrap or
+//             step hold only b_j), compact bootstrapping transforms, Horner DFT keys;
+//   expanded  the same with every key expanded (--expanded-keys);
+//   speed     --prefer speed with room for everything: keys expanded, transforms
+//             precomputed, one DFT key per giant step.
+enum class Config { Memory, Expanded, Speed };
+const char* config_name(Config c) { return c == Config::Memory ? "memory" : c == Config::Expanded ? "expanded" : "speed"; }
+
+void run_shape(const Options& opt, const Shape& s, Config config, const char* bench_name) {
+    const bool seeded = config == Config::Memory, speed = config == Config::Speed;
     bt::release_free_memory();
     RssSampler sampler;
     const auto P = ck::preset("N16_QP1735_T_enc");
     const EncShape sh = EncShape::make(P->max_slots(), s.d, s.c, s.B);
     const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, s.c, sh.cpad);
-    ck::CkksBootstrapper bf(P, ck::recommended_bootstrap_config(0));
+    ck::BootstrapConfig bcfg = ck::recommended_bootstrap_config(0);
+    if (speed) {
+        bcfg.dft_method = ck::LTMethod::DoubleHoisted;
+        bcfg.compact_cts = bcfg.compact_stc = false;
+    }
+    ck::CkksBootstrapper bf(P, bcfg);
     // One full-slot bootstrapper for the softmax and the (tiled) weights, as bt_train.
     const LevelPlan plan = LevelPlan::make(sp, bf.output_level());
     // Synthetic standardised features and labels.
@@ -153,6 +166,7 @@ void run_shape(const Options& opt, const Shape& s, bool seeded, const char* benc
         const double per = 1.0 / reps;
         Row(bench_name)
             .set("shape", s.name)
+            .set("config", config_name(config))
             .set("keys", seeded ? "seeded" : "expanded")
             .set("preset", "N16_QP1735_T_enc")
             .set("B", s.B)
@@ -172,15 +186,24 @@ void run_shape(const Options& opt, const Shape& s, bool seeded, const char* benc
             .set("levels_after_bootstrap", plan.L)
             .set("keygen_s", keygen_s)
             .set("key_bytes", static_cast<std::int64_t>(key_bytes))
+            .set("transform_bytes", static_cast<std::int64_t>(bf.memory_bytes()))
             .set("peak_rss_bytes", static_cast<std::int64_t>(sampler.peak()))
             .print(opt);
     }
 }
 
+// The shipped shape with 5 and 10 classes (and HETAL's with --slots 1024), each in
+// bt_train's default configuration and with --prefer speed's.
 void bench_train(const Options& opt) {
     const bool hetal = std::find(opt.slots.begin(), opt.slots.end(), std::size_t{1024}) != opt.slots.end();
-    if (!hetal || opt.slots.size() > 1) run_shape(opt, Shape{"shipped", 512, 120, 5}, true, "train_step");
-    if (hetal) run_shape(opt, Shape{"hetal_mnist", 1024, 768, 10}, true, "train_step");
+    std::vector<Shape> shapes;
+    if (!hetal || opt.slots.size() > 1) {
+        shapes.push_back(Shape{"shipped", 512, 120, 5});
+        shapes.push_back(Shape{"shipped_c10", 512, 120, 10});
+    }
+    if (hetal) shapes.push_back(Shape{"hetal_mnist", 1024, 768, 10});
+    for (const Shape& s : shapes)
+        for (Config c : {Config::Memory, Config::Speed}) run_shape(opt, s, c, "train_step");
 }
 
 // Both key forms, one after the other, per shape: keys held, peak resident memory of each
@@ -191,14 +214,15 @@ void bench_memory(const Options& opt) {
     if (!hetal || opt.slots.size() > 1) shapes.push_back(Shape{"shipped", 512, 120, 5});
     if (hetal) shapes.push_back(Shape{"hetal_mnist", 1024, 768, 10});
     for (const Shape& s : shapes)
-        for (bool seeded : {false, true}) run_shape(opt, s, seeded, "memory");
+        for (Config c : {Config::Memory, Config::Expanded, Config::Speed}) run_shape(opt, s, c, "memory");
 }
 
 }  // namespace
 
 BT_BENCH_GROUP("memory",
-               "peak resident memory, key bytes and time per training step with the keys expanded and seeded "
-               "(N = 2^16 secure preset; --slots 1024 adds HETAL's shape)",
+               "peak resident memory, key bytes and time per training step in bt_train's configurations (memory: "
+               "seeded keys; expanded; speed: --prefer speed) (N = 2^16 secure preset; --slots 1024 adds HETAL's shape)",
                bench_memory);
-BT_BENCH_GROUP("train-step", "encrypted training step, N = 2^16 secure preset, real bootstrapping (--slots 1024: HETAL's shape)",
+BT_BENCH_GROUP("train-step", "encrypted training step, N = 2^16 secure preset, real bootstrapping, shipped shape with 5 and 10 "
+               "classes, --prefer memory and speed (--slots 1024: HETAL's shape)",
                bench_train);
