@@ -235,6 +235,10 @@ CkksBackend::Ct CkksBackend::mul_int(const Ct& a, long long k) {
     return r;
 }
 CkksBackend::Ct CkksBackend::add(const Ct& a, const Ct& b) { return ev_.add(a, b); }
+CkksBackend::Ct CkksBackend::add(Ct&& a, const Ct& b) {
+    ev_.add_inplace(a, b);
+    return std::move(a);
+}
 CkksBackend::Ct CkksBackend::sub(const Ct& a, const Ct& b) { return ev_.sub(a, b); }
 CkksBackend::Ct CkksBackend::add_mask(const Ct& a, const Mask& m) {
     Ct r = a;

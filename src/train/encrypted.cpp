@@ -60,7 +60,7 @@ std::vector<long> Engine<BK>::column_steps(long sign) const {
 template <class BK>
 typename Engine<BK>::Ct Engine<BK>::select_columns(const std::vector<const Ct*>& by_residue) {
     Ct a = bk_.mask_lazy(*by_residue[0], col_mask_[0]);
-    for (std::size_t k = 1; k < sh_.cpad; ++k) a = bk_.add(a, bk_.mask_lazy(*by_residue[k], col_mask_[k]));
+    for (std::size_t k = 1; k < sh_.cpad; ++k) a = bk_.add(std::move(a), bk_.mask_lazy(*by_residue[k], col_mask_[k]));
     return bk_.rescale(a);
 }
 
@@ -139,13 +139,13 @@ typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd
         if (!cached) fresh = bk_.rotate_hoisted(bd.x[b], steps);
         const std::vector<Ct>& xr = cached ? bd.xrot[b] : fresh;
         Ct t = bk_.mul_lazy(bd.x[b], M[0]);
-        for (std::size_t i = 1; i < sh_.cpad; ++i) t = bk_.add(t, bk_.mul_lazy(xr[i - 1], M[i]));
+        for (std::size_t i = 1; i < sh_.cpad; ++i) t = bk_.add(std::move(t), bk_.mul_lazy(xr[i - 1], M[i]));
         t = bk_.relin_rescale(t);
         // Columns k + t·c' summed into column k: slot r·s1 + k = logit of class (r + k) mod c'.
         const Ct r = bk_.rotate_and_sum(t, sh_.s1 / sh_.cpad, static_cast<long>(sh_.cpad));
         Ct m = bk_.mul_mask(r, logit_mask_);
         if (b > 0) m = bk_.rotate(m, -static_cast<long>(b * sh_.window()));
-        acc = b == 0 ? m : bk_.add(acc, m);
+        acc = b == 0 ? std::move(m) : bk_.add(std::move(acc), m);
     }
     bk_.set_stage(Stage::Softmax);
     return bk_.add_mask(acc, pad_const_);
@@ -191,7 +191,7 @@ void Engine<BK>::step(Ct& w, Ct& v, const std::vector<const BatchData<BK>*>& gro
     if (groups.empty() || rows == 0) throw std::invalid_argument("Engine::step: a step without rows");
     const double scale = lr / static_cast<double>(rows);
     Ct g = gradient(v, *groups[0], scale);
-    for (std::size_t k = 1; k < groups.size(); ++k) g = bk_.add(g, gradient(v, *groups[k], scale));
+    for (std::size_t k = 1; k < groups.size(); ++k) g = bk_.add(std::move(g), gradient(v, *groups[k], scale));
     update(w, v, g, gamma);
 }
 
@@ -215,7 +215,7 @@ typename Engine<BK>::Ct Engine<BK>::gradient(const Ct& v, const BatchData<BK>& b
         const Ct xb = bk_.drop(bd.x[b], bk_.level(E));
         for (std::size_t i = 0; i < sh_.cpad; ++i) {
             Ct t = bk_.mul_lazy(xb, i == 0 ? E : Er[i - 1]);
-            Q[i] = first ? std::move(t) : bk_.add(Q[i], t);
+            Q[i] = first ? std::move(t) : bk_.add(std::move(Q[i]), t);
         }
         first = false;
     }
@@ -227,7 +227,7 @@ typename Engine<BK>::Ct Engine<BK>::gradient(const Ct& v, const BatchData<BK>& b
         for (std::size_t k = 0; k < sh_.cpad; ++k) by_residue[k] = &Q[(k + u) % sh_.cpad];
         Ct a = select_columns(by_residue);
         if (u > 0) a = bk_.rotate(a, static_cast<long>(u) * s1);
-        S = u == 0 ? std::move(a) : bk_.add(S, a);
+        S = u == 0 ? std::move(a) : bk_.add(std::move(S), a);
     }
     // Rows r ≡ k (mod c') hold class k: summing row groups gives the tiled gradient.
     Ct g = bk_.rotate_and_sum(S, sh_.s0 / sh_.cpad, static_cast<long>(sh_.cpad) * s1);

@@ -289,6 +289,7 @@ public:
     Ct mul_const(const Ct& a, double c);
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
+    Ct add(Ct&& a, const Ct& b);                // in place: an accumulator passed by std::move is not copied
     Ct sub(const Ct& a, const Ct& b);
     Ct add_mask(const Ct& a, const Mask& m);
     Ct add_const(const Ct& a, double c);
