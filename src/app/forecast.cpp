@@ -153,6 +153,9 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
                            val_data + (w.encrypt_test ? test_data : 0);
             f.cache_bytes = cached && !w.stream_train ? (sh.cpad - 1) * sh.blocks * nb * ct_bytes(P, xl) : 0;
             f.working_bytes = working + (phase == Phase::OneProcess ? w.dataset_bytes : 0);
+            if (phase == Phase::OneProcess)  // float64: features (+ bias) of every split, the twin's batches packed in slots
+                f.plain_bytes = ((w.train_rows + w.val_rows + w.test_rows) * (job.d + 1) +
+                                 (nb + nv) * (sh.blocks + 1) * sh.slots) * sizeof(double);
             break;
         case Phase::Keygen:
             // Keys made for files are held seeded (b_j only; one key expanded at a time).
@@ -170,7 +173,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
             f.bootstrap_bytes = 0;
             break;
     }
-    f.peak_bytes = f.key_bytes + f.data_bytes + f.cache_bytes + f.bootstrap_bytes + f.working_bytes;
+    f.peak_bytes = f.key_bytes + f.data_bytes + f.cache_bytes + f.bootstrap_bytes + f.working_bytes + f.plain_bytes;
     // ---- disk (seed-compressed files: keys and fresh ciphertexts store half their words)
     const std::size_t ckpt = 2 * (2 * ct_bytes(P, L) + (phase == Phase::OneProcess ? 4 * sh.slots * 24 : 0));
     if (phase == Phase::Keygen) f.disk_bytes = (train_keys + boot_keys) / 2;
@@ -231,6 +234,7 @@ std::string Forecast::describe() const {
       << format_bytes(data_bytes);
     if (cache_bytes) o << ", cached rotations " << format_bytes(cache_bytes);
     if (bootstrap_bytes) o << ", bootstrapping transforms " << format_bytes(bootstrap_bytes);
+    if (plain_bytes) o << ", plaintext features and twin " << format_bytes(plain_bytes);
     o << ", working set " << format_bytes(working_bytes) << "); disk " << format_bytes(disk_bytes) << "\n";
     std::snprintf(b, sizeof b, "%.0f s", total_seconds);
     o << "forecast: time " << b << " (" << format_clock(total_seconds) << ") on this machine:";
@@ -247,6 +251,7 @@ std::vector<std::pair<std::string, double>> Forecast::report_fields() const {
         {"key_bytes", static_cast<double>(key_bytes)},           {"data_bytes", static_cast<double>(data_bytes)},
         {"cache_bytes", static_cast<double>(cache_bytes)},       {"bootstrap_bytes", static_cast<double>(bootstrap_bytes)},
         {"working_bytes", static_cast<double>(working_bytes)},   {"disk_bytes", static_cast<double>(disk_bytes)},
+        {"plain_bytes", static_cast<double>(plain_bytes)},
         {"steps", static_cast<double>(steps)},                   {"bootstraps", static_cast<double>(bootstraps)}};
     for (const auto& [k, v] : seconds) r.emplace_back("seconds_" + k, v);
     return r;

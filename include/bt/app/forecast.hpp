@@ -58,6 +58,7 @@ struct Forecast {
     std::size_t cache_bytes = 0;      // cached rotations of X (when they fit their budget)
     std::size_t bootstrap_bytes = 0;  // the bootstrapper's precomputed transforms
     std::size_t working_bytes = 0;    // temporaries of a step, plaintext data, the model
+    std::size_t plain_bytes = 0;      // one process: the client's standardised features and the twin's packed copy
     std::size_t peak_bytes = 0;
     std::size_t disk_bytes = 0;       // files this phase writes
     // Seconds.
