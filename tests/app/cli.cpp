@@ -70,6 +70,7 @@ TEST_CASE("cli: every refusal exits 2 with what was expected, before any work") 
         {{"--train", "40000"}, "exceed the"},
         {{"--max-memory", "1G"}, "exceeds --max-memory"},
         {{"--max-memory", "12X"}, "--max-memory expects a size"},
+        {{"--prefer", "fast"}, "--prefer expects 'speed' or 'memory'"},
         {{"--no-flooding", "--flood-sigma", "0.1"}, "contradict"},
     };
     for (const auto& [args, message] : cases) {
