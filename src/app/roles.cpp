@@ -46,7 +46,14 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
                          "--insecure-sk-bootstrap");
     const Randomness rnd = client_randomness(cfg);
     // With --data, the classes, their names and (precomputed features) the width come from the data.
-    RunConfig rc = cfg.data_dir.empty() ? cfg : with_dataset_classes(cfg, open_dataset(cfg));
+    RunConfig rc = cfg;
+    Workload server_w;  // what the server will hold, as far as --data tells (keys only without it)
+    if (!cfg.data_dir.empty()) {
+        const Dataset ds = open_dataset(cfg);
+        rc = with_dataset_classes(cfg, ds);
+        server_w.train_rows = ds.train.size();
+        server_w.val_rows = ds.val.size();
+    }
     rc.boot_fast_keys = false;
     ClientPlan cp = plan_client_job(rc, rnd.id("job"));
     prepare_output_dir(dirs.client, "client directory", 0700);
@@ -54,11 +61,11 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
     prepare_output_dir(dirs.server, "server directory", 0755);
     const Calibration cal = calibrate(cp.P, cp.plan, nullptr);
     if (rc.prefer_speed && cp.bs) {
-        // One DFT key per giant step if the server's keys (held expanded: its key cache) still
-        // fit the memory limit (--max-memory: the server's).
+        // One DFT key per giant step if the server's keys (held expanded: its key cache) and
+        // its data (with --data) still fit the memory limit (--max-memory: give the server's).
         rc.boot_fast_keys = true;
         ClientPlan fast = plan_client_job(rc, cp.job.id);
-        const Forecast ff = make_forecast(Phase::Train, *fast.P, fast.job, fast.plan, fast.bs.get(), Workload{}, cal);
+        const Forecast ff = make_forecast(Phase::Train, *fast.P, fast.job, fast.plan, fast.bs.get(), server_w, cal);
         const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
         const bool fits = !avail || ff.peak_bytes <= avail;
         log << "--prefer speed: one DFT key per giant step: server keys " << format_bytes(ff.key_bytes) << ", peak "
@@ -224,18 +231,6 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
     std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P, in.job);
     check_bootstrapping_keys(in, *bs, o.server_dir);
     attach_keys(*bs, in.keys);
-    if (o.prefer_speed && bs->transforms_compact()) {
-        // Precomputed transforms (faster, bit-identical) if every rank of this machine can hold
-        // them beside 1 GiB of headroom: within --max-memory (this process's peak so far
-        // counted) or what the machine has free now.
-        const std::size_t extra = (bs->precomputed_bytes() - bs->memory_bytes()) * static_cast<std::size_t>(comm.node_size());
-        const std::size_t used = peak_rss_bytes(), have = o.max_memory ? (o.max_memory > used ? o.max_memory - used : 0)
-                                                                         : available_memory_bytes();
-        const bool fits = comm.allreduce_min(extra + (std::size_t{1} << 30) <= have ? 1 : 0) == 1;
-        if (fits) bs->precompute_transforms();
-        log << "--prefer speed: bootstrapping transforms " << (fits ? "precomputed (" : "kept compact: ")
-            << format_bytes(extra) << (fits ? ")" : " more do not fit in " + format_bytes(have)) << "\n";
-    }
     FileSet tr_file(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
     FileSet va(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
     // Small sets are held in memory (their rotations of X are then cached between epochs);
@@ -257,6 +252,24 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
         log << "; " << comm.size() << " ranks (" << comm.node_size() << " on this machine), each computing the groups j of "
             << "a step with j mod " << comm.size() << " = its rank";
     log << "\n";
+    if (o.prefer_speed && bs->transforms_compact()) {
+        // Precomputed transforms (faster, bit-identical) if every rank of this machine can hold
+        // them beside a step's working set, with the keys and this rank's data already loaded:
+        // within --max-memory for the machine (each rank counted at this one's peak so far) or
+        // what the machine has free now.
+        Workload w;
+        w.train_rows = 0;  // the data are loaded (and in the peak below)
+        const Forecast f = make_forecast(Phase::Train, P, in.job, in.plan, bs.get(), w, Calibration{});
+        const std::size_t node = static_cast<std::size_t>(comm.node_size());
+        const std::size_t need = (bs->precomputed_bytes() - bs->memory_bytes() + f.working_bytes) * node;
+        const std::size_t used = peak_rss_bytes() * node;
+        const std::size_t have = o.max_memory ? (o.max_memory > used ? o.max_memory - used : 0) : available_memory_bytes();
+        const bool fits = comm.allreduce_min(need <= have ? 1 : 0) == 1;
+        if (fits) bs->precompute_transforms();
+        log << "--prefer speed: bootstrapping transforms " << (fits ? "precomputed" : "kept compact") << " ("
+            << format_bytes(bs->precomputed_bytes()) << " per rank; with a step's working set "
+            << format_bytes(need) << " for " << node << " rank(s) of this machine, " << format_bytes(have) << " free)\n";
+    }
     const std::size_t ranks = static_cast<std::size_t>(comm.size());
     if (ranks > in.job.groups)
         log << "note: " << comm.size() << " ranks for " << in.job.groups << " group(s) per step: "

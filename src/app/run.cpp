@@ -333,36 +333,52 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     log << " from " << cfg.data_dir << " (" << p.ds.describe() << ")\n";
     const Calibration cal = calibrate(p.cp.P, p.cp.plan, p.ds.d ? nullptr : &p.cp.model);
     Workload w = workload_of(cfg, p.ds);
-    p.expanded = cfg.expanded_keys || cfg.sk_bootstrap;
+    p.expanded = cfg.expanded_keys;
     p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
     const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
+    p.stream = cfg.stream_data;
     if (cfg.prefer_speed && p.cp.bs) {
-        // The first configuration (fastest first) whose forecast fits; each one tried is reported.
+        // The first configuration (fastest first) whose forecast fits, the training set in memory
+        // or else streamed; each one tried is reported. The plan with one DFT key per giant step
+        // is made once.
         log << "--prefer speed: within " << format_bytes(avail) << (cfg.max_memory ? " (--max-memory)" : " available")
             << ":\n";
+        ClientPlan fast;
         for (const SpeedChoice& c : kSpeedChoices) {
             if (cfg.expanded_keys && !c.expanded) continue;  // --expanded-keys holds regardless
-            RunConfig rc = cfg;
-            rc.boot_fast_keys = c.fast_keys;
-            ClientPlan cand = rc.boot_fast_keys == p.cp.job.boot_fast_keys ? ClientPlan{} : plan_client_job(rc, 0);
-            const ClientPlan& cp = cand.P ? cand : p.cp;
-            Workload wc = w;
-            wc.seeded_boot_keys = !c.expanded;
-            wc.precomputed_transforms = c.precomputed;
-            Forecast fc = make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), wc, cal);
-            const bool fits = !avail || fc.peak_bytes <= avail;
-            log << "  " << c.describe() << ": peak " << format_bytes(fc.peak_bytes) << (fits ? " (chosen)" : " (above)")
-                << "\n";
-            if (!fits) continue;
-            if (cand.P) p.cp = std::move(cand);
-            w = wc;
-            p.forecast = std::move(fc);
-            p.expanded = c.expanded;
-            p.precomputed = c.precomputed;
-            break;
+            if (c.fast_keys && !fast.P) {
+                RunConfig rc = cfg;
+                rc.boot_fast_keys = true;
+                fast = plan_client_job(rc, 0);
+            }
+            const ClientPlan& cp = c.fast_keys ? fast : p.cp;
+            bool chosen = false;
+            for (int k = 0; k < (p.stream ? 1 : 2); ++k) {
+                const bool stream = p.stream || k == 1;
+                Workload wc = w;
+                wc.seeded_boot_keys = !c.expanded;
+                wc.precomputed_transforms = c.precomputed;
+                wc.stream_train = stream;
+                Forecast fc = make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), wc, cal);
+                const bool fits = !avail || fc.peak_bytes <= avail;
+                log << "  " << c.describe() << (stream ? ", training set streamed" : "") << ": peak "
+                    << format_bytes(fc.peak_bytes) << (fits ? " (chosen)" : " (above)") << "\n";
+                if (!fits) {
+                    if (stream) break;
+                    continue;
+                }
+                if (c.fast_keys) p.cp = std::move(fast);
+                w = wc;
+                p.forecast = std::move(fc);
+                p.expanded = c.expanded;
+                p.precomputed = c.precomputed;
+                p.stream = stream;
+                chosen = true;
+                break;
+            }
+            if (chosen) break;
         }
     }
-    p.stream = cfg.stream_data;
     if (!p.stream && avail && p.forecast.peak_bytes > avail) {  // the memory limit chooses streaming if that fits
         w.stream_train = true;
         Forecast fs = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
@@ -373,7 +389,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
             p.stream = true;
         }
     }
-    if (avail && p.forecast.peak_bytes > avail && !p.expanded) {
+    if (avail && p.forecast.peak_bytes > avail && !p.expanded && !cfg.sk_bootstrap) {
         // The last resort before a refusal: every key seeded (training and relinearization
         // keys regenerate their a_j at every key switch too).
         w.seeded_all_keys = true;
@@ -518,6 +534,13 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     Prepared pre = prepare(cfg, log);
     ClientPlan& cp = pre.cp;
     fill_report_header(res.report, cfg, cp, pre.ds);
+    // What the memory limit and --prefer chose (they change speed and memory, not the maths:
+    // the DFT key form changes the order of a sum, within the bootstrap's precision).
+    res.report.config.emplace_back("prefer", cfg.prefer_speed ? "speed" : "memory");
+    res.report.config.emplace_back("bootstrap_dft_keys", cp.job.boot_fast_keys ? "per-giant-step" : "horner");
+    res.report.config.emplace_back("key_form", pre.expanded ? "expanded" : pre.seed_all ? "seeded (all)" : "seeded");
+    res.report.config.emplace_back("bootstrap_transforms", !cp.bs ? "none" : pre.precomputed ? "precomputed" : "compact");
+    res.report.config.emplace_back("training_set", pre.stream ? "streamed" : "in memory");
     res.forecast = pre.forecast;
     res.report.forecast = pre.forecast.report_fields();
     if (cfg.plan_only) return res;

@@ -95,6 +95,9 @@ std::vector<std::uint32_t> automorphism_permutation(std::size_t n, std::uint64_t
     // Output k is the evaluation at ψ^(e_k) with e_k = 2·brv(k)+1; σ_g(a)(ψ^e) = a(ψ^(e·g)).
     int logn = 0;
     while ((std::size_t{1} << logn) < n) ++logn;
+    if ((g & 1) == 0)
+        throw std::invalid_argument("automorphism_permutation: Galois element " + std::to_string(g) +
+                                    " is even (elements are odd residues mod 2N)");
     const std::vector<std::uint32_t>& brv = bit_reversal_table(logn);
     const std::uint64_t mask = 2 * static_cast<std::uint64_t>(n) - 1, gm = g & mask;  // mod 2n, a power of two
     std::vector<std::uint32_t> perm(n);

@@ -165,13 +165,34 @@ TEST_CASE("run: --prefer speed takes the fastest configuration that fits --max-m
     cc.max_memory = ra.forecast.peak_bytes + (bs->precomputed_bytes() - bs->memory_bytes());
     const RunResult rc = run_one_process(cc, lc);
     INFO(lc.str());
-    CHECK(lc.str().find("one DFT key per giant step, keys expanded, transforms precomputed: peak") != std::string::npos);
-    CHECK(lc.str().find("(above)") != std::string::npos);
-    CHECK(lc.str().find("keys seeded, transforms precomputed: peak") != std::string::npos);
-    CHECK(lc.str().find("(chosen)") != std::string::npos);
+    auto line_with = [](const std::string& log, const std::string& what) {  // the first line holding `what`
+        const std::size_t at = log.find(what);
+        if (at == std::string::npos) return std::string();
+        const std::size_t from = log.rfind('\n', at), e = log.find('\n', at);
+        return log.substr(from == std::string::npos ? 0 : from + 1, e == std::string::npos ? std::string::npos : e - from - 1);
+    };
+    CHECK(line_with(lc.str(), "one DFT key per giant step, keys expanded, transforms precomputed: peak")
+              .find("(above)") != std::string::npos);
+    const std::string chosen = line_with(lc.str(), "(chosen)");
+    INFO(chosen);
+    CHECK(chosen.find("keys seeded, transforms precomputed: peak") != std::string::npos);
+    CHECK(chosen.find("streamed") == std::string::npos);
     CHECK(lc.str().find("bootstrapping transforms precomputed") != std::string::npos);
     CHECK(rc.forecast.peak_bytes <= cc.max_memory);
     CHECK(rc.max_weight_diff < 1e-3);
+    // report.json records the choices.
+    auto config_of = [](const RunResult& r, const std::string& key) {
+        for (const auto& kv : r.report.config)
+            if (kv.first == key) return kv.second;
+        return std::string();
+    };
+    CHECK(config_of(ra, "prefer") == "memory");
+    CHECK(config_of(ra, "bootstrap_dft_keys") == "horner");
+    CHECK(config_of(ra, "bootstrap_transforms") == "compact");
+    CHECK(config_of(rb, "key_form") == "expanded");
+    CHECK(config_of(rb, "bootstrap_dft_keys") == "per-giant-step");
+    CHECK(config_of(rc, "bootstrap_transforms") == "precomputed");
+    CHECK(config_of(rc, "key_form") == "seeded");
 }
 
 TEST_CASE("run: bad input is refused before any feature is extracted") {

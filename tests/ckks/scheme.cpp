@@ -235,6 +235,8 @@ TEST_CASE("scheme: automorphism permutations (table-driven) equal the defining f
             CHECK(std::count(hit.begin(), hit.end(), true) == static_cast<long>(n));  // a permutation
         }
     }
+    CHECK_THROWS_WITH_AS(ckks::automorphism_permutation(1024, 4), doctest::Contains("is even"), std::invalid_argument);
+    CHECK_THROWS_AS(ckks::automorphism_permutation(1024, 2048), std::invalid_argument);
 }
 
 TEST_CASE("scheme: the fused key switch gives the words of decompose + inner product (with and without a permutation)") {

@@ -161,7 +161,8 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
 }
 
 void run(const Options& opt, std::size_t slots) {
-    // memory first: the process's peak RSS of its rows is its own (speed holds more)
+    // memory first, so that its rows' peak RSS (the process's, which only grows) is its own at
+    // the first slot count; later rows report the largest so far
     for (bool speed : {false, true}) {
         run_config(opt, slots, speed);
         bt::release_free_memory();
