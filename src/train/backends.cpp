@@ -79,6 +79,12 @@ TwinBackend::Ct TwinBackend::mul_const(const Ct& a, double c) {
     for (double& x : r) x *= c;
     return r;
 }
+TwinBackend::Ct TwinBackend::mul_mask_const(const Ct& a, const Mask& m, double c) {
+    ++counts.plain_mults;
+    Ct r(a);
+    for (std::size_t i = 0; i < r.size(); ++i) r[i] *= c * m.v[i];
+    return r;
+}
 TwinBackend::Ct TwinBackend::mul_int(const Ct& a, long long k) {
     Ct r(a);
     for (double& x : r) x *= static_cast<double>(k);
@@ -226,6 +232,15 @@ CkksBackend::Ct CkksBackend::mul_const(const Ct& a, double c) {
     ++counts.const_mults;
     Ct r = a;
     ev_.mul_const_inplace(r, c);
+    ev_.rescale_inplace(r);
+    return r;
+}
+CkksBackend::Ct CkksBackend::mul_mask_const(const Ct& a, const Mask& m, double c) {
+    ++counts.plain_mults;
+    std::vector<double> v(m.v);
+    for (double& x : v) x *= c;
+    Ct r = a;
+    ev_.mul_plain_inplace(r, ev_.encoder().encode(v, a.level, ev_.params()->nominal_scale(a.level)));
     ev_.rescale_inplace(r);
     return r;
 }

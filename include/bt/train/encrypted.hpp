@@ -202,6 +202,7 @@ public:
     Ct relin_rescale(const Ct& a) { ++counts.relins; return a; }
     Ct rescale(const Ct& a) { return a; }
     Ct mul_const(const Ct& a, double c);
+    Ct mul_mask_const(const Ct& a, const Mask& m, double c);  // a ⊙ (c·m), one level (c changes per call: not cached)
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
     Ct sub(const Ct& a, const Ct& b);
@@ -248,6 +249,7 @@ public:
     Ct relin_rescale(const Ct& a) { return {down(a.level)}; }
     Ct rescale(const Ct& a) { return {down(a.level)}; }
     Ct mul_const(const Ct& a, double) { return {down(a.level)}; }
+    Ct mul_mask_const(const Ct& a, const Mask&, double) { return {down(a.level)}; }
     Ct mul_int(const Ct& a, long long) { return a; }
     Ct add(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
     Ct sub(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
@@ -287,6 +289,7 @@ public:
     Ct relin_rescale(const Ct& a);              // a sum of mul_lazy products
     Ct rescale(const Ct& a);                    // a sum of mask_lazy products
     Ct mul_const(const Ct& a, double c);
+    Ct mul_mask_const(const Ct& a, const Mask& m, double c);  // a ⊙ (c·m), one level (c changes per call: not cached)
     Ct mul_int(const Ct& a, long long k);
     Ct add(const Ct& a, const Ct& b);
     Ct add(Ct&& a, const Ct& b);                // in place: an accumulator passed by std::move is not copied
@@ -396,6 +399,7 @@ private:
     std::vector<Mask> col_mask_;        // [k]: 1 at real columns m ≡ k (mod c')
     Mask pad_const_;                    // −1 at pad offsets, 0 elsewhere
     Mask half_mask_;                    // 1 at offsets b·2c' + i, i < c', every row
+    Mask head_mask_;                    // 1 at the tiled head's weights (real classes and columns), every copy
     std::map<std::string, Mask> grad_cache_;  // per rows-valid and scale (block-relative), built on first use
     const Mask& grad_mask(std::size_t rows_valid, double scale);
     bool pad(std::size_t r, std::size_t i) const {  // class of diagonal i in row r is a pad class
