@@ -33,6 +33,17 @@ RunConfig small_config(const std::string& out) {
     return cfg;
 }
 
+// One epoch on N12_test_boot with real bootstrapping: the known seed fixes every ciphertext.
+RunConfig small_boot_config(const std::string& out) {
+    RunConfig cfg = small_config(out);
+    cfg.params.reset();
+    cfg.preset = "N12_test_boot";
+    cfg.sk_bootstrap = false;
+    cfg.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
+    cfg.epochs = 1;
+    return cfg;
+}
+
 #define NEED_DATA()                                                                                         \
     if (!bt_test::have_data()) {                                                                             \
         MESSAGE("skipped: Fashion-MNIST or the shipped model not found (run from the repository root; "      \
@@ -95,12 +106,7 @@ TEST_CASE("run: --stream-data, or a --max-memory the in-memory set exceeds, read
           "batch at a time: the same head, word for word") {
     NEED_DATA();
     TempDir a, b, c;
-    RunConfig ca = small_config(a.str());
-    ca.params.reset();
-    ca.preset = "N12_test_boot";  // real bootstrapping: the known seed then fixes every ciphertext
-    ca.sk_bootstrap = false;
-    ca.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
-    ca.epochs = 1;
+    RunConfig ca = small_boot_config(a.str());
     ca.train_size = 512;  // 4 batches: streaming keeps 2 of them and no cached rotations
     std::ostringstream la, lb, lc;
     const RunResult ra = run_one_process(ca, la);
@@ -131,12 +137,7 @@ TEST_CASE("run: --prefer speed takes the fastest configuration that fits --max-m
           "the same head, word for word") {
     NEED_DATA();
     TempDir a, b, c;
-    RunConfig ca = small_config(a.str());
-    ca.params.reset();
-    ca.preset = "N12_test_boot";  // real bootstrapping; the known seed fixes every ciphertext
-    ca.sk_bootstrap = false;
-    ca.insecure_seed = parse_seed_hex("test", bt_test::kTestSeedHex);
-    ca.epochs = 1;
+    RunConfig ca = small_boot_config(a.str());
     ca.train_size = 256;
     std::ostringstream la, lb, lc;
     const RunResult ra = run_one_process(ca, la);

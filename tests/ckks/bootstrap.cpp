@@ -167,17 +167,23 @@ ParamsPtr boot_params() {
     static ParamsPtr P = Params::create(lit);
     return P;
 }
-}  // namespace
 
-TEST_CASE("bootstrap: compact transforms precomputed later give the same words; per-giant DFT keys the same precision") {
-    auto P = boot_params();
-    KeyGenerator kg(P, seed_of(61));
-    const SecretKey sk = kg.secret_key();
-    const RelinKey rk = kg.relin_key(sk);
-    const Encoder enc(P);
-    Encryptor e(P, sk, seed_of(62));
-    const Decryptor dec(P, sk);
-    const std::size_t slots = P->max_slots();
+// The keys and codecs of a bootstrapping test on boot_params(), from fixed seeds.
+struct BootFixture {
+    ParamsPtr P = boot_params();
+    KeyGenerator kg;
+    SecretKey sk;
+    RelinKey rk;
+    Encoder enc;
+    Encryptor e;
+    Decryptor dec;
+    BootFixture(std::uint8_t key_seed, std::uint8_t enc_seed)
+        : kg(P, seed_of(key_seed)), sk(kg.secret_key()), rk(kg.relin_key(sk)), enc(P), e(P, sk, seed_of(enc_seed)),
+          dec(P, sk) {}
+};
+
+// Two CoeffsToSlots and two SlotsToCoeffs levels, K = 16, degree 63, three double angles.
+BootstrapConfig small_boot_config(std::size_t slots) {
     BootstrapConfig cfg;
     cfg.slots = slots;
     cfg.cts_budget = 2;
@@ -185,6 +191,15 @@ TEST_CASE("bootstrap: compact transforms precomputed later give the same words; 
     cfg.evalmod.K = 16;
     cfg.evalmod.double_angles = 3;
     cfg.evalmod.degree = 63;
+    return cfg;
+}
+}  // namespace
+
+TEST_CASE("bootstrap: compact transforms precomputed later give the same words; per-giant DFT keys the same precision") {
+    BootFixture f(61, 62);
+    const ParamsPtr& P = f.P;
+    const std::size_t slots = P->max_slots();
+    BootstrapConfig cfg = small_boot_config(slots);
     cfg.dft_method = LTMethod::DoubleHoistedFewKeys;
     cfg.compact_cts = cfg.compact_stc = true;
     BootstrapConfig fast = cfg;
@@ -203,18 +218,18 @@ TEST_CASE("bootstrap: compact transforms precomputed later give the same words; 
     for (std::uint64_t g : compact.galois_elements()) all.push_back(g);
     std::sort(all.begin(), all.end());
     all.erase(std::unique(all.begin(), all.end()), all.end());
-    const GaloisKeys gk = kg.galois_keys(sk, all);
-    for (CkksBootstrapper* b : {&compact, &later, &per_giant}) b->set_keys(&rk, &gk);
+    const GaloisKeys gk = f.kg.galois_keys(f.sk, all);
+    for (CkksBootstrapper* b : {&compact, &later, &per_giant}) b->set_keys(&f.rk, &gk);
     std::mt19937_64 rng(63);
     std::uniform_real_distribution<double> u(-1, 1);
     std::vector<cplx> z(slots);
     for (auto& v : z) v = cplx(u(rng), u(rng));
-    const Ciphertext c = e.encrypt(enc.encode(z, 0, 0, slots));
+    const Ciphertext c = f.e.encrypt(f.enc.encode(z, 0, 0, slots));
     const Ciphertext a = compact.bootstrap(c), b = later.bootstrap(c), g = per_giant.bootstrap(c);
     for (std::size_t j = 0; j < 2; ++j) CHECK(a.parts[j].data == b.parts[j].data);
     double bits[2];
     for (int k = 0; k < 2; ++k) {
-        const auto got = enc.decode(dec.decrypt(k == 0 ? a : g));
+        const auto got = f.enc.decode(f.dec.decrypt(k == 0 ? a : g));
         double sum = 0;
         for (std::size_t i = 0; i < slots; ++i) sum += std::abs(got[i] - z[i]);
         bits[k] = -std::log2(sum / static_cast<double>(slots));
@@ -226,21 +241,16 @@ TEST_CASE("bootstrap: compact transforms precomputed later give the same words; 
 }
 
 TEST_CASE("bootstrap: full and sparse packing refresh a level-0 ciphertext") {
-    auto P = boot_params();
-    KeyGenerator kg(P, seed_of(51));
-    const SecretKey sk = kg.secret_key();
-    const RelinKey rk = kg.relin_key(sk);
-    const Encoder enc(P);
-    Encryptor e(P, sk, seed_of(52));
-    const Decryptor dec(P, sk);
+    BootFixture f(51, 52);
+    const ParamsPtr& P = f.P;
+    KeyGenerator& kg = f.kg;
+    const SecretKey& sk = f.sk;
+    const RelinKey& rk = f.rk;
+    const Encoder& enc = f.enc;
+    Encryptor& e = f.e;
+    const Decryptor& dec = f.dec;
     for (std::size_t slots : {P->max_slots(), std::size_t{64}}) {
-        BootstrapConfig cfg;
-        cfg.slots = slots;
-        cfg.cts_budget = 2;
-        cfg.stc_budget = 2;
-        cfg.evalmod.K = 16;
-        cfg.evalmod.double_angles = 3;
-        cfg.evalmod.degree = 63;
+        const BootstrapConfig cfg = small_boot_config(slots);
         CkksBootstrapper bs(P, cfg);
         MESSAGE(bs.describe());
         CHECK(bs.output_level() == 4);
