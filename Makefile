@@ -225,7 +225,7 @@ SAN_TESTS   ?= -tse='*-slow'
 # SAN_QUICK=1 (CI): without the app-level flows whose time under the sanitizers goes to key
 # generation and training arithmetic the ckks and train suites already run there (about 3
 # minutes on 2 cores instead of 20; the loaders, refusals and crafted files stay in).
-SAN_CI_SKIP := roles:*,mpi: every rank count*,run: peak memory*,cli: every refusal*,cli: --plan*,run: --stream*,run: small ring*,run: bad input*,run: a run whose*,data formats: a features file of d = 768*
+SAN_CI_SKIP := roles:*,mpi: every rank count*,run: peak memory*,cli: every refusal*,cli: --plan*,run: --stream*,run: --prefer speed*,run: small ring*,run: bad input*,run: a run whose*,data formats: a features file of d = 768*
 ifeq ($(SAN_QUICK),1)
 SAN_TESTS   += -tce='$(SAN_CI_SKIP)'
 endif
