@@ -204,8 +204,7 @@ std::string Plan::describe() const {
 }
 
 std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P, const Job& job, bool compact) {
-    ckks::BootstrapConfig c = ckks::recommended_bootstrap_config(0);
-    c.dft_method = job.boot_fast_keys ? ckks::LTMethod::DoubleHoisted : ckks::LTMethod::DoubleHoistedFewKeys;
+    ckks::BootstrapConfig c = job.boot_fast_keys ? ckks::speed_bootstrap_config(0) : ckks::recommended_bootstrap_config(0);
     c.compact_cts = c.compact_stc = compact;
     return std::make_unique<ckks::CkksBootstrapper>(P, c);
 }

@@ -257,9 +257,8 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
         // them beside a step's working set, with the keys and this rank's data already loaded:
         // within --max-memory for the machine (each rank counted at this one's peak so far) or
         // what the machine has free now.
-        Workload w;
-        w.train_rows = 0;  // the data are loaded (and in the peak below)
-        const Forecast f = make_forecast(Phase::Train, P, in.job, in.plan, bs.get(), w, Calibration{});
+        // (no rows: the data are loaded and in the peak below)
+        const Forecast f = make_forecast(Phase::Train, P, in.job, in.plan, bs.get(), Workload{}, Calibration{});
         const std::size_t node = static_cast<std::size_t>(comm.node_size());
         const std::size_t need = (bs->precomputed_bytes() - bs->memory_bytes() + f.working_bytes) * node;
         const std::size_t used = peak_rss_bytes() * node;

@@ -225,6 +225,13 @@ BootstrapConfig recommended_bootstrap_config(std::size_t slots) {
     return c;
 }
 
+BootstrapConfig speed_bootstrap_config(std::size_t slots) {
+    BootstrapConfig c = recommended_bootstrap_config(slots);
+    c.dft_method = LTMethod::DoubleHoisted;
+    c.compact_cts = c.compact_stc = false;
+    return c;
+}
+
 CkksBootstrapper::CkksBootstrapper(ParamsPtr params, const BootstrapConfig& cfg)
     : params_(std::move(params)), cfg_(cfg), encoder_(params_), em_(unit_input(cfg.evalmod)) {
     cfg_.evalmod.unit_input = true;

@@ -355,7 +355,7 @@ std::string tiled_head_violation(const EncShape& sh, const std::vector<double>& 
     const std::size_t tile = sh.tile_slots();
     for (std::size_t p = 0; p < sh.slots; ++p) {
         const std::size_t q = p % tile, row = q / sh.s1, col = q % sh.s1;
-        const bool weight = row < static_cast<std::size_t>(sh.c) && col >= sh.xoff() && col < sh.xoff() + sh.cols;
+        const bool weight = sh.is_head_weight(p);
         const double v = slots[p];
         char b[160];
         if (weight && p >= tile && !(std::fabs(v - slots[q]) <= tol)) {

@@ -28,10 +28,8 @@ Engine<BK>::Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk) : sh_(sh)
         col_mask_.push_back(std::move(m));
     }
     head_mask_ = Mask{"head", std::vector<double>(n, 0.0)};
-    for (std::size_t p = 0; p < n; ++p) {  // the slots tiled_head_violation calls weights
-        const std::size_t q = p % sh.tile_slots(), row = q / sh.s1, col = q % sh.s1;
-        if (row < static_cast<std::size_t>(sh.c) && col >= sh.xoff() && col < sh.xoff() + sh.cols) head_mask_.v[p] = 1;
-    }
+    for (std::size_t p = 0; p < n; ++p)
+        if (sh.is_head_weight(p)) head_mask_.v[p] = 1;
     pad_const_ = Mask{"padconst", std::vector<double>(n, 0.0)};
     half_mask_ = Mask{"half", std::vector<double>(n, 0.0)};
     for (std::size_t r = 0; r < sh.s0; ++r)

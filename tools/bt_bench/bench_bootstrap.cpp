@@ -92,11 +92,7 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
     const int reps = opt.reps > 0 ? opt.reps : (opt.quick ? 1 : 3);
     bt::ThreadPool::set_global_threads(static_cast<unsigned>(top_threads));
     auto P = preset(preset_name);
-    BootstrapConfig cfg = recommended_bootstrap_config(slots);
-    if (speed) {
-        cfg.dft_method = LTMethod::DoubleHoisted;
-        cfg.compact_cts = cfg.compact_stc = false;
-    }
+    const BootstrapConfig cfg = speed ? speed_bootstrap_config(slots) : recommended_bootstrap_config(slots);
     const auto t0 = clk::now();
     CkksBootstrapper bs(P, cfg);
     const auto t1 = clk::now();

@@ -89,12 +89,7 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
     const auto P = ck::preset("N16_QP1735_T_enc");
     const EncShape sh = EncShape::make(P->max_slots(), s.d, s.c, s.B);
     const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, s.c, sh.cpad);
-    ck::BootstrapConfig bcfg = ck::recommended_bootstrap_config(0);
-    if (speed) {
-        bcfg.dft_method = ck::LTMethod::DoubleHoisted;
-        bcfg.compact_cts = bcfg.compact_stc = false;
-    }
-    ck::CkksBootstrapper bf(P, bcfg);
+    ck::CkksBootstrapper bf(P, speed ? ck::speed_bootstrap_config(0) : ck::recommended_bootstrap_config(0));
     // One full-slot bootstrapper for the softmax and the (tiled) weights, as bt_train.
     const LevelPlan plan = LevelPlan::make(sp, bf.output_level());
     // Synthetic standardised features and labels.

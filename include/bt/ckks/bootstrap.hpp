@@ -188,6 +188,9 @@ struct BootstrapConfig {
 // Horner giant steps (fewer keys); compact transform plaintexts for slots = 0 or >= 2^15
 // (full packing at N = 2^16), precomputed ones below (faster, the trainer's 1024 slots).
 BootstrapConfig recommended_bootstrap_config(std::size_t slots);
+// The same with speed bought by memory: one key per giant step (DoubleHoisted) and
+// precomputed transform plaintexts (bt_train --prefer speed).
+BootstrapConfig speed_bootstrap_config(std::size_t slots);
 
 // The real thing: ModRaise, CoeffsToSlots, EvalMod, SlotsToCoeffs, each a separate
 // function. Level plan from the top level L: CoeffsToSlots L -> L - c, EvalMod ->
@@ -251,7 +254,6 @@ public:
     void precompute_transforms();
     std::size_t precomputed_bytes() const { return cts_->precomputed_bytes() + stc_->precomputed_bytes(); }
     bool transforms_compact() const { return cfg_.compact_cts || cfg_.compact_stc; }
-    const BootstrapConfig& config() const { return cfg_; }
 
 private:
     // Elements used at the top level (CoeffsToSlots, trace) and the others (SlotsToCoeffs).

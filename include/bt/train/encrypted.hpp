@@ -102,6 +102,11 @@ struct EncShape {
     std::size_t window() const { return 2 * cpad; }
     std::size_t xoff() const { return cpad - 1; }  // column of X[·][0] and W[·][0] in a row
     std::size_t tile_slots() const { return cpad * s1; }
+    // Slot p of a tiled head holds a weight (a real class, a real column), in any copy of the tile.
+    bool is_head_weight(std::size_t p) const {
+        const std::size_t q = p % tile_slots(), row = q / s1, col = q % s1;
+        return row < static_cast<std::size_t>(c) && col >= xoff() && col < xoff() + cols;
+    }
     std::size_t offset(std::size_t b, std::size_t i) const { return b * window() + i; }
     // Validates; throws std::invalid_argument naming the constraint that fails.
     static EncShape make(std::size_t slots, std::size_t d, int classes, std::size_t batch);
