@@ -140,6 +140,9 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
     const std::size_t test_data = nt * sh.blocks * ct_bytes(P, xl);
     const bool cached = train::Engine<train::CkksBackend>::rotations_fit(sh, nb, xl, P.N());
+    const std::size_t babies = train::logit_baby_steps(sh.cpad);
+    // Not cached: the logits hand their rotations of X to the gradient at its level.
+    const std::size_t kept = (babies - 1) * sh.blocks * ct_bytes(P, plan.lp.d_level);
     const std::size_t working = static_cast<std::size_t>(kWorkingCiphertexts * static_cast<double>(ct_bytes(P, P.max_level()))) +
                                 kFixedBytes;
     f.bootstrap_bytes = bs ? (w.precomputed_transforms ? bs->precomputed_bytes() : bs->memory_bytes()) : 0;
@@ -151,8 +154,8 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
             f.data_bytes = (w.stream_train ? std::min<std::size_t>(nb, 2) * train_data / std::max<std::size_t>(nb, 1)
                                            : train_data) +
                            val_data + (w.encrypt_test ? test_data : 0);
-            f.cache_bytes = cached && !w.stream_train ? (sh.cpad - 1) * sh.blocks * nb * ct_bytes(P, xl) : 0;
-            f.working_bytes = working + (phase == Phase::OneProcess ? w.dataset_bytes : 0);
+            f.cache_bytes = cached && !w.stream_train ? (babies - 1) * sh.blocks * nb * ct_bytes(P, xl) : 0;
+            f.working_bytes = working + (f.cache_bytes ? 0 : kept) + (phase == Phase::OneProcess ? w.dataset_bytes : 0);
             if (phase == Phase::OneProcess)  // float64: features (+ bias) of every split, the twin's batches packed in slots
                 f.plain_bytes = ((w.train_rows + w.val_rows + w.test_rows) * (job.d + 1) +
                                  (nb + nv) * (sh.blocks + 1) * sh.slots) * sizeof(double);
@@ -201,7 +204,7 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     keygen *= kKeygenFactor;
     const double n_ct = static_cast<double>(nb * (sh.blocks + 1) + nv * sh.blocks + (w.encrypt_test ? nt * sh.blocks : 0));
     const double images = static_cast<double>(w.train_rows + w.val_rows + w.test_rows);
-    const double prepare = cached ? 0.5 * static_cast<double>((sh.cpad - 1) * sh.blocks * nb) * cal.ks_train : 0;
+    const double prepare = cached ? 0.5 * static_cast<double>((babies - 1) * sh.blocks * nb) * cal.ks_train : 0;
     const double training = static_cast<double>(nb * job.epochs) * (static_cast<double>(plan.per_step.boot_full) * boot + rest) +
                             static_cast<double>(f.steps * plan.per_step.boot_sparse) * boot +
                             static_cast<double>(job.epochs * nv) * (boot + 0.5 * rest) + prepare;

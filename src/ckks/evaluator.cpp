@@ -240,6 +240,61 @@ Ciphertext Evaluator::tensor(const Ciphertext& a, const Ciphertext& b, std::size
     return r;
 }
 
+Ciphertext Evaluator::tensor_sum(const std::vector<std::pair<const Ciphertext*, const Ciphertext*>>& terms) const {
+    if (terms.empty()) fail("tensor_sum", "no products to sum");
+    const Ciphertext& first = *terms[0].first;
+    const std::size_t l = first.level;
+    const double scale = first.scale * terms[0].second->scale;
+    for (const auto& [a, b] : terms) {
+        for (const Ciphertext* x : {a, b}) {
+            check(*x, "tensor_sum");
+            if (x->size() != 2)
+                fail("tensor_sum", "operands must be relinearized (2 parts), found " + std::to_string(x->size()));
+            if (x->level != l)
+                fail("tensor_sum", "operands at levels " + std::to_string(l) + " and " + std::to_string(x->level) +
+                                       "; bring them to one level first");
+            if (x->slots != first.slots)
+                fail("tensor_sum", "slot counts differ: " + std::to_string(first.slots) + " vs " + std::to_string(x->slots));
+        }
+        check_same_scale(a->scale * b->scale, scale, l, "tensor_sum");
+    }
+    const Params& P = *params_;
+    const std::size_t N = P.N();
+    Ciphertext r;
+    r.fingerprint = P.fingerprint();
+    r.level = l;
+    r.scale = scale;
+    r.slots = first.slots;
+    for (int i = 0; i < 3; ++i) r.parts.emplace_back(N, l + 1, true, Poly::uninit);  // written in full below
+    // Blocks of C coefficients: the three accumulators (3·C words) stay in L1 while every
+    // pair's four operands stream through once.
+    const std::size_t C = std::min<std::size_t>(N, 1024);
+    for_each_limb(l + 1, N, [&](std::size_t i) {
+        const Modulus& m = P.modulus(i);
+        for (std::size_t o = 0; o < N; o += C) {
+            u64* r0 = r.parts[0].limb(i) + o;
+            u64* r1 = r.parts[1].limb(i) + o;
+            u64* r2 = r.parts[2].limb(i) + o;
+            for (std::size_t t = 0; t < terms.size(); ++t) {
+                const Ciphertext &a = *terms[t].first, &b = *terms[t].second;
+                const u64 *a0 = a.parts[0].limb(i) + o, *a1 = a.parts[1].limb(i) + o;
+                const u64 *b0 = b.parts[0].limb(i) + o, *b1 = b.parts[1].limb(i) + o;
+                if (t == 0) {
+                    eltwise_mul_mod(r0, a0, b0, C, m);
+                    eltwise_mul_mod(r1, a0, b1, C, m);
+                    eltwise_mul_mod(r2, a1, b1, C, m);
+                } else {
+                    eltwise_mul_acc_mod(r0, a0, b0, C, m);
+                    eltwise_mul_acc_mod(r1, a0, b1, C, m);
+                    eltwise_mul_acc_mod(r2, a1, b1, C, m);
+                }
+                eltwise_mul_acc_mod(r1, a1, b0, C, m);
+            }
+        }
+    });
+    return r;
+}
+
 Ciphertext Evaluator::multiply_relin_rescale(const Ciphertext& a, const Ciphertext& b) const {
     Ciphertext r = multiply(a, b);
     relinearize_inplace(r);

@@ -6,6 +6,8 @@
 // engine that runs on either backend is in encrypted.cpp (see bt/train/encrypted.hpp).
 #include "bt/train/encrypted.hpp"
 
+#include <mutex>
+
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -73,6 +75,12 @@ TwinBackend::Ct TwinBackend::mul_mask(const Ct& a, const Mask& m) {
     return r;
 }
 TwinBackend::Ct TwinBackend::mask_lazy(const Ct& a, const Mask& m) { return mul_mask(a, m); }
+TwinBackend::Ct TwinBackend::mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms) {
+    if (terms.empty()) throw std::invalid_argument("mul_sum_lazy: no products");
+    Ct r = mul_lazy(*terms[0].first, *terms[0].second);
+    for (std::size_t t = 1; t < terms.size(); ++t) r = add(r, mul_lazy(*terms[t].first, *terms[t].second));
+    return r;
+}
 TwinBackend::Ct TwinBackend::mul_const(const Ct& a, double c) {
     ++counts.const_mults;
     Ct r(a);
@@ -157,6 +165,12 @@ LevelBackend::Ct LevelBackend::rotate_and_sum(const Ct& a, std::size_t window, l
     for (std::size_t k = 1; k < window; k <<= 1) use(static_cast<long>(k) * stride, a.level);
     return a;
 }
+LevelBackend::Ct LevelBackend::mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms) {
+    if (terms.empty()) throw std::invalid_argument("mul_sum_lazy: no products");
+    std::size_t l = terms[0].first->level;
+    for (const auto& t : terms) l = std::min({l, t.first->level, t.second->level});
+    return {l};
+}
 LevelBackend::Ct LevelBackend::poly(const Ct& a, const ChebyshevPoly& p) {
     return {ckks::plan_chebyshev(p, a.level).output_level};
 }
@@ -179,6 +193,7 @@ void CkksBackend::set_stage(Stage s) {
 
 const ckks::Plaintext& CkksBackend::encoded(const Mask& m, std::size_t level, double scale) {
     auto key = std::make_pair(m.key, std::make_pair(level, scale));
+    std::lock_guard<std::mutex> lk(mu_);  // blocks run in parallel (Engine: parallel_blocks); map nodes do not move
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     return cache_.emplace(key, ev_.encoder().encode(m.v, level, scale)).first->second;
@@ -186,24 +201,24 @@ const ckks::Plaintext& CkksBackend::encoded(const Mask& m, std::size_t level, do
 
 CkksBackend::Ct CkksBackend::rotate(const Ct& a, long k) {
     if (norm_step(k, a.slots) == 0) return a;
-    ++counts.rotations;
+    locked([&] { ++counts.rotations; });
     return ev_.rotate(a, k);
 }
 std::vector<CkksBackend::Ct> CkksBackend::rotate_hoisted(const Ct& a, const std::vector<long>& steps) {
-    counts.hoisted_rotations += steps.size();
+    locked([&] { counts.hoisted_rotations += steps.size(); });
     return ev_.rotate_hoisted(a, steps);
 }
 CkksBackend::Ct CkksBackend::rotate_and_sum(const Ct& a, std::size_t window, long stride) {
-    for (std::size_t k = 1; k < window; k <<= 1) ++counts.rotations;
+    for (std::size_t k = 1; k < window; k <<= 1) locked([&] { ++counts.rotations; });
     return ev_.rotate_and_sum(a, window, stride);
 }
 CkksBackend::Ct CkksBackend::mul(const Ct& a, const Ct& b) {
-    ++counts.ct_mults;
-    ++counts.relins;
+    locked([&] { ++counts.ct_mults; });
+    locked([&] { ++counts.relins; });
     return ev_.multiply_relin_rescale(a, b);
 }
 CkksBackend::Ct CkksBackend::mul_mask(const Ct& a, const Mask& m) {
-    ++counts.plain_mults;
+    locked([&] { ++counts.plain_mults; });
     Ct r = a;
     const double s = ev_.params()->nominal_scale(a.level);
     ev_.mul_plain_inplace(r, encoded(m, a.level, s));
@@ -211,32 +226,35 @@ CkksBackend::Ct CkksBackend::mul_mask(const Ct& a, const Mask& m) {
     return r;
 }
 CkksBackend::Ct CkksBackend::mul_lazy(const Ct& a, const Ct& b) {
-    ++counts.ct_mults;
+    locked([&] { ++counts.ct_mults; });
     return ev_.multiply(a, b);
 }
 CkksBackend::Ct CkksBackend::mask_lazy(const Ct& a, const Mask& m) {
-    ++counts.plain_mults;
+    locked([&] { ++counts.plain_mults; });
     Ct r = a;
     ev_.mul_plain_inplace(r, encoded(m, a.level, ev_.params()->nominal_scale(a.level)));
     return r;
 }
-CkksBackend::Ct CkksBackend::relin_rescale(const Ct& a) {
-    ++counts.relins;
-    Ct r = a;
+CkksBackend::Ct CkksBackend::mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms) {
+    locked([&] { counts.ct_mults += terms.size(); });
+    return ev_.tensor_sum(terms);
+}
+CkksBackend::Ct CkksBackend::relin_rescale(Ct r) {
+    locked([&] { ++counts.relins; });
     ev_.relinearize_inplace(r);
     ev_.rescale_inplace(r);
     return r;
 }
 CkksBackend::Ct CkksBackend::rescale(const Ct& a) { return ev_.rescale(a); }
 CkksBackend::Ct CkksBackend::mul_const(const Ct& a, double c) {
-    ++counts.const_mults;
+    locked([&] { ++counts.const_mults; });
     Ct r = a;
     ev_.mul_const_inplace(r, c);
     ev_.rescale_inplace(r);
     return r;
 }
 CkksBackend::Ct CkksBackend::mul_mask_const(const Ct& a, const Mask& m, double c) {
-    ++counts.plain_mults;
+    locked([&] { ++counts.plain_mults; });
     std::vector<double> v(m.v);
     for (double& x : v) x *= c;
     Ct r = a;
@@ -266,11 +284,11 @@ CkksBackend::Ct CkksBackend::add_const(const Ct& a, double c) {
     return r;
 }
 CkksBackend::Ct CkksBackend::poly(const Ct& a, const ChebyshevPoly& p) {
-    ++counts.polyevals;
+    locked([&] { ++counts.polyevals; });
     ckks::PolyEvalPlan plan;
     Ct r = ckks::evaluate_chebyshev(ev_, a, p, {}, &plan);
-    counts.ct_mults += static_cast<std::size_t>(plan.ct_mults);
-    counts.relins += static_cast<std::size_t>(plan.relins);
+    locked([&] { counts.ct_mults += static_cast<std::size_t>(plan.ct_mults); });
+    locked([&] { counts.relins += static_cast<std::size_t>(plan.relins); });
     return r;
 }
 CkksBackend::Ct CkksBackend::drop(const Ct& a, std::size_t level) {
@@ -280,11 +298,11 @@ CkksBackend::Ct CkksBackend::drop(const Ct& a, std::size_t level) {
     return r;
 }
 CkksBackend::Ct CkksBackend::boot_full(const Ct& a) {
-    ++counts.boot_full;
+    locked([&] { ++counts.boot_full; });
     return full_.bootstrap(a);
 }
 CkksBackend::Ct CkksBackend::boot_sparse(const Ct& a) {
-    ++counts.boot_sparse;
+    locked([&] { ++counts.boot_sparse; });
     Ct in = a;
     const std::size_t full_slots = in.slots;
     in.slots = sparse_slots_;  // a tiled vector IS the sparse packing of its tile

@@ -318,6 +318,52 @@ TEST_CASE("scheme: multiply + relinearize + rescale at every level, scales stay 
     CHECK(precision(f.decrypt(t), want).max_bits > 25);
 }
 
+TEST_CASE("scheme: tensor_sum equals the products added one by one, word for word") {
+    Fixture& f = fx();
+    const std::size_t n = f.P->max_slots();
+    for (std::size_t level : {std::size_t{1}, f.P->max_level()}) {
+        std::vector<Ciphertext> a, b;
+        std::vector<cplx> want(n, cplx(0, 0));
+        for (int t = 0; t < 5; ++t) {
+            const auto x = rnd(n, 40 + t), y = rnd(n, 50 + t);
+            a.push_back(f.encrypt(x, level));
+            b.push_back(f.encrypt(y, level));
+            for (std::size_t i = 0; i < n; ++i) want[i] += x[i] * y[i];
+        }
+        std::vector<std::pair<const Ciphertext*, const Ciphertext*>> terms;
+        Ciphertext ref = f.ev.multiply(a[0], b[0]);
+        terms.emplace_back(&a[0], &b[0]);
+        for (std::size_t t = 1; t < a.size(); ++t) {
+            f.ev.add_inplace(ref, f.ev.multiply(a[t], b[t]));
+            terms.emplace_back(&a[t], &b[t]);
+        }
+        const Ciphertext got = f.ev.tensor_sum(terms);
+        REQUIRE(got.size() == 3);
+        CHECK(got.level == level);
+        CHECK(got.scale == ref.scale);
+        for (int p = 0; p < 3; ++p) CHECK(got.parts[p].data == ref.parts[p].data);
+        Ciphertext r = got;
+        f.ev.relinearize_inplace(r);
+        f.ev.rescale_inplace(r);
+        const Bits bits = precision(f.decrypt(r), want);
+        report("sum of 5 tensor products at level " + std::to_string(level), bits);
+        CHECK(bits.max_bits > 22);
+    }
+    // Refused: nothing to sum, operands at two levels, products at two scales, a 3-part operand.
+    const auto x = rnd(n, 60);
+    const Ciphertext c2 = f.encrypt(x, 2), c3 = f.encrypt(x, 3);
+    Ciphertext scaled = c2;
+    f.ev.mul_int_inplace(scaled, 1);
+    scaled.scale *= 2;
+    const Ciphertext three = f.ev.multiply(c2, c2);
+    CHECK_THROWS_WITH_AS(f.ev.tensor_sum({}), doctest::Contains("no products"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.tensor_sum({{&c2, &c2}, {&c3, &c3}}), doctest::Contains("levels 2 and 3"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.tensor_sum({{&c2, &c2}, {&scaled, &c2}}), doctest::Contains("scales differ"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(f.ev.tensor_sum({{&three, &c2}}), doctest::Contains("2 parts"), std::invalid_argument);
+}
+
 TEST_CASE("scheme: a chain of squarings uses every level") {
     Fixture& f = fx();
     const std::size_t n = 64, L = f.P->max_level();

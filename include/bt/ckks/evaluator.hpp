@@ -51,6 +51,12 @@ public:
     // The tensor product at `level`, both operands at or above it (their higher limbs
     // are dropped for free: nothing is copied).
     Ciphertext multiply_at(const Ciphertext& a, const Ciphertext& b, std::size_t level) const;
+    // Σ_t a_t ⊗ b_t: the sum of tensor products (3 parts, no relinearization or rescale),
+    // every operand relinearized and at one level, every product at one scale. The same
+    // words as multiply() of each pair added in order, in one pass over the operands
+    // (blocks of coefficients accumulated in cache instead of a product written and re-read
+    // per pair).
+    Ciphertext tensor_sum(const std::vector<std::pair<const Ciphertext*, const Ciphertext*>>& terms) const;
     // multiply + relinearize + rescale.
     Ciphertext multiply_relin_rescale(const Ciphertext& a, const Ciphertext& b) const;
     void mul_plain_inplace(Ciphertext& a, const Plaintext& p) const;  // same level; scales multiply

@@ -25,10 +25,15 @@
 //   Wc = c·W̃ − Σ_k rot(W̃, k·s1)      centred head (integer constants; 1/c in the mask), so
 //                                     every row's logits are centred on their mean
 //   U  = Σ_k colmask_k ⊙ rot(Wc, k·s1) slot r·s1 + m holds Wc[(m + r) mod c'][m]
-//   M_i = rot(U, i − i·s1), i < c'    (hoisted) slot r·s1 + j holds Wc[(j + r) mod c'][j + i]
-//   T  = Σ_i rot(X, i) ⊙ M_i          rot(X, i) hoisted (cached per batch when memory allows);
-//                                     the c' tensor products are summed before ONE
-//                                     relinearization and rescale
+//   M_i = rot(U, i − i·s1), i < c'    slot r·s1 + j holds Wc[(j + r) mod c'][j + i]
+//   T  = Σ_i rot(X, i) ⊙ M_i          baby-step giant-step, i = a + k·g (a < k, g < c'/k, k from
+//                                     logit_baby_steps): rot(X, i) ⊙ M_i = rot(rot(X, a) ⊙ M'_i, k·g)
+//                                     with M'_i = rot(M_i, −k·g) = rot(U, a − i·s1) (hoisted, on the
+//                                     one head), so T = Σ_g rot(T_g, k·g), T_g = Σ_a rot(X, a) ⊙ M'_i:
+//                                     per block k − 1 hoisted rotations of X (cached per batch when
+//                                     memory allows), c'/k relinearizations (each T_g's k tensor
+//                                     products summed in one pass first) and c'/k − 1 rotations,
+//                                     instead of c' − 1 rotations of X
 //   R  = Σ_t rot(T, t·c'), t < s1/c'  (log2(s1/c') rotations) slot r·s1 + k holds
 //                                     Σ_m X[r][m]·Wc[(k + r) mod c'][m] = Z[r][(r + k) mod c']
 // (every column m of row r is met exactly once: m = k + t·c' + i; the terms past the row
@@ -53,8 +58,12 @@
 // by the client in the merged layout); per block, D is brought to offset 0 (one rotation),
 // masked (η/B, valid rows, real classes) and replicated along its row with period c'
 // (log2(s1/c') rotations): E[r·s1 + j] = D[r][(r + j) mod c']. Then
-//   Q_i = Σ_blocks X ⊙ rot(E, −i), i < c'    (hoisted; one relinearization per i for all
-//                                             blocks) slot r·s1 + m: X[r][m]·D[r][(r + m − i) mod c']
+//   Q_i = Σ_blocks X ⊙ rot(E, −i), i < c'    slot r·s1 + m: X[r][m]·D[r][(r + m − i) mod c']; with
+//                                             i = a + k·g: Q_i = rot(Σ_blocks rot(X, a) ⊙ rot(E, −k·g), −a),
+//                                             where rot(X, a) are the logits' baby steps of the same
+//                                             step, kept at this level: per block c'/k − 1 hoisted
+//                                             rotations of E; one relinearization and one rotation
+//                                             (a > 0) per i for all blocks
 //   A_u = Σ_k colmask_k ⊙ Q_{(k + u) mod c'}  u < c' (one rescale each)
 //   G̃  = Σ_t rot(Σ_u rot(A_u, u·s1), t·c'·s1), t < s0/c'
 // Slot r'·s1 + m of G̃ sums, over every row r ≡ r' + u, the term of class
@@ -72,6 +81,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -204,6 +214,8 @@ public:
     // relinearization / plaintext product without rescale).
     Ct mul_lazy(const Ct& a, const Ct& b);
     Ct mask_lazy(const Ct& a, const Mask& m);
+    // Σ_t a_t ⊙ b_t, products to be finished once (mul_lazy of each pair summed in order).
+    Ct mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms);
     Ct relin_rescale(const Ct& a) { ++counts.relins; return a; }
     Ct rescale(const Ct& a) { return a; }
     Ct mul_const(const Ct& a, double c);
@@ -218,8 +230,10 @@ public:
     Ct boot_sparse(const Ct& a);
     Ct drop(const Ct& a, std::size_t) { return a; }
     std::size_t level(const Ct&) const { return 0; }
+    std::size_t boot_level() const { return 0; }  // levels are not modelled
     // Debug probe: the slots themselves.
     bool can_probe() const { return true; }
+    bool parallel_blocks() const { return false; }  // one thread: the sums in a fixed order
     std::vector<double> probe(const Ct& a) { return a; }
     void set_stage(Stage s) { stage_ = s; }
     const std::set<long>& rotation_steps() const { return steps_; }
@@ -251,6 +265,7 @@ public:
     Ct mul_mask(const Ct& a, const Mask&) { return {down(a.level)}; }
     Ct mul_lazy(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
     Ct mask_lazy(const Ct& a, const Mask&) { return a; }
+    Ct mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms);
     Ct relin_rescale(const Ct& a) { return {down(a.level)}; }
     Ct rescale(const Ct& a) { return {down(a.level)}; }
     Ct mul_const(const Ct& a, double) { return {down(a.level)}; }
@@ -265,7 +280,9 @@ public:
     Ct boot_sparse(const Ct&) { return {boot_level_}; }
     Ct drop(const Ct& a, std::size_t level) { return {std::min(a.level, level)}; }
     std::size_t level(const Ct& a) const { return a.level; }
+    std::size_t boot_level() const { return boot_level_; }
     bool can_probe() const { return false; }
+    bool parallel_blocks() const { return false; }
     std::vector<double> probe(const Ct&) { return {}; }
     void set_stage(Stage) {}
     // Normalised step (0 < step < slots) -> the highest level it was used at.
@@ -291,7 +308,9 @@ public:
     Ct mul_mask(const Ct& a, const Mask& m);
     Ct mul_lazy(const Ct& a, const Ct& b);      // tensor product: 3 parts, scale squared
     Ct mask_lazy(const Ct& a, const Mask& m);   // mask at the level's nominal scale, no rescale
-    Ct relin_rescale(const Ct& a);              // a sum of mul_lazy products
+    // Σ_t a_t ⊗ b_t in one pass (Evaluator::tensor_sum: the words of mul_lazy's summed).
+    Ct mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms);
+    Ct relin_rescale(Ct a);                     // a sum of mul_lazy products
     Ct rescale(const Ct& a);                    // a sum of mask_lazy products
     Ct mul_const(const Ct& a, double c);
     Ct mul_mask_const(const Ct& a, const Mask& m, double c);  // a ⊙ (c·m), one level (c changes per call: not cached)
@@ -307,16 +326,26 @@ public:
     // To `level` at its nominal scale (no-op if already at or below).
     Ct drop(const Ct& a, std::size_t level);
     std::size_t level(const Ct& a) const { return a.level; }
+    std::size_t boot_level() const { return full_.output_level(); }
     // Debug probe (secret key): only for the client-side self-check of ranges.
     void set_probe(const ckks::Decryptor* dec) { dec_ = dec; }
     bool can_probe() const { return dec_ != nullptr; }
     std::vector<double> probe(const Ct& a);
     void set_stage(Stage s);
     void drop_cache() { cache_.clear(); }
+    // Independent blocks of a batch may run on the pool's threads at once (each operation
+    // then runs on one thread): the counters and the mask cache are locked.
+    bool parallel_blocks() const { return true; }
     OpCounts counts;
     std::array<double, kStages> seconds{};
 
 private:
+    template <class F>
+    void locked(F f) {
+        std::lock_guard<std::mutex> lk(mu_);
+        f();
+    }
+    std::mutex mu_;
     const ckks::Plaintext& encoded(const Mask& m, std::size_t level, double scale);
     const ckks::Evaluator& ev_;
     const ckks::Bootstrapper& full_;
@@ -345,6 +374,10 @@ Head unpack_head(const EncShape& sh, const std::vector<double>& slots);
 std::string tiled_head_violation(const EncShape& sh, const std::vector<double>& slots, double tol);
 
 // ---------------------------------------------------------------- the training engine
+// Baby steps k of the logits' column rotations for c' padded classes (a power of two
+// dividing c'; see Engine::logits).
+std::size_t logit_baby_steps(std::size_t cpad);
+
 template <class BK>
 struct BatchData {
     std::vector<typename BK::Ct> x;                  // blocks
@@ -397,8 +430,14 @@ private:
     std::vector<Ct> head_diagonals(const Ct& v_head, std::size_t level);
     // Σ_k colmask_k ⊙ *by_residue[k] (k < c'), rescaled once: column m from *by_residue[m mod c'].
     Ct select_columns(const std::vector<const Ct*>& by_residue);
-    // Rotation steps sign·i, 0 < i < c' (the column shifts of X and of the replicated P − Y).
-    std::vector<long> column_steps(long sign) const;
+    // Rotation steps 1 … k − 1: the baby-step column shifts of X.
+    std::vector<long> baby_steps() const;
+    // logits / forward that also hand the block rotations of X, brought to the gradient's
+    // level, to `keep` (when they are not cached in the batch).
+    Ct logits(const Ct& v_head, const BatchData<BK>& bd, std::vector<std::vector<Ct>>* keep);
+    Ct forward(const Ct& v_head, const BatchData<BK>& bd, std::vector<std::vector<Ct>>* keep);
+    std::size_t baby_;        // k (logit_baby_steps)
+    std::size_t keep_level_;  // level of the gradient's products (the plan's d_level)
     // Masks built once.
     Mask logit_mask_;                   // 1/(c·V) at r·s1 + k, k < c', real classes
     std::vector<Mask> col_mask_;        // [k]: 1 at real columns m ≡ k (mod c')
