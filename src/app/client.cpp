@@ -137,7 +137,7 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     const ckks::ParamsPtr& P = ck.P;
     EvalKeys k;
     ckks::KeyGenerator kg_train(P, rnd.stream("training-keys"));
-    const std::vector<std::uint64_t> train_elements = kg_train.galois_elements_for_steps(ck.plan.steps);
+    const std::vector<std::uint64_t> train_elements = train::galois_elements(kg_train, ck.plan.steps);
     // Each training key limited to the highest level its step is used at, in level order.
     std::map<std::size_t, std::vector<long>> steps_by_level;
     for (std::size_t i = 0; i < ck.plan.steps.size(); ++i) steps_by_level[ck.plan.step_levels[i]].push_back(ck.plan.steps[i]);
@@ -168,7 +168,7 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     k.train.fingerprint = P->fingerprint();
     for (const auto& [level, steps] : steps_by_level) {
         ckks::GaloisKeys g =
-            kg_train.galois_keys(ck.sk, kg_train.galois_elements_for_steps(steps), level, tick, seed_boot);  // used a few times per step
+            kg_train.galois_keys(ck.sk, train::galois_elements(kg_train, steps), level, tick, seed_boot);  // used a few times per step
         for (auto& kv : g.keys) k.train.keys.emplace(kv.first, std::move(kv.second));
     }
     progress.finish(format_bytes(k.bytes()) + " in memory (relinearization " + format_bytes(k.relin.key.size_bytes()) +

@@ -382,15 +382,18 @@ void build_key_cache(ServerInputs& s, const std::string& dir, const std::string&
 void check_server_keys(const ServerInputs& s, const std::string& dir) {
     const std::string gpath = path_join(dir, "galois-train.key");
     const ckks::Encoder enc(s.P);
+    const auto what = [](long st) {
+        return st == train::kConjugateStep ? std::string("the conjugation") : "rotation step " + std::to_string(st);
+    };
     for (std::size_t i = 0; i < s.plan.steps.size(); ++i) {
         const long st = s.plan.steps[i];
-        const std::uint64_t g = enc.galois_element(st);
+        const std::uint64_t g = train::galois_element(enc, st);
         if (!s.keys.train.has(g))
-            throw UsageError(gpath + ": no key for rotation step " + std::to_string(st) + " (Galois element " +
+            throw UsageError(gpath + ": no key for " + what(st) + " (Galois element " +
                              std::to_string(g) + "), which the training plan needs: the bundle is incomplete or "
                              "made for another shape; re-run `bt_train keygen`");
         if (s.keys.train.keys.at(g).max_level < s.plan.step_levels[i])
-            throw UsageError(gpath + ": the key for rotation step " + std::to_string(st) + " serves levels up to " +
+            throw UsageError(gpath + ": the key for " + what(st) + " serves levels up to " +
                              std::to_string(s.keys.train.keys.at(g).max_level) + ", the plan rotates by it at level " +
                              std::to_string(s.plan.step_levels[i]) + ": re-run keygen");
     }

@@ -6,6 +6,8 @@
 // engine that runs on either backend is in encrypted.cpp (see bt/train/encrypted.hpp).
 #include "bt/train/encrypted.hpp"
 
+#include "bt/ckks/lintrans.hpp"
+
 #include <mutex>
 
 #include <cmath>
@@ -32,8 +34,10 @@ TwinBackend::TwinBackend(std::size_t slots, std::size_t sparse_slots) : slots_(s
 TwinBackend::Ct TwinBackend::rotated(const Ct& a, long k) {
     const std::size_t s = static_cast<std::size_t>(norm_step(k, slots_));
     steps_.insert(static_cast<long>(s));
+    // A complex value (add_times_i) is its real slots then its imaginary slots: each rotates.
+    const std::size_t n = slots_;
     Ct r(a.size());
-    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[(p + s) % a.size()];
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p / n * n + (p % n + s) % n];
     return r;
 }
 
@@ -71,8 +75,24 @@ TwinBackend::Ct TwinBackend::mul_lazy(const Ct& a, const Ct& b) {
 TwinBackend::Ct TwinBackend::mul_mask(const Ct& a, const Mask& m) {
     ++counts.plain_mults;
     Ct r(a.size());
-    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * m.v[p];
+    for (std::size_t p = 0; p < a.size(); ++p) r[p] = a[p] * m.v[p % m.v.size()];
     return r;
+}
+TwinBackend::Ct TwinBackend::add_times_i(const Ct& a, const Ct& b) {
+    if (a.size() != slots_ || b.size() != slots_) throw std::logic_error("TwinBackend::add_times_i: real operands expected");
+    Ct r(a);
+    r.insert(r.end(), b.begin(), b.end());
+    return r;
+}
+std::pair<TwinBackend::Ct, TwinBackend::Ct> TwinBackend::split_complex(const Ct& z) {
+    ++counts.rotations;  // the conjugation (one key switch)
+    steps_.insert(kConjugateStep);
+    Ct re(slots_), im(slots_, 0.0);
+    for (std::size_t p = 0; p < slots_; ++p) {
+        re[p] = 2 * z[p];
+        if (z.size() > slots_) im[p] = 2 * z[slots_ + p];
+    }
+    return {re, im};
 }
 TwinBackend::Ct TwinBackend::mask_lazy(const Ct& a, const Mask& m) { return mul_mask(a, m); }
 TwinBackend::Ct TwinBackend::mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms) {
@@ -99,8 +119,10 @@ TwinBackend::Ct TwinBackend::mul_int(const Ct& a, long long k) {
     return r;
 }
 TwinBackend::Ct TwinBackend::add(const Ct& a, const Ct& b) {
-    Ct r(a);
-    for (std::size_t p = 0; p < a.size(); ++p) r[p] += b[p];
+    // A real value added to a complex one (add_times_i) goes to its real half.
+    Ct r(a.size() >= b.size() ? a : b);
+    const Ct& o = a.size() >= b.size() ? b : a;
+    for (std::size_t p = 0; p < o.size(); ++p) r[p] += o[p];
     return r;
 }
 TwinBackend::Ct TwinBackend::sub(const Ct& a, const Ct& b) {
@@ -171,6 +193,14 @@ LevelBackend::Ct LevelBackend::mul_sum_lazy(const std::vector<std::pair<const Ct
     for (const auto& t : terms) l = std::min({l, t.first->level, t.second->level});
     return {l};
 }
+std::pair<LevelBackend::Ct, LevelBackend::Ct> LevelBackend::split_complex(const Ct& z) {
+    auto it = levels_.find(kConjugateStep);
+    if (it == levels_.end())
+        levels_.emplace(kConjugateStep, z.level);
+    else
+        it->second = std::max(it->second, z.level);
+    return {z, z};
+}
 LevelBackend::Ct LevelBackend::poly(const Ct& a, const ChebyshevPoly& p) {
     return {ckks::plan_chebyshev(p, a.level).output_level};
 }
@@ -238,6 +268,19 @@ CkksBackend::Ct CkksBackend::mask_lazy(const Ct& a, const Mask& m) {
 CkksBackend::Ct CkksBackend::mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms) {
     locked([&] { counts.ct_mults += terms.size(); });
     return ev_.tensor_sum(terms);
+}
+CkksBackend::Ct CkksBackend::add_times_i(const Ct& a, const Ct& b) {
+    Ct r = b;
+    ckks::mul_by_i_inplace(*ev_.params(), r);
+    ev_.add_inplace(r, a);
+    return r;
+}
+std::pair<CkksBackend::Ct, CkksBackend::Ct> CkksBackend::split_complex(const Ct& z) {
+    locked([&] { ++counts.rotations; });
+    const Ct c = ev_.conjugate(z);
+    Ct re = ev_.add(z, c), im = ev_.sub(c, z);  // z + z̄ = 2·Re z;  i·(z̄ − z) = 2·Im z
+    ckks::mul_by_i_inplace(*ev_.params(), im);
+    return {std::move(re), std::move(im)};
 }
 CkksBackend::Ct CkksBackend::relin_rescale(Ct r) {
     locked([&] { ++counts.relins; });
@@ -387,6 +430,23 @@ std::string tiled_head_violation(const EncShape& sh, const std::vector<double>& 
         }
     }
     return "";
+}
+
+// ================================================================ keys of a plan's steps
+std::vector<std::uint64_t> galois_elements(const ckks::KeyGenerator& kg, const std::vector<long>& steps) {
+    std::vector<long> rot;
+    bool conj = false;
+    for (long s : steps) {
+        if (s == kConjugateStep)
+            conj = true;
+        else
+            rot.push_back(s);
+    }
+    return kg.galois_elements_for_steps(rot, 0, conj);
+}
+
+std::uint64_t galois_element(const ckks::Encoder& enc, long step) {
+    return step == kConjugateStep ? 2 * enc.params()->N() - 1 : enc.galois_element(step);
 }
 
 }  // namespace bt::train

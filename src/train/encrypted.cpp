@@ -58,6 +58,8 @@ Engine<BK>::Engine(const EncShape& sh, const SoftmaxPolys& sp, BK& bk)
     for (std::size_t r = 0; r < sh.s0; ++r)
         for (std::size_t i = 0; i < sh.cpad; ++i)
             if (!pad(r, i)) logit_mask_.v[r * sh.s1 + i] = 1.0 / (sh.c * sp.cfg.V);
+    logit_half_mask_ = Mask{"logit_half", logit_mask_.v};
+    for (double& x : logit_half_mask_.v) x /= 2;
     for (std::size_t k = 0; k < sh.cpad; ++k) {
         Mask m{"col" + std::to_string(k), std::vector<double>(n, 0.0)};
         for (std::size_t r = 0; r < sh.s0; ++r)
@@ -181,41 +183,71 @@ typename Engine<BK>::Ct Engine<BK>::logits(const Ct& vh, const BatchData<BK>& bd
     const std::vector<Ct> M = head_diagonals(vh, bk_.level(bd.x[0]));
     const std::vector<long> steps = baby_steps();
     const bool cached = bd.xrot.size() == bd.x.size();
-    const std::size_t k = baby_, giants = sh_.cpad / baby_;
-    if (keep) keep->assign(cached ? 0 : sh_.blocks, {});
-    // Block b's masked logits, moved to its offset b·2c'.
-    auto block = [&](std::size_t b) {
+    const std::size_t k = baby_, giants = sh_.cpad / baby_, B = sh_.blocks;
+    if (keep) keep->assign(cached ? 0 : B, {});
+    // Blocks p and p + H share one ciphertext from their products on, T_p + i·T_{p+H}
+    // (H = ⌈blocks/2⌉; a block without a partner goes alone): its relinearizations, giant
+    // steps, row reduction, mask and move to offset p·2c' serve both; one conjugation at the
+    // end separates the real and imaginary parts (the masks carry the ½ of Re z = (z + z̄)/2).
+    const bool paired = B > 1;
+    const std::size_t H = (B + 1) / 2;
+    // Block b's products T_{b,g} = Σ_a rot(X_b, a) ⊙ M'_{a + k·g} (tensor products, not relinearized).
+    auto products = [&](std::size_t b) {
         std::vector<Ct> fresh;
         if (!cached) fresh = bk_.rotate_hoisted(bd.x[b], steps);
         const std::vector<Ct>& xr = cached ? bd.xrot[b] : fresh;
-        // T = Σ_g rot(T_g, k·g), T_g = Σ_a rot(X, a) ⊙ M'_{a + k·g} (one relinearization each).
-        Ct t;
+        std::vector<Ct> tg;
         for (std::size_t g = 0; g < giants; ++g) {
             std::vector<std::pair<const Ct*, const Ct*>> terms;
             for (std::size_t a = 0; a < k; ++a) terms.emplace_back(a == 0 ? &bd.x[b] : &xr[a - 1], &M[a + k * g]);
-            Ct tg = bk_.relin_rescale(bk_.mul_sum_lazy(terms));
-            if (g == 0)
-                t = std::move(tg);
-            else
-                t = bk_.add(std::move(t), bk_.rotate(tg, static_cast<long>(k * g)));
+            tg.push_back(bk_.mul_sum_lazy(terms));
         }
         // The gradient multiplies the same rotations of X at its own level: kept there.
         if (keep && !cached)
             for (Ct& x : fresh) (*keep)[b].push_back(bk_.drop(x, keep_level_));
-        fresh.clear();
+        return tg;
+    };
+    // Unit p (blocks p and p + H): T = Σ_g rot(T_g, k·g), reduced, masked, moved to offset p·2c'.
+    auto unit = [&](std::size_t p, std::vector<Ct>& t1, std::vector<Ct>* t2) {
+        Ct t;
+        for (std::size_t g = 0; g < giants; ++g) {
+            Ct z = bk_.relin_rescale(t2 ? bk_.add_times_i(t1[g], (*t2)[g]) : std::move(t1[g]));
+            t = g == 0 ? std::move(z) : bk_.add(std::move(t), bk_.rotate(z, static_cast<long>(k * g)));
+        }
+        t1.clear();
+        if (t2) t2->clear();
         // Columns k + t·c' summed into column k: slot r·s1 + k = logit of class (r + k) mod c'.
         const Ct r = bk_.rotate_and_sum(t, sh_.s1 / sh_.cpad, static_cast<long>(sh_.cpad));
-        Ct m = bk_.mul_mask(r, logit_mask_);
-        if (b > 0) m = bk_.rotate(m, -static_cast<long>(b * sh_.window()));
+        Ct m = bk_.mul_mask(r, paired ? logit_half_mask_ : logit_mask_);
+        if (p > 0) m = bk_.rotate(m, -static_cast<long>(p * sh_.window()));
         return m;
     };
-    // As many blocks at once as the pool has threads, summed in block order.
-    const std::size_t W = bk_.parallel_blocks() ? std::max<std::size_t>(ThreadPool::global().size(), 1) : 1;
+    // As many units at once as the pool has threads, summed in unit order.
+    const bool par = bk_.parallel_blocks();
+    const std::size_t W = par ? std::max<std::size_t>(ThreadPool::global().size(), 1) : 1;
     Ct acc;
-    for (std::size_t b0 = 0; b0 < sh_.blocks; b0 += W) {
-        std::vector<Ct> part(std::min(W, sh_.blocks - b0));
-        for_each_block(bk_.parallel_blocks(), part.size(), [&](std::size_t j) { part[j] = block(b0 + j); });
-        for (std::size_t j = 0; j < part.size(); ++j) acc = b0 + j == 0 ? std::move(part[j]) : bk_.add(std::move(acc), part[j]);
+    for (std::size_t p0 = 0; p0 < H; p0 += W) {
+        const std::size_t nu = std::min(W, H - p0);
+        std::vector<std::size_t> blocks;
+        for (std::size_t j = 0; j < nu; ++j) {
+            blocks.push_back(p0 + j);
+            if (p0 + j + H < B) blocks.push_back(p0 + j + H);
+        }
+        std::vector<std::vector<Ct>> T(blocks.size());
+        for_each_block(par, blocks.size(), [&](std::size_t j) { T[j] = products(blocks[j]); });
+        std::vector<Ct> part(nu);
+        for_each_block(par, nu, [&](std::size_t j) {
+            std::size_t i1 = 0;
+            while (blocks[i1] != p0 + j) ++i1;
+            const bool two = i1 + 1 < blocks.size() && blocks[i1 + 1] == p0 + j + H;
+            part[j] = unit(p0 + j, T[i1], two ? &T[i1 + 1] : nullptr);
+        });
+        for (std::size_t j = 0; j < nu; ++j) acc = p0 + j == 0 ? std::move(part[j]) : bk_.add(std::move(acc), part[j]);
+    }
+    if (paired) {
+        // Real parts: blocks p at offset p·2c'; imaginary parts: blocks p + H, moved there.
+        auto [re, im] = bk_.split_complex(acc);
+        acc = bk_.add(re, bk_.rotate(im, -static_cast<long>(H * sh_.window())));
     }
     bk_.set_stage(Stage::Softmax);
     return bk_.add_mask(acc, pad_const_);

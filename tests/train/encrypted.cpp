@@ -125,7 +125,7 @@ TEST_CASE("encrypted: the polynomial softmax is close to the exact softmax insid
 TEST_CASE("encrypted: twin forward and step equal the plain reference (several shapes)") {
     struct Case { std::size_t slots, d; int c; std::size_t batch; };
     for (const Case& cs : {Case{1 << 12, 20, 5, 40}, Case{1 << 12, 30, 3, 64}, Case{1 << 11, 7, 10, 33},
-                           Case{1 << 12, 127, 2, 96}}) {
+                           Case{1 << 12, 127, 2, 96}, Case{1 << 12, 60, 10, 80}, Case{1 << 12, 61, 10, 64}}) {
         const EncShape sh = EncShape::make(cs.slots, cs.d, cs.c, cs.batch);
         const SoftmaxPolys sp = SoftmaxPolys::build(SoftmaxConfig{}, cs.c, sh.cpad);
         const Features f = random_features(cs.batch, cs.d, cs.c, 7 + cs.d);
@@ -150,16 +150,19 @@ TEST_CASE("encrypted: twin forward and step equal the plain reference (several s
     }
 }
 
-TEST_CASE("encrypted: CKKS step with the stand-in bootstrapper matches its float64 twin") {
+// One block per batch (5 classes), and three (10 classes: blocks 0 and 2 paired as the real and
+// imaginary parts of one ciphertext in the logits, block 1 alone; giant steps k = 8 of c' = 16).
+void ckks_matches_twin(std::size_t d, int classes, std::size_t batch) {
     const auto P = ck::Params::create(bt_test::train_test_literal("train_test_N12"));
-    const EncShape sh = EncShape::make(P->max_slots(), 24, 5, 40);
+    const EncShape sh = EncShape::make(P->max_slots(), d, classes, batch);
+    INFO(sh.describe());
     SoftmaxConfig sc;
     sc.inv2_degree = 15;  // this ring has the levels of the degree-15 final inverse (as the app chooses for it)
-    const SoftmaxPolys sp = SoftmaxPolys::build(sc, 5, sh.cpad);
+    const SoftmaxPolys sp = SoftmaxPolys::build(sc, classes, sh.cpad);
     const LevelPlan plan = LevelPlan::make(sp, P->max_level());
     INFO(plan.describe());
     REQUIRE(plan.feasible);
-    const Features f = random_features(120, 24, 5, 11);
+    const Features f = random_features(3 * batch, d, classes, 11);
 
     // Twin: enumerate the rotations the step needs, then the keys for exactly those.
     TwinBackend tb(sh.slots, sh.tile_slots());
@@ -174,8 +177,8 @@ TEST_CASE("encrypted: CKKS step with the stand-in bootstrapper matches its float
     std::vector<BatchData<TwinBackend>> tbatches;
     std::vector<std::vector<std::size_t>> batches;
     for (std::size_t s = 0; s < 3; ++s) {
-        std::vector<std::size_t> rows(40);
-        std::iota(rows.begin(), rows.end(), s * 40);
+        std::vector<std::size_t> rows(batch);
+        std::iota(rows.begin(), rows.end(), s * batch);
         batches.push_back(rows);
         tbatches.push_back(make_batch<TwinBackend>(sh, f, rows, [](const std::vector<double>& v, int) { return v; }));
         if (s != 1) te.prepare(tbatches.back());
@@ -189,7 +192,7 @@ TEST_CASE("encrypted: CKKS step with the stand-in bootstrapper matches its float
     }
     std::vector<long> steps(tb.rotation_steps().begin(), tb.rotation_steps().end());
     const ck::RelinKey rk = kg.relin_key(sk);
-    const ck::GaloisKeys gk = kg.galois_keys(sk, kg.galois_elements_for_steps(steps));
+    const ck::GaloisKeys gk = kg.galois_keys(sk, galois_elements(kg, steps));
     ck::Evaluator ev(P, &rk, &gk);
     ck::SecretKeyBootstrapper boot(P, sk, P->max_level());
     CkksBackend cb(ev, boot, boot, sh.tile_slots());
@@ -235,6 +238,11 @@ TEST_CASE("encrypted: CKKS step with the stand-in bootstrapper matches its float
     CHECK(boot.calls() == 6);
     CHECK(cb.counts.boot_full == 3);
     CHECK(cb.counts.boot_sparse == 3);
+}
+
+TEST_CASE("encrypted: CKKS step with the stand-in bootstrapper matches its float64 twin") {
+    SUBCASE("one block, 5 classes") { ckks_matches_twin(24, 5, 40); }
+    SUBCASE("three blocks, 10 classes") { ckks_matches_twin(60, 10, 40); }
 }
 
 }  // TEST_SUITE

@@ -125,7 +125,7 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
     const std::map<long, std::size_t> levels = rotation_levels(sh, sp, plan);
     for (long st : steps) {
         const auto it = levels.find(st);
-        ck::GaloisKeys one = kg.galois_keys(sk, kg.galois_elements_for_steps({st}),
+        ck::GaloisKeys one = kg.galois_keys(sk, galois_elements(kg, {st}),
                                             it == levels.end() ? plan.L : it->second, {}, seeded);
         for (auto& kv : one.keys) gk.keys.emplace(kv.first, std::move(kv.second));
     }

@@ -97,6 +97,10 @@ constexpr int kPackingLayout = 2;
 // epochs; larger ones recompute them at every step (a few hoisted rotations per block).
 constexpr std::size_t kRotationCacheBytes = std::size_t{2} << 30;
 
+// In a plan's rotation steps (dry_run_step, rotation_levels), this value stands for the
+// conjugation (Galois element 2N − 1): a rotation step is never 0.
+constexpr long kConjugateStep = 0;
+
 // ---------------------------------------------------------------- shape
 struct EncShape {
     std::size_t slots = 0;   // n
@@ -216,6 +220,11 @@ public:
     Ct mask_lazy(const Ct& a, const Mask& m);
     // Σ_t a_t ⊙ b_t, products to be finished once (mul_lazy of each pair summed in order).
     Ct mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms);
+    // a + i·b for real a, b (CKKS slots are complex): here the 2n values a then b, which the
+    // rotations, masks and sums below act on half by half.
+    Ct add_times_i(const Ct& a, const Ct& b);
+    // (z + z̄, i·(z̄ − z)) = (2·Re z, 2·Im z): one conjugation.
+    std::pair<Ct, Ct> split_complex(const Ct& z);
     Ct relin_rescale(const Ct& a) { ++counts.relins; return a; }
     Ct rescale(const Ct& a) { return a; }
     Ct mul_const(const Ct& a, double c);
@@ -266,6 +275,8 @@ public:
     Ct mul_lazy(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
     Ct mask_lazy(const Ct& a, const Mask&) { return a; }
     Ct mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms);
+    Ct add_times_i(const Ct& a, const Ct& b) { return {std::min(a.level, b.level)}; }
+    std::pair<Ct, Ct> split_complex(const Ct& z);  // the conjugation's level, as step kConjugateStep
     Ct relin_rescale(const Ct& a) { return {down(a.level)}; }
     Ct rescale(const Ct& a) { return {down(a.level)}; }
     Ct mul_const(const Ct& a, double) { return {down(a.level)}; }
@@ -310,6 +321,8 @@ public:
     Ct mask_lazy(const Ct& a, const Mask& m);   // mask at the level's nominal scale, no rescale
     // Σ_t a_t ⊗ b_t in one pass (Evaluator::tensor_sum: the words of mul_lazy's summed).
     Ct mul_sum_lazy(const std::vector<std::pair<const Ct*, const Ct*>>& terms);
+    Ct add_times_i(const Ct& a, const Ct& b);   // a + i·b (the monomial X^(N/2): exact, no level)
+    std::pair<Ct, Ct> split_complex(const Ct& z);  // (2·Re z, 2·Im z): one conjugation
     Ct relin_rescale(Ct a);                     // a sum of mul_lazy products
     Ct rescale(const Ct& a);                    // a sum of mask_lazy products
     Ct mul_const(const Ct& a, double c);
@@ -440,6 +453,7 @@ private:
     std::size_t keep_level_;  // level of the gradient's products (the plan's d_level)
     // Masks built once.
     Mask logit_mask_;                   // 1/(c·V) at r·s1 + k, k < c', real classes
+    Mask logit_half_mask_;              // the same halved (blocks paired as real and imaginary parts)
     std::vector<Mask> col_mask_;        // [k]: 1 at real columns m ≡ k (mod c')
     Mask pad_const_;                    // −1 at pad offsets, 0 elsewhere
     Mask half_mask_;                    // 1 at offsets b·2c' + i, i < c', every row
@@ -458,6 +472,10 @@ OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<lo
 // levels of the plan: X at lp.x_level, labels at lp.y_label_level, the head at lp.L (the
 // first step's V and the head of validation and inference; later steps' V is lower).
 std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp);
+
+// The Galois elements of a plan's steps (kConjugateStep: the conjugation), and of one step.
+std::vector<std::uint64_t> galois_elements(const ckks::KeyGenerator& kg, const std::vector<long>& steps);
+std::uint64_t galois_element(const ckks::Encoder& enc, long step);
 
 extern template class Engine<TwinBackend>;
 extern template class Engine<CkksBackend>;
