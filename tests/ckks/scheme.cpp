@@ -324,7 +324,7 @@ TEST_CASE("scheme: tensor_sum equals the products added one by one, word for wor
     for (std::size_t level : {std::size_t{1}, f.P->max_level()}) {
         std::vector<Ciphertext> a, b;
         std::vector<cplx> want(n, cplx(0, 0));
-        for (int t = 0; t < 5; ++t) {
+        for (std::uint64_t t = 0; t < 5; ++t) {
             const auto x = rnd(n, 40 + t), y = rnd(n, 50 + t);
             a.push_back(f.encrypt(x, level));
             b.push_back(f.encrypt(y, level));
@@ -341,7 +341,7 @@ TEST_CASE("scheme: tensor_sum equals the products added one by one, word for wor
         REQUIRE(got.size() == 3);
         CHECK(got.level == level);
         CHECK(got.scale == ref.scale);
-        for (int p = 0; p < 3; ++p) CHECK(got.parts[p].data == ref.parts[p].data);
+        for (std::size_t p = 0; p < 3; ++p) CHECK(got.parts[p].data == ref.parts[p].data);
         Ciphertext r = got;
         f.ev.relinearize_inplace(r);
         f.ev.rescale_inplace(r);
