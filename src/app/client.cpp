@@ -76,6 +76,7 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
     j.softmax = cfg.softmax;
     j.sk_bootstrap = cfg.sk_bootstrap;
     j.boot_fast_keys = cfg.boot_fast_keys && !cfg.sk_bootstrap;
+    j.sparse_weights = cfg.sparse_weights && !cfg.sk_bootstrap;
     if (cfg.sk_bootstrap) {
         j.L = cp.P->top_scale_level();
     } else {
@@ -101,6 +102,8 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
         j.softmax.inv2_degree = 15;
         cp.plan = make_plan(*cp.P, j);
     }
+    cp.ws = make_weights_bootstrapper(cp.P, j, cp.plan);
+    if (!cp.ws) j.sparse_weights = false;  // the tile fills the slots: nothing to gain
     return cp;
 }
 
@@ -117,6 +120,7 @@ std::string ClientPlan::describe() const {
                          : std::string())
       << "bootstrapping: "
       << (bs ? bs->describe() : std::string("SECRET-KEY STAND-IN (INSECURE: decrypts on the server side; tests only)"));
+    if (ws) o << "\nthe weights' bootstrapping (sparse, " << plan.sh.tile_slots() << " slots): " << ws->describe();
     return o.str();
 }
 
@@ -131,8 +135,20 @@ ckks::SecretKey make_secret_key(const ckks::ParamsPtr& P, const Randomness& rnd)
     return kg.secret_key();
 }
 
+std::vector<std::pair<std::uint64_t, std::size_t>> extra_galois_keys(const ckks::CkksBootstrapper& bs,
+                                                                      const ckks::CkksBootstrapper& ws) {
+    const auto have = bs.galois_key_levels();
+    std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    for (const auto& [g, level] : ws.galois_key_levels()) {
+        bool covered = false;
+        for (const auto& h : have) covered = covered || (h.first == g && h.second >= level);
+        if (!covered) out.emplace_back(g, level);
+    }
+    return out;
+}
+
 EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, const Randomness& rnd,
-                        std::ostream& log, KeyForm form) {
+                        std::ostream& log, KeyForm form, const ckks::CkksBootstrapper* ws) {
     const bool seed_boot = form != KeyForm::Expanded, seed_all = form == KeyForm::SeededAll;
     const ckks::ParamsPtr& P = ck.P;
     EvalKeys k;
@@ -141,7 +157,9 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     // Each training key limited to the highest level its step is used at, in level order.
     std::map<std::size_t, std::vector<long>> steps_by_level;
     for (std::size_t i = 0; i < ck.plan.steps.size(); ++i) steps_by_level[ck.plan.step_levels[i]].push_back(ck.plan.steps[i]);
-    const std::size_t boot_count = bs ? bs->galois_elements().size() + (bs->encapsulation_ring() ? 2 : 0) : 0;
+    const std::size_t boot_count = bs ? bs->galois_elements().size() + (bs->encapsulation_ring() ? 2 : 0) +
+                                            (ws ? extra_galois_keys(*bs, *ws).size() : 0)
+                                      : 0;
     Progress progress(log, "keys", 1 + boot_count + train_elements.size(), "keys");
     const auto tick = [&progress] { progress.add(); };
     ckks::KeyGenerator kg(P, rnd.stream("bootstrap-keys"));
@@ -150,6 +168,10 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
         if (seed_all) ckks::drop_uniform_halves(k.relin.key);
         tick();
         k.boot = bs->make_galois_keys(kg, ck.sk, tick, seed_boot, seed_all);
+        if (ws) {  // the weights' sparse bootstrapper: its keys the first's do not cover
+            ckks::GaloisKeys extra = ws->make_galois_keys(kg, ck.sk, tick, seed_boot, seed_all, &k.boot);
+            for (auto& kv : extra.keys) k.boot.keys[kv.first] = std::move(kv.second);
+        }
         k.has_boot = true;
         if (bs->encapsulation_ring()) {
             k.encaps = bs->make_encapsulation_keys(kg, ck.sk);

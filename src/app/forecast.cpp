@@ -13,6 +13,7 @@
 #include "bt/app/forecast.hpp"
 
 #include "bt/app/args.hpp"
+#include "bt/app/client.hpp"
 #include "bt/app/progress.hpp"
 #include "bt/ckks/encryptor.hpp"
 #include "bt/ckks/keys.hpp"
@@ -112,7 +113,8 @@ std::string Calibration::describe() const {
 }
 
 Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const Plan& plan,
-                       const ckks::CkksBootstrapper* bs, const Workload& w, const Calibration& cal) {
+                       const ckks::CkksBootstrapper* bs, const Workload& w, const Calibration& cal,
+                       const ckks::CkksBootstrapper* ws) {
     Forecast f;
     f.phase = phase;
     const train::EncShape& sh = plan.sh;
@@ -135,6 +137,13 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
                                                   ckks::switching_key_bytes(P, P.max_level())) / 2
                                                : 0);
     if (bs && w.seeded_all_keys) boot_keys = bs->key_bytes() / 2;  // b_j only, every key
+    if (bs && ws) {  // the weights' bootstrapper: the rotation keys the first's lack
+        const std::vector<std::uint64_t> sd = ws->seeded_elements();
+        for (const auto& [g, level] : extra_galois_keys(*bs, *ws)) {
+            const bool seeded = w.seeded_all_keys || (w.seeded_boot_keys && std::find(sd.begin(), sd.end(), g) != sd.end());
+            boot_keys += ckks::switching_key_bytes(P, level) / (seeded ? 2 : 1);
+        }
+    }
     const std::size_t train_keys_held = w.seeded_all_keys || w.seeded_boot_keys ? train_keys / 2 : train_keys;
     const std::size_t train_data = nb * (sh.blocks * ct_bytes(P, xl) + ct_bytes(P, yl));
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
@@ -145,7 +154,8 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     const std::size_t kept = (babies - 1) * sh.blocks * ct_bytes(P, plan.lp.d_level);
     const std::size_t working = static_cast<std::size_t>(kWorkingCiphertexts * static_cast<double>(ct_bytes(P, P.max_level()))) +
                                 kFixedBytes;
-    f.bootstrap_bytes = bs ? (w.precomputed_transforms ? bs->precomputed_bytes() : bs->memory_bytes()) : 0;
+    f.bootstrap_bytes = (bs ? (w.precomputed_transforms ? bs->precomputed_bytes() : bs->memory_bytes()) : 0) +
+                        (ws ? ws->memory_bytes() : 0);
     switch (phase) {
         case Phase::OneProcess:
         case Phase::Train:
@@ -197,6 +207,9 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
     if (bs) {
         keygen += cal.key_top * key_weight(P, P.max_level() - 3) / key_weight(P, P.max_level());  // relinearization
         keygen += cal.key_top * static_cast<double>(bs->galois_elements().size() + (bs->encapsulation_ring() ? 1 : 0));
+        if (ws)
+            for (const auto& kl : extra_galois_keys(*bs, *ws))
+                keygen += cal.key_top * key_weight(P, kl.second) / key_weight(P, P.max_level());
     } else {
         keygen += cal.key_top * key_weight(P, L) / key_weight(P, P.max_level());
     }

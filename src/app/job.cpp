@@ -92,6 +92,7 @@ CiphertextBundle Job::bundle() const {
     b.set("inv2_degree", std::to_string(softmax.inv2_degree));
     b.set("bootstrapping", sk_bootstrap ? "secret-key stand-in (INSECURE)" : "CKKS, recommended full-slot configuration");
     b.set("bootstrap_dft_keys", boot_fast_keys ? "per-giant-step" : "horner");
+    b.set("weights_bootstrap", sparse_weights ? "sparse-tile" : "full");
     return b;
 }
 
@@ -135,6 +136,13 @@ Job Job::from(const CiphertextBundle& b, const std::string& path) {
             throw std::runtime_error(path + ": bootstrap_dft_keys = '" + k +
                                      "' (expected 'horner' or 'per-giant-step'): the file is corrupt or from a newer version");
         j.boot_fast_keys = k == "per-giant-step";
+    }
+    if (b.has("weights_bootstrap")) {  // files of 0.5 and before: the full-slot bootstrapper
+        const std::string k = b.get("weights_bootstrap");
+        if (k != "full" && k != "sparse-tile")
+            throw std::runtime_error(path + ": weights_bootstrap = '" + k +
+                                     "' (expected 'full' or 'sparse-tile'): the file is corrupt or from a newer version");
+        j.sparse_weights = k == "sparse-tile";
     }
     const bool names_ok = j.class_names.empty() || j.class_names.size() == j.labels.size();
     if (j.labels.size() < 2 || j.d == 0 || j.batch == 0 || j.groups == 0 || j.epochs == 0 || !std::isfinite(j.lr) || !(j.lr > 0) ||
@@ -207,6 +215,20 @@ std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr&
     ckks::BootstrapConfig c = job.boot_fast_keys ? ckks::speed_bootstrap_config(0) : ckks::recommended_bootstrap_config(0);
     c.compact_cts = c.compact_stc = compact;
     return std::make_unique<ckks::CkksBootstrapper>(P, c);
+}
+
+std::unique_ptr<ckks::CkksBootstrapper> make_weights_bootstrapper(const ckks::ParamsPtr& P, const Job& job,
+                                                                  const Plan& plan) {
+    const std::size_t tile = plan.sh.tile_slots();
+    if (!job.sparse_weights || job.sk_bootstrap || tile >= P->max_slots()) return nullptr;
+    ckks::BootstrapConfig c = job.boot_fast_keys ? ckks::speed_bootstrap_config(tile) : ckks::recommended_bootstrap_config(tile);
+    c.compact_cts = c.compact_stc = true;
+    auto ws = std::make_unique<ckks::CkksBootstrapper>(P, c);
+    if (ws->output_level() != job.L)
+        throw UsageError("the weights' sparse bootstrapping (" + std::to_string(tile) + " slots) returns to level " +
+                         std::to_string(ws->output_level()) + ", the job was planned for " + std::to_string(job.L) +
+                         ": plan the job without it");
+    return ws;
 }
 
 }  // namespace bt::app

@@ -55,6 +55,7 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
         server_w.val_rows = ds.val.size();
     }
     rc.boot_fast_keys = false;
+    rc.sparse_weights = false;
     ClientPlan cp = plan_client_job(rc, rnd.id("job"));
     prepare_output_dir(dirs.client, "client directory", 0700);
     make_private_dir(dirs.client);  // it will hold the secret key: 0700 even if it existed
@@ -64,22 +65,24 @@ void role_keygen(const RunConfig& cfg, const RoleDirs& dirs, std::ostream& log) 
         // One DFT key per giant step if the server's keys (held expanded: its key cache) and
         // its data (with --data) still fit the memory limit (--max-memory: give the server's).
         rc.boot_fast_keys = true;
+        rc.sparse_weights = true;
         ClientPlan fast = plan_client_job(rc, cp.job.id);
-        const Forecast ff = make_forecast(Phase::Train, *fast.P, fast.job, fast.plan, fast.bs.get(), server_w, cal);
+        const Forecast ff = make_forecast(Phase::Train, *fast.P, fast.job, fast.plan, fast.bs.get(), server_w, cal, fast.ws.get());
         const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
         const bool fits = !avail || ff.peak_bytes <= avail;
-        log << "--prefer speed: one DFT key per giant step: server keys " << format_bytes(ff.key_bytes) << ", peak "
+        log << "--prefer speed: one DFT key per giant step" << (fast.ws ? " and the weights' own sparse bootstrapping" : "")
+            << ": server keys " << format_bytes(ff.key_bytes) << ", peak "
             << format_bytes(ff.peak_bytes) << (fits ? " (chosen)" : " above " + format_bytes(avail) + ": Horner DFT keys")
             << "\n";
         if (fits) cp = std::move(fast);
     }
     log << cp.describe() << "\n";
-    const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, cal);
+    const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, cal, cp.ws.get());
     log << f.describe() << "\n";
     check_memory(f, cfg.max_memory, cfg.force, log);
     ClientKeys ck{cp.P, cp.job, cp.plan, make_secret_key(cp.P, rnd)};
     // Only written to files: no key ever holds its expanded a_j here.
-    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log, KeyForm::SeededAll);
+    const EvalKeys keys = make_eval_keys(ck, cp.bs.get(), rnd, log, KeyForm::SeededAll, cp.ws.get());
     const ckks::Params& P = *cp.P;
     log << "client files (keep them; the secret key never leaves this side):\n";
     write_logged(path_join(dirs.client, "secret.key"), ckks::serialize_secret(P, ck.sk), log, 0600);
@@ -231,6 +234,11 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
     std::unique_ptr<ckks::CkksBootstrapper> bs = make_bootstrapper(in.P, in.job);
     check_bootstrapping_keys(in, *bs, o.server_dir);
     attach_keys(*bs, in.keys);
+    std::unique_ptr<ckks::CkksBootstrapper> ws = make_weights_bootstrapper(in.P, in.job, in.plan);
+    if (ws) {
+        check_bootstrapping_keys(in, *ws, o.server_dir);
+        attach_keys(*ws, in.keys);
+    }
     FileSet tr_file(P, path_join(o.server_dir, "train.bin"), "train-set", in.job, in.plan, true);
     FileSet va(P, path_join(o.server_dir, "val.bin"), "val-set", in.job, in.plan, false);
     // Small sets are held in memory (their rotations of X are then cached between epochs);
@@ -258,7 +266,7 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
         // within --max-memory for the machine (each rank counted at this one's peak so far) or
         // what the machine has free now.
         // (no rows: the data are loaded and in the peak below)
-        const Forecast f = make_forecast(Phase::Train, P, in.job, in.plan, bs.get(), Workload{}, Calibration{});
+        const Forecast f = make_forecast(Phase::Train, P, in.job, in.plan, bs.get(), Workload{}, Calibration{}, ws.get());
         const std::size_t node = static_cast<std::size_t>(comm.node_size());
         const std::size_t need = (bs->precomputed_bytes() - bs->memory_bytes() + f.working_bytes) * node;
         const std::size_t used = peak_rss_bytes() * node;
@@ -285,7 +293,7 @@ void role_train(const TrainRoleOptions& o, std::ostream& log_all) {
         ex = std::make_unique<FileExchange>(P, in.job, o.exchange_dir, o.exchange_timeout, log);
     log << "server: job " << hex64(in.job.id) << ", " << P.summary().substr(0, P.summary().find('\n')) << "\n"
         << in.plan.describe() << "\n";
-    Server srv(in.P, in.job, in.plan, in.keys, bs.get(), &comm);
+    Server srv(in.P, in.job, in.plan, in.keys, bs.get(), &comm, ws.get());
     LoopOptions lo;
     lo.epochs = o.epochs;
     lo.checkpoint_dir = path_join(out, "checkpoints");

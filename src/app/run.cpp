@@ -309,7 +309,8 @@ struct Prepared {
 struct SpeedChoice {
     bool fast_keys, expanded, precomputed;
     std::string describe() const {
-        return std::string(fast_keys ? "one DFT key per giant step" : "Horner DFT keys") + ", " +
+        return std::string(fast_keys ? "one DFT key per giant step, the weights' own sparse bootstrapping"
+                                     : "Horner DFT keys") + ", " +
                (expanded ? "keys expanded" : "keys seeded") + ", " +
                (precomputed ? "transforms precomputed" : "compact transforms");
     }
@@ -334,7 +335,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     const Calibration cal = calibrate(p.cp.P, p.cp.plan, p.ds.d ? nullptr : &p.cp.model);
     Workload w = workload_of(cfg, p.ds);
     p.expanded = cfg.expanded_keys;
-    p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
+    p.forecast = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal, p.cp.ws.get());
     const std::size_t avail = cfg.max_memory ? cfg.max_memory : available_memory_bytes();
     p.stream = cfg.stream_data;
     if (cfg.prefer_speed && p.cp.bs) {
@@ -349,6 +350,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
             if (c.fast_keys && !fast.P) {
                 RunConfig rc = cfg;
                 rc.boot_fast_keys = true;
+                rc.sparse_weights = true;
                 fast = plan_client_job(rc, 0);
             }
             const ClientPlan& cp = c.fast_keys ? fast : p.cp;
@@ -359,7 +361,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
                 wc.seeded_boot_keys = !c.expanded;
                 wc.precomputed_transforms = c.precomputed;
                 wc.stream_train = stream;
-                Forecast fc = make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), wc, cal);
+                Forecast fc = make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), wc, cal, cp.ws.get());
                 const bool fits = !avail || fc.peak_bytes <= avail;
                 log << "  " << c.describe() << (stream ? ", training set streamed" : "") << ": peak "
                     << format_bytes(fc.peak_bytes) << (fits ? " (chosen)" : " (above)") << "\n";
@@ -381,7 +383,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     }
     if (!p.stream && avail && p.forecast.peak_bytes > avail) {  // the memory limit chooses streaming if that fits
         w.stream_train = true;
-        Forecast fs = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
+        Forecast fs = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal, p.cp.ws.get());
         if (fs.peak_bytes <= avail) {
             log << "memory: " << format_bytes(p.forecast.peak_bytes) << " with the encrypted training set in memory is "
                 << "above the limit; it will be streamed from a file instead (as --stream-data)\n";
@@ -395,7 +397,7 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
         w.seeded_all_keys = true;
         for (bool stream : {p.stream, true}) {  // the set in memory if that fits, else streamed too
             w.stream_train = stream;
-            Forecast fa = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal);
+            Forecast fa = make_forecast(Phase::OneProcess, *p.cp.P, p.cp.job, p.cp.plan, p.cp.bs.get(), w, cal, p.cp.ws.get());
             if (fa.peak_bytes > avail) continue;
             log << "memory: " << format_bytes(p.forecast.peak_bytes) << " is above the limit; every key will be "
                 << "seeded (its uniform half regenerated at each use)" << (stream && !p.stream ? " and the training set "
@@ -437,16 +439,21 @@ struct Handover {
     EvalKeys keys;
     std::unique_ptr<ckks::SecretKeyBootstrapper> standin;
     const ckks::Bootstrapper* bs = nullptr;
+    const ckks::Bootstrapper* ws = nullptr;  // the weights' sparse bootstrapper, if the job has one
     double seconds = 0;
 };
 
 void make_keys(Handover& h, ClientPlan& cp, const Randomness& rnd, RunReport& rep, KeyForm form, std::ostream& log) {
     const auto t = clk::now();
-    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log, form);
+    h.keys = make_eval_keys(h.ck, cp.bs.get(), rnd, log, form, cp.ws.get());
     h.seconds = since(t);
     if (cp.bs) {
         attach_keys(*cp.bs, h.keys);
         h.bs = cp.bs.get();
+        if (cp.ws) {
+            attach_keys(*cp.ws, h.keys);
+            h.ws = cp.ws.get();
+        }
     } else {
         h.standin = std::make_unique<ckks::SecretKeyBootstrapper>(cp.P, h.ck.sk, cp.job.L, stand_in_seed(rnd));
         h.bs = h.standin.get();
@@ -538,6 +545,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     // the DFT key form changes the order of a sum, within the bootstrap's precision).
     res.report.config.emplace_back("prefer", cfg.prefer_speed ? "speed" : "memory");
     res.report.config.emplace_back("bootstrap_dft_keys", cp.job.boot_fast_keys ? "per-giant-step" : "horner");
+    res.report.config.emplace_back("weights_bootstrap", cp.ws ? "sparse (" + std::to_string(cp.plan.sh.tile_slots()) + " slots)" : "full");
     res.report.config.emplace_back("key_form", pre.expanded ? "expanded" : pre.seed_all ? "seeded (all)" : "seeded");
     res.report.config.emplace_back("bootstrap_transforms", !cp.bs ? "none" : pre.precomputed ? "precomputed" : "compact");
     res.report.config.emplace_back("training_set", pre.stream ? "streamed" : "in memory");
@@ -584,7 +592,7 @@ RunResult run_one_process(const RunConfig& cfg, std::ostream& log) {
     t.encrypt = since(t0);
 
     // ---- server: training on ciphertexts and evaluation keys only
-    Server srv(cp.P, cp.job, cp.plan, h.keys, h.bs);
+    Server srv(cp.P, cp.job, cp.plan, h.keys, h.bs, nullptr, h.ws);
     const ckks::Decryptor probe_dec(cp.P, h.ck.sk);
     if (cfg.check_ranges) srv.backend().set_probe(&probe_dec);  // the client's own self-check (one process only)
     const std::uint64_t fp = fnv1a64(hex64(features_fingerprint(cd.train)) + hex64(features_fingerprint(cd.val)) +

@@ -53,7 +53,7 @@ ckks::Ciphertext zero_ciphertext(const ckks::Params& P, std::size_t level) {
 // ================================================================ the server
 
 Server::Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKeys& keys,
-               const ckks::Bootstrapper* bs, const dist::Comm* comm)
+               const ckks::Bootstrapper* bs, const dist::Comm* comm, const ckks::Bootstrapper* ws)
     : P_(std::move(P)), job_(job), plan_(plan), none_(bs ? nullptr : std::make_unique<NoBootstrap>()),
       bs_(bs ? bs : none_.get()), comm_(comm ? comm : &dist::Comm::self()) {
     bytes0_ = comm_->bytes_moved();
@@ -66,9 +66,13 @@ Server::Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKe
                              std::to_string(i) + " has " + std::to_string(bit_length(P_->q(i))) +
                              " bits: use at most " + std::to_string(UINT64_MAX / (P_->q(i) - 1)) + " ranks");
     ev_ = std::make_unique<ckks::Evaluator>(P_, &keys.relin, &keys.train);
-    // One bootstrapper for the softmax and the weights (a tiled W is a valid full-slot
-    // vector); the stand-in is told the tile so that it refreshes exactly the tile.
-    cb_ = std::make_unique<train::CkksBackend>(*ev_, *bs_, *bs_, job.sk_bootstrap ? plan.sh.tile_slots() : plan.sh.slots);
+    // The weights' bootstrap: the sparse bootstrapper of the tile if the job has one (a tiled
+    // W is exactly the sparse packing of its tile), else the softmax's full-slot one (a tiled W
+    // is a valid full-slot vector too); the stand-in is told the tile so that it refreshes
+    // exactly the tile.
+    if (ws && !bs) throw std::logic_error("Server: a weights bootstrapper without the main one");
+    cb_ = std::make_unique<train::CkksBackend>(*ev_, *bs_, ws ? *ws : *bs_,
+                                               ws || job.sk_bootstrap ? plan.sh.tile_slots() : plan.sh.slots);
     eng_ = std::make_unique<train::Engine<train::CkksBackend>>(plan.sh, plan.sp, *cb_);
 }
 

@@ -364,9 +364,16 @@ RelinKey CkksBootstrapper::make_relin_key(KeyGenerator& kg, const SecretKey& sk)
     return kg.relin_key(sk, params_->max_level() - cts_->depth());
 }
 
+std::vector<std::pair<std::uint64_t, std::size_t>> CkksBootstrapper::galois_key_levels() const {
+    std::vector<std::pair<std::uint64_t, std::size_t>> out;
+    for (std::uint64_t g : top_elements()) out.emplace_back(g, params_->max_level());
+    for (std::uint64_t g : low_elements()) out.emplace_back(g, stc_->input_level());
+    return out;
+}
+
 GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey& sk,
                                               const std::function<void()>& on_key, bool seeded,
-                                              bool all_seeded) const {
+                                              bool all_seeded, const GaloisKeys* have) const {
     const std::vector<std::uint64_t> sd = seeded_elements();
     auto seed_this = [&](std::uint64_t g) {
         return all_seeded || (seeded && std::find(sd.begin(), sd.end(), g) != sd.end());
@@ -377,6 +384,8 @@ GaloisKeys CkksBootstrapper::make_galois_keys(KeyGenerator& kg, const SecretKey&
     for (const auto& [elements, level] : {std::make_pair(top_elements(), SIZE_MAX),
                                           std::make_pair(low_elements(), stc_->input_level())})
         for (std::uint64_t g : elements) {
+            const std::size_t need = level == SIZE_MAX ? params_->max_level() : level;
+            if (have && have->has(g) && have->keys.at(g).max_level >= need) continue;
             GaloisKeys one = kg.galois_keys(sk, {g}, level, on_key, seed_this(g));
             gk.keys.emplace(g, std::move(one.keys.at(g)));
         }

@@ -406,6 +406,42 @@ TEST_CASE("roles: the client refuses crafted server outputs before it releases o
     }
 }
 
+TEST_CASE("roles: keygen --prefer speed plans the weights' own sparse bootstrapping; train runs it; the head decrypts") {
+    if (!bt_test::have_data()) return;
+    char tmpl[] = "/tmp/bt_roles_speed_XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    Workspace w;
+    w.root = tmpl;
+    w.client = w.root + "/client";
+    w.server = w.root + "/server";
+    RoleDirs dirs{w.client, w.server};
+    RunConfig cfg = small_run_config();
+    cfg.prefer_speed = true;
+    cfg.max_memory = std::size_t{64} << 30;
+    cfg.epochs = 1;
+    std::ostringstream log;
+    role_keygen(cfg, dirs, log);
+    INFO(log.str());
+    CHECK(log.str().find("one DFT key per giant step and the weights' own sparse bootstrapping") != std::string::npos);
+    const auto P = ck::deserialize_params(read_file(w.server + "/params.bin"));
+    const Job job = Job::from(ck::deserialize_bundle(*P, read_file(w.server + "/job.bin")), "job.bin");
+    CHECK(job.sparse_weights);
+    CHECK(job.boot_fast_keys);
+    role_encrypt(cfg, dirs, log);
+    TrainRoleOptions o;
+    o.server_dir = w.server;
+    o.epochs = 1;
+    o.allow_insecure = true;
+    role_train(o, log);
+    DecryptOptions d;
+    d.client_dir = w.client;
+    d.head_file = w.server + "/head.bin";
+    d.out_file = w.root + "/head.safetensors";
+    d.allow_insecure = true;
+    CHECK_NOTHROW(role_decrypt(d, log));  // the release checks the tiled layout to 2^-10
+    CHECK(file_exists(d.out_file));
+}
+
 TEST_CASE("roles: a client state whose standardisation does not match the job is refused") {
     NEED_WORKSPACE();
     const std::string dir = link_copy(ws.client, ws.root + "/bad_state");
@@ -475,6 +511,19 @@ TEST_CASE("roles: smaller holes closed (secret keys anywhere, files named, check
         b.set("bootstrap_dft_keys", "per-giant-step");
         CHECK(Job::from(b, "job.bin").boot_fast_keys);
         const std::string dir = link_copy(ws.server, ws.root + "/fast_keys_job");
+        replace_file(dir + "/job.bin", ck::serialize(*P, b));
+        CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("which bootstrapping needs"), UsageError);
+    }
+    SUBCASE("the job's weights bootstrap: an unknown value is refused; a sparse one whose keys the bundle lacks is named") {
+        const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
+        ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(ws.server + "/job.bin"));
+        CHECK(b.get("weights_bootstrap") == "full");  // keygen's default (--prefer memory)
+        CHECK_FALSE(Job::from(b, "job.bin").sparse_weights);
+        b.set("weights_bootstrap", "sparse");
+        CHECK_THROWS_WITH(Job::from(b, "job.bin"), doctest::Contains("weights_bootstrap = 'sparse'"));
+        b.set("weights_bootstrap", "sparse-tile");
+        CHECK(Job::from(b, "job.bin").sparse_weights);
+        const std::string dir = link_copy(ws.server, ws.root + "/sparse_weights_job");
         replace_file(dir + "/job.bin", ck::serialize(*P, b));
         CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("which bootstrapping needs"), UsageError);
     }

@@ -141,14 +141,16 @@ TEST_CASE("run: --prefer speed takes the fastest configuration that fits --max-m
     ca.train_size = 256;
     std::ostringstream la, lb, lc;
     const RunResult ra = run_one_process(ca, la);
-    // Everything fits: one DFT key per giant step, keys expanded, transforms precomputed.
+    // Everything fits: one DFT key per giant step, the weights' own sparse bootstrapping (the
+    // tile, c'·s1 = 1024 slots, is half the ring's), keys expanded, transforms precomputed.
     RunConfig cb = ca;
     cb.out_dir = b.str();
     cb.prefer_speed = true;
     cb.max_memory = std::size_t{64} << 30;
     const RunResult rb = run_one_process(cb, lb);
     INFO(lb.str());
-    CHECK(lb.str().find("one DFT key per giant step, keys expanded, transforms precomputed: peak") != std::string::npos);
+    CHECK(lb.str().find("one DFT key per giant step, the weights' own sparse bootstrapping, keys expanded, transforms "
+                        "precomputed: peak") != std::string::npos);
     CHECK(lb.str().find("(chosen)") != std::string::npos);
     CHECK(lb.str().find("every key expanded (--prefer speed)") != std::string::npos);
     CHECK(lb.str().find("bootstrapping transforms precomputed") != std::string::npos);
@@ -172,7 +174,8 @@ TEST_CASE("run: --prefer speed takes the fastest configuration that fits --max-m
         const std::size_t from = log.rfind('\n', at), e = log.find('\n', at);
         return log.substr(from == std::string::npos ? 0 : from + 1, e == std::string::npos ? std::string::npos : e - from - 1);
     };
-    CHECK(line_with(lc.str(), "one DFT key per giant step, keys expanded, transforms precomputed: peak")
+    CHECK(line_with(lc.str(), "one DFT key per giant step, the weights' own sparse bootstrapping, keys expanded, "
+                              "transforms precomputed: peak")
               .find("(above)") != std::string::npos);
     const std::string chosen = line_with(lc.str(), "(chosen)");
     INFO(chosen);
@@ -192,6 +195,8 @@ TEST_CASE("run: --prefer speed takes the fastest configuration that fits --max-m
     CHECK(config_of(ra, "bootstrap_transforms") == "compact");
     CHECK(config_of(rb, "key_form") == "expanded");
     CHECK(config_of(rb, "bootstrap_dft_keys") == "per-giant-step");
+    CHECK(config_of(ra, "weights_bootstrap") == "full");
+    CHECK(config_of(rb, "weights_bootstrap") == "sparse (1024 slots)");
     CHECK(config_of(rc, "bootstrap_transforms") == "precomputed");
     CHECK(config_of(rc, "key_form") == "seeded");
 }

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <thread>
 #include <unistd.h>
 #include <chrono>
@@ -73,7 +74,8 @@ private:
 //             step hold only b_j), compact bootstrapping transforms, Horner DFT keys;
 //   expanded  the same with every key expanded (--expanded-keys);
 //   speed     --prefer speed with room for everything: keys expanded, transforms
-//             precomputed, one DFT key per giant step;
+//             precomputed, one DFT key per giant step, the weights bootstrapped by their own
+//             sparse bootstrapper (c'·s1 slots, compact transforms, its keys beyond the first's);
 //   speed_seeded  its second choice: the same with the keys seeded (HETAL's shape: the
 //             first needs about 21 GiB).
 enum class Config { Memory, Expanded, Speed, SpeedSeeded };
@@ -92,6 +94,13 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
     ck::CkksBootstrapper bf(P, speed ? ck::speed_bootstrap_config(0) : ck::recommended_bootstrap_config(0));
     // One full-slot bootstrapper for the softmax and the (tiled) weights, as bt_train.
     const LevelPlan plan = LevelPlan::make(sp, bf.output_level());
+    // --prefer speed: the weights' own sparse bootstrapper (as bt_train's make_weights_bootstrapper).
+    std::unique_ptr<ck::CkksBootstrapper> bw;
+    if (speed && sh.tile_slots() < P->max_slots()) {
+        ck::BootstrapConfig wc = ck::speed_bootstrap_config(sh.tile_slots());
+        wc.compact_cts = wc.compact_stc = true;
+        bw = std::make_unique<ck::CkksBootstrapper>(P, wc);
+    }
     // Synthetic standardised features and labels.
     std::mt19937_64 rng(5);
     std::normal_distribution<double> g(0, 0.5);
@@ -113,13 +122,18 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
     ck::KeyGenerator kg(P);
     const ck::SecretKey sk = kg.secret_key();
     const ck::RelinKey rk = bf.make_relin_key(kg, sk);
-    const ck::GaloisKeys gkf = bf.make_galois_keys(kg, sk, {}, seeded);
+    ck::GaloisKeys gkf = bf.make_galois_keys(kg, sk, {}, seeded);
+    if (bw) {
+        ck::GaloisKeys extra = bw->make_galois_keys(kg, sk, {}, seeded, false, &gkf);
+        for (auto& kv : extra.keys) gkf.keys[kv.first] = std::move(kv.second);
+    }
     ck::EncapsulationKeys ek = bf.make_encapsulation_keys(kg, sk);
     if (seeded) {
         ck::drop_uniform_halves(ek.to_sparse);
         ck::drop_uniform_halves(ek.to_dense);
     }
     bf.set_keys(&rk, &gkf, &ek);
+    if (bw) bw->set_keys(&rk, &gkf, &ek);
     ck::GaloisKeys gk;
     gk.fingerprint = P->fingerprint();
     const std::map<long, std::size_t> levels = rotation_levels(sh, sp, plan);
@@ -131,7 +145,7 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
     }
     const double keygen_s = std::chrono::duration<double>(clk::now() - k0).count();
     std::size_t key_bytes = rk.key.size_bytes() + ek.size_bytes();
-    for (const ck::GaloisKeys* gg : {&gkf, static_cast<const ck::GaloisKeys*>(&gk)})
+    for (const ck::GaloisKeys* gg : {static_cast<const ck::GaloisKeys*>(&gkf), static_cast<const ck::GaloisKeys*>(&gk)})
         for (const auto& kv : gg->keys) key_bytes += kv.second.size_bytes();
     ck::Encoder enc(P);
     ck::Encryptor encr(P, sk);
@@ -142,7 +156,7 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
         if (opt.threads_given && threads != opt.threads) continue;
         bt::ThreadPool::set_global_threads(static_cast<unsigned>(threads));
         ck::Evaluator ev(P, &rk, &gk);
-        CkksBackend cb(ev, bf, bf, sh.slots);
+        CkksBackend cb(ev, bf, bw ? *bw : bf, bw ? sh.tile_slots() : sh.slots);
         Engine<CkksBackend> eng(sh, sp, cb);
         BatchData<CkksBackend> bd;
         for (const auto& v : pack_x(sh, f, rows)) bd.x.push_back(encrypt(v, plan.x_level));
@@ -186,7 +200,8 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
             .set("levels_after_bootstrap", plan.L)
             .set("keygen_s", keygen_s)
             .set("key_bytes", static_cast<std::int64_t>(key_bytes))
-            .set("transform_bytes", static_cast<std::int64_t>(bf.memory_bytes()))
+            .set("weights_bootstrap_slots", static_cast<std::int64_t>(bw ? sh.tile_slots() : sh.slots))
+            .set("transform_bytes", static_cast<std::int64_t>(bf.memory_bytes() + (bw ? bw->memory_bytes() : 0)))
             .set("peak_rss_bytes", static_cast<std::int64_t>(sampler.peak()))
             .print(opt);
     }

@@ -79,6 +79,7 @@ struct ClientPlan {
     Job job;
     Plan plan;
     std::unique_ptr<ckks::CkksBootstrapper> bs;
+    std::unique_ptr<ckks::CkksBootstrapper> ws;  // the weights' sparse bootstrapper (Job::sparse_weights), or null
     // Configuration, parameters, plan and bootstrapping, as printed by --plan.
     std::string describe() const;
 };
@@ -109,9 +110,14 @@ ckks::SecretKey make_secret_key(const ckks::ParamsPtr& P, const Randomness& rnd)
 // bootstrap (relinearization, the transforms' repeated Horner giant steps); or every key
 // seeded (keys only written to files, and a memory limit's last resort).
 enum class KeyForm { Expanded, Seeded, SeededAll };
-// `bs` null: the secret-key stand-in (no bootstrapping keys). Progress per key on `log`.
+// `bs` null: the secret-key stand-in (no bootstrapping keys). `ws`: the weights' sparse
+// bootstrapper, whose rotation keys the first's lack join the bootstrapping keys (it shares
+// the relinearization and encapsulation keys). Progress per key on `log`.
 EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, const Randomness& rnd,
-                        std::ostream& log, KeyForm form = KeyForm::Expanded);
+                        std::ostream& log, KeyForm form = KeyForm::Expanded, const ckks::CkksBootstrapper* ws = nullptr);
+// The rotation keys (element, level) of `ws` that `bs`'s do not cover.
+std::vector<std::pair<std::uint64_t, std::size_t>> extra_galois_keys(const ckks::CkksBootstrapper& bs,
+                                                                      const ckks::CkksBootstrapper& ws);
 // Wires the keys into a bootstrapper (its relinearization, rotation and encapsulation keys).
 void attach_keys(ckks::CkksBootstrapper& bs, const EvalKeys& keys);
 

@@ -74,6 +74,8 @@ struct RunConfig {
     // Set by the plan (not an option): the DFT keys of bootstrapping, one per giant step
     // (Job::boot_fast_keys).
     bool boot_fast_keys = false;
+    // Set by the plan: the weights bootstrapped by a second, sparse bootstrapper (Job::sparse_weights).
+    bool sparse_weights = false;
 };
 
 // The default preset of bt_train (N = 2^16, 128-bit, bootstrappable).

@@ -69,8 +69,11 @@ struct Forecast {
     std::vector<std::pair<std::string, double>> report_fields() const;
 };
 
+// ws: the weights' sparse bootstrapper (Job::sparse_weights): its keys beyond bs's and its
+// compact transforms count too.
 Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const Plan& plan,
-                       const ckks::CkksBootstrapper* bs, const Workload& w, const Calibration& cal);
+                       const ckks::CkksBootstrapper* bs, const Workload& w, const Calibration& cal,
+                       const ckks::CkksBootstrapper* ws = nullptr);
 
 // Compares the peak with the memory limit (`max_memory`, 0: available_memory_bytes()).
 // Above it: UsageError with the alternatives (a smaller preset, the secret-key stand-in for

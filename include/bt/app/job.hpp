@@ -37,6 +37,11 @@ struct Job {
     // per stage, about one key switch more per stage: fewer keys, the default and every job
     // file before 0.5); true, one key per giant step (faster; more key memory).
     bool boot_fast_keys = false;
+    // The weights' bootstrap: false, the full-slot bootstrapper of the softmax (one key set;
+    // the default and every job file before 0.6); true, a second, sparse bootstrapper of the
+    // tiled head's c'·s1 slots (one EvalMod instead of two and smaller transforms: faster,
+    // its rotation keys added to the first's). Only where c'·s1 is below the full slot count.
+    bool sparse_weights = false;
     train::SoftmaxConfig softmax;
 
     int classes() const { return static_cast<int>(labels.size()); }
@@ -67,6 +72,11 @@ Plan make_plan(const ckks::Params& P, const Job& job);
 // keys). compact: the transforms' plaintexts kept as coefficients (CkksBootstrapper::
 // precompute_transforms makes them precomputed later, e.g. when the memory allows).
 std::unique_ptr<ckks::CkksBootstrapper> make_bootstrapper(const ckks::ParamsPtr& P, const Job& job, bool compact = true);
+// The weights' sparse bootstrapper (Job::sparse_weights; null without it or with the
+// stand-in): the same configuration at c'·s1 slots, its transforms compact. Throws
+// UsageError if it would not return to the job's level.
+std::unique_ptr<ckks::CkksBootstrapper> make_weights_bootstrapper(const ckks::ParamsPtr& P, const Job& job,
+                                                                  const Plan& plan);
 
 // Every bundle the two sides exchange names its kind and its job. load_bundle reads a file
 // (UsageError naming `hint` if it is missing) and refuses another kind or another job;

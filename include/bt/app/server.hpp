@@ -80,8 +80,9 @@ ckks::Ciphertext zero_ciphertext(const ckks::Params& P, std::size_t level);
 class Server {
 public:
     // `bs` null: a server that never bootstraps (inference). `comm` null: this process alone.
+    // `ws`: the weights' sparse bootstrapper (Job::sparse_weights), else bs bootstraps them too.
     Server(ckks::ParamsPtr P, const Job& job, const Plan& plan, const EvalKeys& keys, const ckks::Bootstrapper* bs,
-           const dist::Comm* comm = nullptr);
+           const dist::Comm* comm = nullptr, const ckks::Bootstrapper* ws = nullptr);
     // The rank that computes training batch k (group k mod G of its step), and validation
     // or test batch k.
     static int train_owner(std::size_t k, std::size_t groups, int ranks) {

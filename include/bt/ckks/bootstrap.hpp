@@ -211,8 +211,12 @@ public:
     // the few used several times (seeded_elements() excludes them) stay expanded.
     // all_seeded: every key seeded (keys made only to be written to files). Each key is
     // seeded as soon as it is made, so at most one is ever held expanded.
+    // have: keys already made (another bootstrapper's): an element it holds at the level
+    // needed here or above is skipped.
     GaloisKeys make_galois_keys(KeyGenerator& kg, const SecretKey& sk, const std::function<void()>& on_key = {},
-                                bool seeded = false, bool all_seeded = false) const;
+                                bool seeded = false, bool all_seeded = false, const GaloisKeys* have = nullptr) const;
+    // Each Galois element with the highest level its key serves.
+    std::vector<std::pair<std::uint64_t, std::size_t>> galois_key_levels() const;
     // The rotation keys make_galois_keys seeds: all but the transforms' repeated Horner steps.
     std::vector<std::uint64_t> seeded_elements() const;
     // The encapsulation keys (config ephemeral_weight > 0): samples the ephemeral secret,
