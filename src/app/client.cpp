@@ -80,9 +80,9 @@ ClientPlan plan_client_job(const RunConfig& cfg, std::uint64_t job_id) {
     if (cfg.sk_bootstrap) {
         j.L = cp.P->top_scale_level();
     } else {
-        // One full-slot bootstrapper serves both the softmax and the weights (a tiled W is a
-        // valid full-slot vector): one key set. A second, sparse (c'·s1-slot) bootstrapper
-        // would be faster for W but doubles the bootstrapping key memory (~6 GB more).
+        // One full-slot bootstrapper serves the softmax, and the weights too (a tiled W is a
+        // valid full-slot vector) unless the job gives them their own sparse (c'·s1-slot)
+        // bootstrapper (Job::sparse_weights, --prefer speed: faster, ~4 GB more keys at N = 2^16).
         try {
             cp.bs = make_bootstrapper(cp.P, j);
         } catch (const std::exception& e) {
