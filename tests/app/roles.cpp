@@ -501,31 +501,26 @@ TEST_CASE("roles: smaller holes closed (secret keys anywhere, files named, check
         replace_file(dir + "/job.bin", ck::serialize(*P, b));
         CHECK_THROWS_WITH(train_in(dir), doctest::Contains("exp_degree = 4294967311 is above 1023"));
     }
-    SUBCASE("the job's DFT key form: an unknown value is refused; per-giant-step keys the bundle lacks are named") {
+    // A bootstrapping choice of the job: keygen's default (--prefer memory), an unknown value
+    // refused, the faster value read, and a bundle without its keys refused by the server.
+    auto job_choice = [&](const char* key, const char* dflt, const char* fast, bool Job::*flag, const char* dir_name) {
         const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
         ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(ws.server + "/job.bin"));
-        CHECK(b.get("bootstrap_dft_keys") == "horner");  // keygen's default (--prefer memory)
-        CHECK_FALSE(Job::from(b, "job.bin").boot_fast_keys);
-        b.set("bootstrap_dft_keys", "fast");
-        CHECK_THROWS_WITH(Job::from(b, "job.bin"), doctest::Contains("bootstrap_dft_keys = 'fast'"));
-        b.set("bootstrap_dft_keys", "per-giant-step");
-        CHECK(Job::from(b, "job.bin").boot_fast_keys);
-        const std::string dir = link_copy(ws.server, ws.root + "/fast_keys_job");
+        CHECK(b.get(key) == dflt);
+        CHECK_FALSE(Job::from(b, "job.bin").*flag);
+        b.set(key, "fast");
+        CHECK_THROWS_WITH(Job::from(b, "job.bin"), doctest::Contains((std::string(key) + " = 'fast'").c_str()));
+        b.set(key, fast);
+        CHECK(Job::from(b, "job.bin").*flag);
+        const std::string dir = link_copy(ws.server, ws.root + "/" + dir_name);
         replace_file(dir + "/job.bin", ck::serialize(*P, b));
         CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("which bootstrapping needs"), UsageError);
+    };
+    SUBCASE("the job's DFT key form: an unknown value is refused; per-giant-step keys the bundle lacks are named") {
+        job_choice("bootstrap_dft_keys", "horner", "per-giant-step", &Job::boot_fast_keys, "fast_keys_job");
     }
     SUBCASE("the job's weights bootstrap: an unknown value is refused; a sparse one whose keys the bundle lacks is named") {
-        const auto P = ck::deserialize_params(read_file(ws.server + "/params.bin"));
-        ck::CiphertextBundle b = ck::deserialize_bundle(*P, read_file(ws.server + "/job.bin"));
-        CHECK(b.get("weights_bootstrap") == "full");  // keygen's default (--prefer memory)
-        CHECK_FALSE(Job::from(b, "job.bin").sparse_weights);
-        b.set("weights_bootstrap", "sparse");
-        CHECK_THROWS_WITH(Job::from(b, "job.bin"), doctest::Contains("weights_bootstrap = 'sparse'"));
-        b.set("weights_bootstrap", "sparse-tile");
-        CHECK(Job::from(b, "job.bin").sparse_weights);
-        const std::string dir = link_copy(ws.server, ws.root + "/sparse_weights_job");
-        replace_file(dir + "/job.bin", ck::serialize(*P, b));
-        CHECK_THROWS_WITH_AS(train_in(dir), doctest::Contains("which bootstrapping needs"), UsageError);
+        job_choice("weights_bootstrap", "full", "sparse-tile", &Job::sparse_weights, "sparse_weights_job");
     }
     SUBCASE("a checkpoint the plan cannot have produced is skipped like an unreadable one") {
         const std::string out = ws.root + "/ckpt_bad";
