@@ -78,6 +78,25 @@ void Evaluator::check_same_scale(double sa, double sb, std::size_t level, const 
                      "; rescale the product first, or bring both to one scale with adjust_to_inplace");
 }
 
+Ciphertext Evaluator::adjusted_to(const Ciphertext& a, std::size_t level, double scale) const {
+    check(a, "adjust_to");
+    if (level >= a.level)
+        fail("adjust_to", "target level " + std::to_string(level) + " is not below the ciphertext's level " +
+                              std::to_string(a.level) + "; only a higher ciphertext can be brought down");
+    Ciphertext r;
+    r.fingerprint = a.fingerprint;
+    r.level = level + 1;
+    r.scale = a.scale;
+    r.slots = a.slots;
+    const std::size_t limbs = level + 2;
+    for (const Poly& p : a.parts) {
+        r.parts.emplace_back(p.n, limbs, p.ntt, Poly::uninit);
+        std::copy(p.data.begin(), p.data.begin() + static_cast<std::ptrdiff_t>(limbs * p.n), r.parts.back().data.begin());
+    }
+    adjust_to_inplace(r, level, scale);
+    return r;
+}
+
 void Evaluator::adjust_to_inplace(Ciphertext& a, std::size_t level, double scale) const {
     check(a, "adjust_to");
     if (level >= a.level)

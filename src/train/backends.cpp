@@ -239,7 +239,9 @@ std::vector<CkksBackend::Ct> CkksBackend::rotate_hoisted(const Ct& a, const std:
     return ev_.rotate_hoisted(a, steps);
 }
 CkksBackend::Ct CkksBackend::rotate_and_sum(const Ct& a, std::size_t window, long stride) {
-    for (std::size_t k = 1; k < window; k <<= 1) locked([&] { ++counts.rotations; });
+    std::size_t n = 0;
+    for (std::size_t k = 1; k < window; k <<= 1) ++n;
+    locked([&] { counts.rotations += n; });
     return ev_.rotate_and_sum(a, window, stride);
 }
 CkksBackend::Ct CkksBackend::mul(const Ct& a, const Ct& b) {
@@ -336,20 +338,9 @@ CkksBackend::Ct CkksBackend::poly(const Ct& a, const ChebyshevPoly& p) {
 }
 CkksBackend::Ct CkksBackend::drop(const Ct& a, std::size_t level) {
     if (a.level <= level) return a;
-    // Only the limbs the adjustment reads are copied (q_0 … q_{level+1}): the gradient brings
-    // 224 rotations of X from level 11 to 2 per HETAL-size step.
-    Ct r;
-    r.fingerprint = a.fingerprint;
-    r.level = level + 1;
-    r.scale = a.scale;
-    r.slots = a.slots;
-    const std::size_t n = a.parts[0].n, limbs = level + 2;
-    for (const ckks::Poly& p : a.parts) {
-        r.parts.emplace_back(n, limbs, p.ntt, ckks::Poly::uninit);
-        std::copy(p.data.begin(), p.data.begin() + static_cast<std::ptrdiff_t>(limbs * n), r.parts.back().data.begin());
-    }
-    if (r.level > level) ev_.adjust_to_inplace(r, level, ev_.params()->nominal_scale(level));
-    return r;
+    // Only the limbs the adjustment reads are copied: the gradient brings 224 rotations of X
+    // from level 11 to 2 per HETAL-size step.
+    return ev_.adjusted_to(a, level, ev_.params()->nominal_scale(level));
 }
 CkksBackend::Ct CkksBackend::boot_full(const Ct& a) {
     locked([&] { ++counts.boot_full; });

@@ -329,10 +329,10 @@ typename Engine<BK>::Ct Engine<BK>::gradient(const Ct& v, const BatchData<BK>& b
         fb.insert(fb.begin(), std::move(E));
         F[b] = std::move(fb);
         std::vector<Ct> xb{bk_.drop(bd.x[b], le)};
-        for (std::size_t a = 1; a < k; ++a) {
-            const bool have = b < kept.size() && kept[b].size() == k - 1;
-            xb.push_back(bk_.drop(have ? kept[b][a - 1] : bd.xrot.at(b)[a - 1], le));
-        }
+        const bool have = b < kept.size() && kept[b].size() == k - 1;
+        for (std::size_t a = 1; a < k; ++a)  // the kept rotations are at this level already: moved, not copied
+            xb.push_back(have && bk_.level(kept[b][a - 1]) == le ? std::move(kept[b][a - 1])
+                                                                 : bk_.drop(have ? kept[b][a - 1] : bd.xrot.at(b)[a - 1], le));
         xs[b] = std::move(xb);
     });
     kept.clear();

@@ -82,6 +82,9 @@ public:
     void drop_to_level_inplace(Ciphertext& a, std::size_t level) const;   // scale unchanged
     // Brings a to `level` with scale `scale` (one rescale): see the policy above.
     void adjust_to_inplace(Ciphertext& a, std::size_t level, double scale) const;
+    // The same into a new ciphertext, copying only the limbs the adjustment reads
+    // (q_0 … q_{level+1}), not the whole of a.
+    Ciphertext adjusted_to(const Ciphertext& a, std::size_t level, double scale) const;
 
     // ---- rotations
     Ciphertext rotate(const Ciphertext& a, long steps) const;  // left by steps (negative: right)
