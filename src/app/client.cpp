@@ -154,9 +154,11 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
     EvalKeys k;
     ckks::KeyGenerator kg_train(P, rnd.stream("training-keys"));
     const std::vector<std::uint64_t> train_elements = train::galois_elements(kg_train, ck.plan.steps);
-    // Each training key limited to the highest level its step is used at, in level order.
-    std::map<std::size_t, std::vector<long>> steps_by_level;
-    for (std::size_t i = 0; i < ck.plan.steps.size(); ++i) steps_by_level[ck.plan.step_levels[i]].push_back(ck.plan.steps[i]);
+    // Each training key limited to the highest level its step is used at, in level order;
+    // seeded keys but for those a step uses many times (Plan::hot_key).
+    std::map<std::pair<std::size_t, bool>, std::vector<long>> steps_by_level;
+    for (std::size_t i = 0; i < ck.plan.steps.size(); ++i)
+        steps_by_level[{ck.plan.step_levels[i], ck.plan.hot_key(i)}].push_back(ck.plan.steps[i]);
     const std::size_t boot_count = bs ? bs->galois_elements().size() + (bs->encapsulation_ring() ? 2 : 0) +
                                             (ws ? extra_galois_keys(*bs, *ws).size() : 0)
                                       : 0;
@@ -188,9 +190,9 @@ EvalKeys make_eval_keys(const ClientKeys& ck, const ckks::CkksBootstrapper* bs, 
         tick();
     }
     k.train.fingerprint = P->fingerprint();
-    for (const auto& [level, steps] : steps_by_level) {
-        ckks::GaloisKeys g =
-            kg_train.galois_keys(ck.sk, train::galois_elements(kg_train, steps), level, tick, seed_boot);  // used a few times per step
+    for (const auto& [key, steps] : steps_by_level) {
+        const bool seeded = seed_all || (seed_boot && !key.second);
+        ckks::GaloisKeys g = kg_train.galois_keys(ck.sk, train::galois_elements(kg_train, steps), key.first, tick, seeded);
         for (auto& kv : g.keys) k.train.keys.emplace(kv.first, std::move(kv.second));
     }
     progress.finish(format_bytes(k.bytes()) + " in memory (relinearization " + format_bytes(k.relin.key.size_bytes()) +

@@ -144,7 +144,11 @@ Forecast make_forecast(Phase phase, const ckks::Params& P, const Job& job, const
             boot_keys += ckks::switching_key_bytes(P, level) / (seeded ? 2 : 1);
         }
     }
-    const std::size_t train_keys_held = w.seeded_all_keys || w.seeded_boot_keys ? train_keys / 2 : train_keys;
+    // Seeded: b_j only, but for the keys a step uses many times (Plan::hot_key).
+    const std::size_t hot_keys = plan.hot_train_key_bytes(P);
+    const std::size_t train_keys_held = w.seeded_all_keys    ? train_keys / 2
+                                        : w.seeded_boot_keys ? (train_keys - hot_keys) / 2 + hot_keys
+                                                             : train_keys;
     const std::size_t train_data = nb * (sh.blocks * ct_bytes(P, xl) + ct_bytes(P, yl));
     const std::size_t val_data = nv * sh.blocks * ct_bytes(P, xl);
     const std::size_t test_data = nt * sh.blocks * ct_bytes(P, xl);

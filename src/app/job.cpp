@@ -183,10 +183,13 @@ Plan make_plan(const ckks::Params& P, const Job& job) {
         throw UsageError("level plan not feasible with " + std::to_string(job.L) + " levels after bootstrapping: " +
                          p.lp.problem + "; choose a preset with more levels or lower polynomial degrees");
     p.per_step = train::dry_run_step(p.sh, p.sp, p.steps);
-    const std::map<long, std::size_t> levels = train::rotation_levels(p.sh, p.sp, p.lp);
+    std::map<long, std::size_t> uses;
+    const std::map<long, std::size_t> levels = train::rotation_levels(p.sh, p.sp, p.lp, &uses);
     for (long st : p.steps) {
         const auto it = levels.find(st);
         p.step_levels.push_back(it == levels.end() ? p.lp.L : std::min(it->second, p.lp.L));
+        const auto u = uses.find(st);
+        p.step_uses.push_back(u == uses.end() ? 0 : u->second);
     }
     return p;
 }
@@ -194,6 +197,13 @@ Plan make_plan(const ckks::Params& P, const Job& job) {
 std::size_t Plan::train_key_bytes(const ckks::Params& P) const {
     std::size_t b = 0;
     for (std::size_t l : step_levels) b += ckks::switching_key_bytes(P, l);
+    return b;
+}
+
+std::size_t Plan::hot_train_key_bytes(const ckks::Params& P) const {
+    std::size_t b = 0;
+    for (std::size_t i = 0; i < step_levels.size(); ++i)
+        if (hot_key(i)) b += ckks::switching_key_bytes(P, step_levels[i]);
     return b;
 }
 
@@ -207,7 +217,14 @@ std::string Plan::describe() const {
     for (std::size_t l : step_levels) ++by_level[l];
     o << " (each limited to the level it is used at:";
     for (auto it = by_level.rbegin(); it != by_level.rend(); ++it) o << " " << it->second << " at " << it->first;
-    o << ")";
+    std::size_t hot = 0, hot_uses = 0, uses = 0;
+    for (std::size_t i = 0; i < step_uses.size(); ++i) {
+        uses += step_uses[i];
+        if (hot_key(i)) ++hot, hot_uses += step_uses[i];
+    }
+    o << "; " << hot << " used at least " << kHotKeyUses << " times a step, " << hot_uses << " of its " << uses
+      << " key switches)";
+    if (getenv("BT_DEBUG_USES")) for (std::size_t i = 0; i < steps.size(); ++i) o << "\n  step " << steps[i] << " level " << step_levels[i] << " uses " << step_uses[i];
     return o.str();
 }
 

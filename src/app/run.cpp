@@ -412,8 +412,10 @@ Prepared prepare(const RunConfig& cfg_in, std::ostream& log) {
     log << "key form: " << (cfg.expanded_keys || cfg.sk_bootstrap ? "every key expanded (--expanded-keys)"
                         : p.expanded ? "every key expanded (--prefer speed)"
                         : p.seed_all ? "every key seeded (memory limit)"
-                                     : "seeded, but for the relinearization key and the bootstrapping transforms' "
-                                       "repeated steps (every key expanded with --expanded-keys)")
+                                     : "seeded, but for the relinearization key, the bootstrapping transforms' "
+                                       "repeated steps and the training rotations a step uses at least " +
+                                           std::to_string(Plan::kHotKeyUses) +
+                                           " times (every key expanded with --expanded-keys)")
         << "\n";
     log << "memory: forecast peak " << format_bytes(p.forecast.peak_bytes) << " of " << format_bytes(avail)
         << (cfg.max_memory ? " (--max-memory)" : " available") << "\n";

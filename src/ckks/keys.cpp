@@ -198,7 +198,7 @@ SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime
     const Params& P = *params_;
     check_fingerprint(P, sk.fingerprint, "the secret key");
     if (max_level > P.max_level()) max_level = P.max_level();
-    const std::size_t N = P.N(), nq = P.q_count(), alpha = P.p_count();
+    const std::size_t N = P.N(), nq = P.q_count();
     const std::size_t limbs = max_level + 1 + P.p_count();
     SwitchingKey key;
     key.fingerprint = P.fingerprint();
@@ -219,7 +219,7 @@ SwitchingKey KeyGenerator::switching_key(const SecretKey& sk, const u64* s_prime
             const u64* ei = e.limb(i);
             const u64* si = sk.limb(ri, N);
             u64* bi = b.limb(i);
-            const bool in_digit = ri < nq && ri / alpha == j;
+            const bool in_digit = ri < nq && P.digit_of(ri) == j;
             const u64 g = in_digit ? p_mod_q[ri] : 0;
             const u64* spi = s_prime + ri * N;
             for (std::size_t k = 0; k < N; ++k) {

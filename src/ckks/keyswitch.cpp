@@ -20,10 +20,9 @@ const KeySwitchLevel& Params::keyswitch_level(std::size_t level) const {
     if (ks_[level]) return *ks_[level];
     auto t = std::make_shared<KeySwitchLevel>();
     t->level = level;
-    const std::size_t alpha = p_count();
     const std::vector<u64> pv = p_;
-    for (std::size_t b = 0; b <= level; b += alpha) {
-        const std::size_t e = std::min(b + alpha, level + 1);
+    for (std::size_t j = 0; j < digits_at(level); ++j) {
+        const std::size_t b = digit_start(j), e = std::min(b + digit_limbs(j), level + 1);
         t->digit_begin.push_back(b);
         t->digit_end.push_back(e);
         std::vector<u64> from(q_.begin() + static_cast<long>(b), q_.begin() + static_cast<long>(e)), to;

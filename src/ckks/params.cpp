@@ -154,6 +154,35 @@ std::shared_ptr<const Params> Params::create(const ParamsLiteral& lit) {
     for (u64 x : q) P->log_q_ += std::log2(static_cast<double>(x));
     for (u64 x : p) P->log_p_ += std::log2(static_cast<double>(x));
 
+    // Key-switching digits (Han–Ki hybrid key switching, CT-RSA 2020). The key-switching
+    // error is Σ_j d_j·e_j / P plus the rounding of the division by P, with d_j < (limbs of
+    // digit j + 1)·Q_j after ModUp: a digit with Q_j well below P adds an error of the
+    // order of the rounding's, so a digit may take more than |P| chain primes while Q_j
+    // stays 2^kWideDigitMargin below P (the secure preset's 40-bit primes: 7 per digit under
+    // 5 × 61 bits instead of 5; its classic split's widest digit, 5 × 60 bits, is itself
+    // 2^5 below P and stays as it is). Measured: a test ring (q_0 60 bits, P 3 × 61) whose
+    // first digit widened to 2^3 below P lost 4.7 bits of bootstrapping precision; with
+    // the margin it keeps the classic split. Fewer digits mean fewer NTTs in ModUp, a
+    // shorter inner product and smaller keys. Greedy from q_0 up, so the digits of a
+    // level are a prefix of the top level's (keys limited to a level agree).
+    {
+        constexpr double kWideDigitMargin = 8;
+        const std::size_t alpha = p.size();
+        std::size_t i = 0;
+        while (i < q.size()) {
+            std::size_t e = i;
+            double bits = 0;
+            while (e < q.size() && (e - i < alpha || (lit.digits_by_bits &&
+                                                      bits + std::log2(static_cast<double>(q[e])) <= P->log_p_ - kWideDigitMargin))) {
+                bits += std::log2(static_cast<double>(q[e]));
+                ++e;
+            }
+            P->digit_start_.push_back(i);
+            P->digit_of_.insert(P->digit_of_.end(), e - i, P->digit_start_.size() - 1);
+            i = e;
+        }
+    }
+
     // Security: the HE standard table covers uniform ternary (and Gaussian) secrets.
     const int bound = he_standard_max_log_qp(lit.log_n);
     std::string why;
@@ -200,6 +229,14 @@ std::shared_ptr<const Params> Params::create(const ParamsLiteral& lit) {
     h = fnv1a(h, head, sizeof head);
     h = fnv1a(h, q.data(), q.size() * sizeof(u64));
     h = fnv1a(h, p.data(), p.size() * sizeof(u64));
+    // Keys depend on the digits: a split other than |P| primes per digit is part of the
+    // identity (files made with the classic split keep their fingerprint).
+    bool classic = true;
+    for (std::size_t i = 0; i < q.size(); ++i) classic = classic && P->digit_of_[i] == i / p.size();
+    if (!classic) {
+        const std::vector<std::uint64_t> starts(P->digit_start_.begin(), P->digit_start_.end());
+        h = fnv1a(h, starts.data(), starts.size() * sizeof(std::uint64_t));
+    }
     P->fingerprint_ = h;
     return P;
 }
@@ -225,14 +262,16 @@ std::string Params::summary() const {
     for (u64 x : p_) o << ' ' << bit_length(x);
     std::snprintf(buf, sizeof buf,
                   "\n  log2 Q = %.1f, log2 QP = %.1f, 128-bit bound %d%s: %s\n"
-                  "  levels %zu (scale levels 1..%zu), nominal scales 2^%.4f .. 2^%.4f, key switching dnum %zu x %zu limbs\n",
+                  "  levels %zu (scale levels 1..%zu), nominal scales 2^%.4f .. 2^%.4f, key switching dnum %zu (limbs",
                   log_q_, log_qp(),
                   lit_.secret == SecretDist::SparseTernary ? sparse_secret_max_log_qp(lit_.log_n, lit_.hamming_weight)
                                                            : max_log_qp(),
                   lit_.secret == SecretDist::SparseTernary ? " (sparse secret)" : "",
                   secure_ ? "secure" : "INSECURE (tests only)", max_level(),
-                  top_scale_level_, std::log2(min_scale), std::log2(max_scale), dnum(), p_count());
+                  top_scale_level_, std::log2(min_scale), std::log2(max_scale), dnum());
     o << buf;
+    for (std::size_t j = 0; j < dnum(); ++j) o << ' ' << digit_limbs(j);
+    o << " per digit, each digit's modulus " << (lit_.digits_by_bits ? "below P" : "|P| primes") << ")\n";
     return o.str();
 }
 
@@ -267,7 +306,7 @@ std::vector<PresetInfo> list_presets() {
         {"N16_QP1735_T_enc",
          "training and bootstrapping (secure; uniform ternary secret + sparse-secret encapsulation h = 32 at "
          "q0·p0): q0 50 bits, 18 levels at 2^40 (15 for computation after bootstrapping, 3 for SlotsToCoeffs), "
-         "8 x 60 bits (EvalMod), 3 x 60 bits (CoeffsToSlots); 5 special primes of 61 bits (dnum 6)"},
+         "8 x 60 bits (EvalMod), 3 x 60 bits (CoeffsToSlots); 5 special primes of 61 bits (dnum 5: digits of 7, 7, 6, 5, 5 primes)"},
         {"N16_QP1533_T", "no bootstrapping planned (superseded for training by N16_QP1735_T_enc): q0 60 bits, "
                          "13 levels at 2^40, 8 x 60 bits, 3 x 56 bits; 5 special primes of 61 bits"},
         {"N16_QP1530_T_seal", "like-for-like with SEAL: q0 60 bits + 21 x 50 bits, 7 special primes of 60 bits"},
@@ -293,7 +332,11 @@ ParamsLiteral preset_literal(const std::string& name) {
         return make(name, 16, cat({{50}, rep(40, 18), rep(60, 8), rep(60, 3)}), rep(61, 5), 40);
     if (name == "N16_QP1533_T")
         return make(name, 16, cat({{60}, rep(40, 13), rep(60, 8), rep(56, 3)}), rep(61, 5), 40);
-    if (name == "N16_QP1530_T_seal") return make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);
+    if (name == "N16_QP1530_T_seal") {  // SEAL's split (7 primes per digit), like for like
+        ParamsLiteral l = make(name, 16, cat({{60}, rep(50, 21)}), rep(60, 7), 50);
+        l.digits_by_bits = false;
+        return l;
+    }
     if (name == "N15_QP719_T") return make(name, 15, cat({{59}, rep(40, 12)}), rep(60, 3), 40);
     if (name == "N13_QP215_T") return make(name, 13, cat({{50}, rep(35, 3)}), {60}, 35);
     if (name == "N12_test") return make(name, 12, cat({{55}, rep(40, 6)}), {55, 55}, 40, true);

@@ -169,6 +169,7 @@ TwinBackend::Ct TwinBackend::boot_sparse(const Ct& a) {
 void LevelBackend::use(long k, std::size_t level) {
     const long s = norm_step(k, slots_);
     if (s == 0) return;
+    ++uses_[s];
     auto it = levels_.find(s);
     if (it == levels_.end())
         levels_.emplace(s, level);
@@ -194,6 +195,7 @@ LevelBackend::Ct LevelBackend::mul_sum_lazy(const std::vector<std::pair<const Ct
     return {l};
 }
 std::pair<LevelBackend::Ct, LevelBackend::Ct> LevelBackend::split_complex(const Ct& z) {
+    ++uses_[kConjugateStep];
     auto it = levels_.find(kConjugateStep);
     if (it == levels_.end())
         levels_.emplace(kConjugateStep, z.level);

@@ -406,7 +406,8 @@ OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<lo
     return tb.counts;
 }
 
-std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp) {
+std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp,
+                                            std::map<long, std::size_t>* uses) {
     LevelBackend lb(sh.slots, lp.L);
     Engine<LevelBackend> e(sh, sp, lb);
     BatchData<LevelBackend> bd;
@@ -416,6 +417,7 @@ std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPol
     bd.total_rows = sh.blocks * sh.s0;
     LevelBackend::Ct w{lp.L}, v{lp.L};
     e.step(w, v, bd, 1.0, 0.5);
+    if (uses) *uses = lb.step_uses();
     e.logits(LevelBackend::Ct{lp.L}, bd);  // validation and inference (covered by the step; kept explicit)
     return lb.step_levels();
 }

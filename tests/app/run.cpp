@@ -270,7 +270,17 @@ TEST_CASE("forecast: key and data sizes are exact, known before any key exists")
     CHECK(make_forecast(Phase::OneProcess, *cp.P, cp.job, cp.plan, cp.bs.get(), w, Calibration{}).key_bytes ==
           seeded.bytes());
     CHECK(seeded.bytes() < keys.bytes());
-    CHECK(2 * seeded.train.size_bytes() == keys.train.size_bytes());
+    // Seeded training keys hold b_j only, but for those a step uses many times.
+    const std::size_t hot = cp.plan.hot_train_key_bytes(*cp.P);
+    CHECK(hot > 0);
+    CHECK(hot < keys.train.size_bytes());
+    CHECK(seeded.train.size_bytes() == (keys.train.size_bytes() - hot) / 2 + hot);
+    const bt::ckks::Encoder enc(cp.P);
+    for (std::size_t i = 0; i < cp.plan.steps.size(); ++i) {
+        const std::uint64_t g = bt::train::galois_element(enc, cp.plan.steps[i]);
+        CHECK(seeded.train.keys.at(g).seeded == !cp.plan.hot_key(i));
+        CHECK(cp.plan.step_uses[i] > 0);
+    }
     // keygen for files: every key seeded, one expanded at a time while it is made.
     const Forecast f = make_forecast(Phase::Keygen, *cp.P, cp.job, cp.plan, cp.bs.get(), Workload{}, Calibration{});
     CHECK(f.key_bytes == keys_of(KeyForm::SeededAll).bytes() + bt::ckks::switching_key_bytes(*cp.P, cp.P->max_level()));

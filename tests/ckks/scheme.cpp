@@ -449,30 +449,92 @@ TEST_CASE("scheme: sparse slots encrypt, multiply and rotate within the slot cou
     CHECK_THROWS_WITH_AS(f.ev.rotate(c, 6), doctest::Contains("no key for rotation step 6"), std::invalid_argument);
 }
 
+// Relinearization of a product of two encryptions of 0 at scale 1: what decrypts is the
+// noise itself, in coefficient units (the largest, exact CRT).
+double relin_noise(const Params& P, Encryptor& encryptor, const Decryptor& dec, const Evaluator& ev, std::size_t level) {
+    Ciphertext z0 = encryptor.encrypt_zero(level, 1, 0), z1 = encryptor.encrypt_zero(level, 1, 0);
+    Ciphertext t = ev.multiply(z0, z1);
+    const Plaintext before = dec.decrypt(t);
+    ev.relinearize_inplace(t);
+    const Plaintext after = dec.decrypt(t);
+    Poly diff = after.poly;
+    poly_sub(P, level, diff, after.poly, before.poly, level + 1);
+    from_ntt(P, diff, level);
+    double mx = 0;
+    std::vector<u64> res(level + 1);
+    for (std::size_t k = 0; k < P.N(); ++k) {
+        for (std::size_t l = 0; l <= level; ++l) res[l] = diff.limb(l)[k];
+        mx = std::max(mx, static_cast<double>(std::fabs(P.basis_q(level).compose_centered(res.data()))));
+    }
+    return mx;
+}
+
 TEST_CASE("scheme: key-switching noise is small at every level") {
     Fixture& f = fx();
-    // Relinearization of a product of two encryptions of 0 at scale 1: what decrypts is
-    // the noise itself, in coefficient units. The hybrid bound is about
-    // sqrt(dnum·α)·q_max·σ·sqrt(N)/P + k: far below 2^20 for these parameters.
+    // The hybrid bound is about sqrt(dnum·α)·q_max·σ·sqrt(N)/P + k: far below 2^20 for
+    // these parameters.
     const Params& P = *f.P;
     for (std::size_t level = 1; level <= P.max_level(); ++level) {
-        Ciphertext z0 = f.encryptor.encrypt_zero(level, 1, 0), z1 = f.encryptor.encrypt_zero(level, 1, 0);
-        Ciphertext t = f.ev.multiply(z0, z1);
-        const Plaintext before = f.dec.decrypt(t);
-        f.ev.relinearize_inplace(t);
-        const Plaintext after = f.dec.decrypt(t);
-        Poly diff = after.poly;
-        poly_sub(P, level, diff, after.poly, before.poly, level + 1);
-        from_ntt(P, diff, level);
-        double mx = 0;
-        std::vector<u64> res(level + 1);
-        for (std::size_t k = 0; k < P.N(); ++k) {
-            for (std::size_t l = 0; l <= level; ++l) res[l] = diff.limb(l)[k];
-            mx = std::max(mx, static_cast<double>(std::fabs(P.basis_q(level).compose_centered(res.data()))));
-        }
+        const double mx = relin_noise(P, f.encryptor, f.dec, f.ev, level);
         CAPTURE(level);
         MESSAGE("key-switching noise at level " << level << ": 2^" << std::log2(mx + 1));
         CHECK(mx < std::ldexp(1.0, 20));
+    }
+}
+
+TEST_CASE("params: key-switching digits as wide as keep each digit's modulus below P; the same noise") {
+    // The secure preset's chain (q_0 50 bits, 18 × 40, 11 × 60; P = 5 × 61 bits): digits of
+    // 7, 7, 6, 5, 5 primes instead of six of 5. N12_test_boot has the same chain at N = 2^12.
+    const auto digits = [](const Params& P) {
+        std::vector<std::size_t> d;
+        for (std::size_t j = 0; j < P.dnum(); ++j) d.push_back(P.digit_limbs(j));
+        return d;
+    };
+    const std::vector<std::size_t> wide{7, 7, 6, 5, 5}, classic{5, 5, 5, 5, 5, 5};
+    CHECK(digits(*preset("N16_QP1735_T_enc")) == wide);
+    ParamsLiteral lw = preset_literal("N12_test_boot"), lc = lw;
+    lc.digits_by_bits = false;
+    const ParamsPtr Pw = Params::create(lw), Pc = Params::create(lc);
+    CHECK(digits(*Pw) == wide);
+    CHECK(digits(*Pc) == classic);
+    CHECK(Pw->fingerprint() != Pc->fingerprint());  // keys of one do not fit the other
+    // SEAL's comparison preset keeps SEAL's split; N12_test's chain allows no wider digit.
+    CHECK(digits(*preset("N16_QP1530_T_seal")) == std::vector<std::size_t>{7, 7, 7, 1});
+    CHECK(digits(*preset("N12_test")) == std::vector<std::size_t>{2, 2, 2, 1});
+    // Every widened digit's modulus 2^8 below P (exact products), at least |P| primes but at the top,
+    // and the digits of a level are those of its primes (a prefix of the top level's).
+    for (const ParamsPtr& P : {Pw, preset("N16_QP1735_T_enc")}) {
+        std::size_t next = 0;
+        for (std::size_t j = 0; j < P->dnum(); ++j) {
+            CHECK(P->digit_start(j) == next);
+            std::vector<u64> primes(P->q().begin() + static_cast<long>(next),
+                                    P->q().begin() + static_cast<long>(next + P->digit_limbs(j)));
+            bt::BigUInt Qj = RNSBasis(primes).product();
+            if (P->digit_limbs(j) > P->p_count())  // widened: 2^8 below P
+                CHECK(Qj.mul_word(u64{1} << 8) < P->basis_p().product());
+            if (j + 1 < P->dnum()) CHECK(P->digit_limbs(j) >= P->p_count());
+            for (std::size_t i = next; i < next + P->digit_limbs(j); ++i) CHECK(P->digit_of(i) == j);
+            next += P->digit_limbs(j);
+        }
+        CHECK(next == P->q_count());
+        for (std::size_t l = 0; l <= P->max_level(); ++l) CHECK(P->digits_at(l) == P->digit_of(l) + 1);
+    }
+    // Key switching at both splits: the wide digits' noise stays at the rounding's order.
+    for (const ParamsPtr& P : {Pw, Pc}) {
+        KeyGenerator kg{P, test_seed(41)};
+        const SecretKey sk = kg.secret_key();
+        const RelinKey rk = kg.relin_key(sk);
+        const PublicKey pk = kg.public_key(sk);
+        Encryptor encryptor{P, pk, test_seed(42)};
+        const Decryptor dec{P, sk};
+        const Evaluator ev{P, &rk, nullptr};
+        for (std::size_t level : {std::size_t{3}, std::size_t{10}, std::size_t{11}, std::size_t{15}, P->max_level()}) {
+            const double mx = relin_noise(*P, encryptor, dec, ev, level);
+            CAPTURE(level);
+            MESSAGE(std::string(P == Pw ? "wide" : "classic") << " digits (" << P->digits_at(level) << " at level " << level
+                                                     << "): key-switching noise 2^" << std::log2(mx + 1));
+            CHECK(mx < std::ldexp(1.0, 12));
+        }
     }
 }
 

@@ -23,6 +23,7 @@ struct Options {
     bool threads_given = false;
     int reps = 0;              // --reps N: repetitions for groups that run few (bootstrap); 0: the group's default
     std::vector<std::size_t> slots;  // --slots a,b,…: slot counts for groups that take them (bootstrap)
+    std::vector<std::string> configs;  // --config a,b,…: only these configurations (bootstrap, train-step, memory)
 };
 
 // One output row: ordered key/value pairs. Numbers keep their type in JSON.

@@ -160,6 +160,8 @@ void run(const Options& opt, std::size_t slots) {
     // memory first, so that its rows' peak RSS (the process's, which only grows) is its own at
     // the first slot count; later rows report the largest so far
     for (bool speed : {false, true}) {
+        const char* name = speed ? "speed" : "memory";
+        if (!opt.configs.empty() && std::find(opt.configs.begin(), opt.configs.end(), name) == opt.configs.end()) continue;
         run_config(opt, slots, speed);
         bt::release_free_memory();
     }

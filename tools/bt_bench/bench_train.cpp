@@ -7,6 +7,7 @@
 // a fresh engine and one more). HETAL's shape is slow (thousands of rotations per step):
 // it runs only when named: `bt_bench train-step --slots 1024` selects B = 1024 (HETAL).
 #include "bench.hpp"
+#include "bt/app/job.hpp"
 
 #include "bt/ckks/encryptor.hpp"
 #include "bt/os.hpp"
@@ -70,8 +71,9 @@ private:
 
 // The configurations of bt_train (training keys limited to the level each rotation is used at
 // in all):
-//   memory    its default (--prefer memory): keys seeded (those used once per bootstrap or
-//             step hold only b_j), compact bootstrapping transforms, Horner DFT keys;
+//   memory    its default (--prefer memory): keys seeded (those used a few times per bootstrap
+//             or step hold only b_j; Plan::hot_key), compact bootstrapping transforms, Horner
+//             DFT keys;
 //   expanded  the same with every key expanded (--expanded-keys);
 //   speed     --prefer speed with room for everything: keys expanded, transforms
 //             precomputed, one DFT key per giant step, the weights bootstrapped by their own
@@ -84,6 +86,8 @@ const char* config_name(Config c) {
 }
 
 void run_shape(const Options& opt, const Shape& s, Config config, const char* bench_name) {
+    if (!opt.configs.empty() && std::find(opt.configs.begin(), opt.configs.end(), config_name(config)) == opt.configs.end())
+        return;
     const bool seeded = config == Config::Memory || config == Config::SpeedSeeded,
                speed = config == Config::Speed || config == Config::SpeedSeeded;
     bt::release_free_memory();
@@ -136,11 +140,14 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
     if (bw) bw->set_keys(&rk, &gkf, &ek);
     ck::GaloisKeys gk;
     gk.fingerprint = P->fingerprint();
-    const std::map<long, std::size_t> levels = rotation_levels(sh, sp, plan);
+    std::map<long, std::size_t> uses;
+    const std::map<long, std::size_t> levels = rotation_levels(sh, sp, plan, &uses);
     for (long st : steps) {
         const auto it = levels.find(st);
+        const auto u = uses.find(st);
+        const bool hot = u != uses.end() && u->second >= bt::app::Plan::kHotKeyUses;  // as bt_train: held expanded
         ck::GaloisKeys one = kg.galois_keys(sk, galois_elements(kg, {st}),
-                                            it == levels.end() ? plan.L : it->second, {}, seeded);
+                                            it == levels.end() ? plan.L : it->second, {}, seeded && !hot);
         for (auto& kv : one.keys) gk.keys.emplace(kv.first, std::move(kv.second));
     }
     const double keygen_s = std::chrono::duration<double>(clk::now() - k0).count();
@@ -166,7 +173,10 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
         // Rotations of X cached when they fit in the budget bt_train uses (not at HETAL's shape).
         if (Engine<CkksBackend>::rotations_fit(sh, 1, plan.x_level, P->N())) eng.prepare(bd);
         ck::Ciphertext w = encrypt(std::vector<double>(sh.slots, 0.0), plan.L), v = w;
-        const int reps = opt.reps > 0 ? opt.reps : (opt.quick ? 1 : 2);
+        // A warm-up step first, untimed (as bt_bench bootstrap: masks encoded once, memory first
+        // touched; a run's later steps pay neither), then the median of `reps` steps.
+        const int reps = opt.reps > 0 ? opt.reps : (opt.quick ? 1 : 3);
+        if (!opt.quick) eng.step(w, v, bd, 1.0, 0.5);
         std::vector<double> ns;
         cb.seconds = {};
         cb.counts = OpCounts{};
@@ -174,6 +184,12 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
             const auto t0 = clk::now();
             eng.step(w, v, bd, 1.0, 0.5);
             ns.push_back(std::chrono::duration<double, std::nano>(clk::now() - t0).count());
+        }
+        std::string runs;  // each timed step in order
+        for (double t : ns) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%s%.2f", runs.empty() ? "" : " ", t * 1e-9);
+            runs += buf;
         }
         std::sort(ns.begin(), ns.end());
         const double med = ns[ns.size() / 2];
@@ -189,6 +205,7 @@ void run_shape(const Options& opt, const Shape& s, Config config, const char* be
             .set("threads", threads)
             .set("ns", med)
             .set("reps", reps)
+            .set("runs_s", runs)
             .set("s_matmul", cb.seconds[0] * per)
             .set("s_softmax", cb.seconds[1] * per)
             .set("s_bootstrap", cb.seconds[2] * per)

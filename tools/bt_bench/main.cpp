@@ -132,6 +132,21 @@ int main(int argc, char** argv) {
             pos = end + 1;
         }
     });
+    o.custom("--config", "LIST", "only these configurations: memory, speed (bootstrap, train-step, memory), expanded, "
+             "speed_seeded (train-step, memory), e.g. speed,speed_seeded", [&opt](const std::string& v) {
+        static const char* const known[] = {"memory", "expanded", "speed", "speed_seeded"};
+        std::size_t pos = 0;
+        while (pos <= v.size()) {
+            std::size_t end = v.find(',', pos);
+            if (end == std::string::npos) end = v.size();
+            const std::string c = v.substr(pos, end - pos);
+            if (std::find(std::begin(known), std::end(known), c) == std::end(known))
+                throw bt::app::UsageError("--config: unknown configuration '" + c +
+                                          "' (memory, expanded, speed or speed_seeded)");
+            opt.configs.push_back(c);
+            pos = end + 1;
+        }
+    });
     o.positional("GROUP", &wanted);
     o.epilog(groups_help);
     try {

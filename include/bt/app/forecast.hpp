@@ -43,8 +43,9 @@ struct Workload {
     bool encrypt_test = false;       // one-process --infer
     bool stream_train = false;       // the training set is read from a file a batch at a time
     bool sk_bootstrap = false;
-    bool seeded_boot_keys = false;   // KeyForm::Seeded: every key but the relinearization key and the
-                                     // bootstrapping transforms' repeated steps holds only b_j
+    bool seeded_boot_keys = false;   // KeyForm::Seeded: every key but the relinearization key, the
+                                     // bootstrapping transforms' repeated steps and the training
+                                     // keys a step uses many times (Plan::hot_key) holds only b_j
     bool seeded_all_keys = false;    // every key holds only b_j (a memory limit's last resort)
     bool precomputed_transforms = false;  // the bootstrapper's transforms precomputed (--prefer speed)
 };

@@ -58,8 +58,15 @@ struct Plan {
     train::LevelPlan lp;
     std::vector<long> steps;   // rotation steps one training step uses (its Galois keys)
     std::vector<std::size_t> step_levels;  // [i]: the highest level steps[i] is used at (its key's levels)
+    std::vector<std::size_t> step_uses;    // [i]: key switches steps[i]'s key serves in one training step
     // Bytes of the training Galois keys, each limited to its level.
     std::size_t train_key_bytes(const ckks::Params& P) const;
+    // A seeded key regenerates its a_j at every key switch, which costs as much per use
+    // whatever the level (the a_j's words); so where keys are seeded, those a step uses at
+    // least kHotKeyUses times are held expanded (bytes of those, each limited to its level).
+    static constexpr std::size_t kHotKeyUses = 4;
+    bool hot_key(std::size_t i) const { return step_uses.at(i) >= kHotKeyUses; }
+    std::size_t hot_train_key_bytes(const ckks::Params& P) const;
     train::OpCounts per_step;  // from a dry run of the float64 twin
     // What --plan prints: shape, polynomials, levels, counts.
     std::string describe() const;

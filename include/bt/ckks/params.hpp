@@ -1,8 +1,8 @@
 // CKKS parameters: a user-facing literal validated into immutable parameters.
 //
 // The literal gives log N, the bit sizes of the modulus chain q_0 … q_L, the bit sizes
-// of the special primes p_0 … p_{k-1} (hybrid key switching: the chain is cut into
-// dnum = ceil((L+1)/k) digits of k limbs), the default scale 2^log_scale, the secret
+// of the special primes p_0 … p_{k-1} (hybrid key switching: the chain is cut into dnum
+// digits of at least k limbs, wider where the digit's modulus stays below P), the default scale 2^log_scale, the secret
 // distribution and the error width. Validation picks the primes and refuses anything
 // above the HomomorphicEncryption.org 128-bit bound on log2(Q·P) for a ternary secret
 // unless the literal carries the explicit insecure opt-in, which prints a warning.
@@ -50,6 +50,11 @@ struct ParamsLiteral {
     // build a ring that shares primes with another one (the sparse-secret encapsulation
     // ring of bootstrapping shares q_0 and one special prime with the main ring).
     std::vector<u64> q_primes, p_primes;
+    // Key-switching digits (Params::digits_at): false, |P| chain primes each (the classic
+    // hybrid split); true, as many consecutive chain primes as keep the digit's modulus Q_j
+    // 2^8 below P, and never fewer than |P| (fewer digits where the chain's primes are
+    // smaller than the special ones). Every preset but the SEAL comparison one uses true.
+    bool digits_by_bits = true;
 };
 
 // HomomorphicEncryption.org standard, 128-bit classical security, ternary secret:
@@ -78,10 +83,17 @@ public:
     std::size_t max_slots() const { return n_ / 2; }
     std::size_t max_level() const { return q_.size() - 1; }  // L
     std::size_t q_count() const { return q_.size(); }
-    std::size_t p_count() const { return p_.size(); }        // also the digit size α
-    std::size_t dnum() const { return (q_.size() + p_.size() - 1) / p_.size(); }
-    // Digits at a level: limbs [j·α, min((j+1)·α, level+1)).
-    std::size_t digits_at(std::size_t level) const { return (level + p_.size()) / p_.size(); }
+    std::size_t p_count() const { return p_.size(); }
+    // Hybrid key switching cuts Q into dnum digits of consecutive chain primes from q_0 up
+    // (ParamsLiteral::digits_by_bits); at level l the digits are those of q_0 … q_l, the
+    // last one possibly cut short.
+    std::size_t dnum() const { return digit_start_.size(); }
+    std::size_t digit_of(std::size_t i) const { return digit_of_[i]; }          // chain prime q_i's digit
+    std::size_t digit_start(std::size_t j) const { return digit_start_[j]; }    // its first chain prime
+    std::size_t digit_limbs(std::size_t j) const {
+        return (j + 1 < digit_start_.size() ? digit_start_[j + 1] : q_.size()) - digit_start_[j];
+    }
+    std::size_t digits_at(std::size_t level) const { return digit_of_[level] + 1; }
     const std::vector<u64>& q() const { return q_; }
     const std::vector<u64>& p() const { return p_; }
     u64 q(std::size_t i) const { return q_[i]; }
@@ -117,6 +129,7 @@ private:
     ParamsLiteral lit_;
     std::size_t n_ = 0;
     std::vector<u64> q_, p_;
+    std::vector<std::size_t> digit_of_, digit_start_;
     std::vector<NTTTables> ntt_;
     std::vector<const NTTTables*> ntt_ptr_;
     std::vector<RNSBasis> basis_q_;

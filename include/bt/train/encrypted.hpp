@@ -298,12 +298,14 @@ public:
     void set_stage(Stage) {}
     // Normalised step (0 < step < slots) -> the highest level it was used at.
     const std::map<long, std::size_t>& step_levels() const { return levels_; }
+    // Normalised step -> key switches with its key so far (hoisted rotations each count).
+    const std::map<long, std::size_t>& step_uses() const { return uses_; }
 
 private:
     std::size_t down(std::size_t l);  // one level consumed (throws below level 0)
     void use(long k, std::size_t level);
     std::size_t slots_, boot_level_;
-    std::map<long, std::size_t> levels_;
+    std::map<long, std::size_t> levels_, uses_;
 };
 
 // CKKS: ciphertexts; masks are encoded on first use per level and cached.
@@ -471,7 +473,10 @@ OpCounts dry_run_step(const EncShape& sh, const SoftmaxPolys& sp, std::vector<lo
 // The highest level each rotation step is used at, by a step traced on LevelBackend with the
 // levels of the plan: X at lp.x_level, labels at lp.y_label_level, the head at lp.L (the
 // first step's V and the head of validation and inference; later steps' V is lower).
-std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp);
+// `uses`, if given, receives the key switches each step's key serves in one training step
+// (validation and inference not counted): what decides which keys are worth holding expanded.
+std::map<long, std::size_t> rotation_levels(const EncShape& sh, const SoftmaxPolys& sp, const LevelPlan& lp,
+                                            std::map<long, std::size_t>* uses = nullptr);
 
 // The Galois elements of a plan's steps (kConjugateStep: the conjugation), and of one step.
 std::vector<std::uint64_t> galois_elements(const ckks::KeyGenerator& kg, const std::vector<long>& steps);
