@@ -224,7 +224,6 @@ std::string Plan::describe() const {
     }
     o << "; " << hot << " used at least " << kHotKeyUses << " times a step, " << hot_uses << " of its " << uses
       << " key switches)";
-    if (getenv("BT_DEBUG_USES")) for (std::size_t i = 0; i < steps.size(); ++i) o << "\n  step " << steps[i] << " level " << step_levels[i] << " uses " << step_uses[i];
     return o.str();
 }
 

@@ -119,7 +119,7 @@ int run_main(int argc, char** argv) {
     o.flag("--infer", "also run encrypted inference on the encrypted test set", &c.infer);
     o.flag("--stream-data", "keep the encrypted training set in a file and read it a batch at a time", &c.stream_data);
     o.flag("--expanded-keys", "hold every key expanded (default: the keys used a few times per step seeded, their "
-           "uniform halves regenerated at use: 3.7 GiB less for the default task)", &c.expanded_keys);
+           "uniform halves regenerated at use: 2.8 GiB less for the default task)", &c.expanded_keys);
     bool no_range = false;
     o.flag("--no-range-check", "skip the client's secret-key probe of the softmax input ranges", &no_range);
     o.flag("--insecure-sk-bootstrap", "INSECURE: bootstrapping by decrypt/re-encrypt (tests and quick trials)",
