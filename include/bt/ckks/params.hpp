@@ -2,7 +2,8 @@
 //
 // The literal gives log N, the bit sizes of the modulus chain q_0 … q_L, the bit sizes
 // of the special primes p_0 … p_{k-1} (hybrid key switching: the chain is cut into dnum
-// digits of at least k limbs, wider where the digit's modulus stays below P), the default scale 2^log_scale, the secret
+// digits of at least k limbs, wider where the digit's modulus stays 2^8 below P; see
+// ParamsLiteral::digits_by_bits), the default scale 2^log_scale, the secret
 // distribution and the error width. Validation picks the primes and refuses anything
 // above the HomomorphicEncryption.org 128-bit bound on log2(Q·P) for a ternary secret
 // unless the literal carries the explicit insecure opt-in, which prints a warning.
