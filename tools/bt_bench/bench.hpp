@@ -55,6 +55,15 @@ struct Timing {
 // Runs `fn` repeatedly (after one warm-up) and returns the median time per call.
 Timing measure(const Options& opt, const std::function<void()>& fn);
 
+// How much of two cores the host gives this process right now: a throughput-bound integer
+// kernel (eight independent multiply chains, no memory traffic) timed on one thread and
+// then on two (each thread the same work), ~0.2 s in all; returns 2·t1/t2. On two
+// physical cores to ourselves it reads ~2.0; a hypervisor that places both vCPUs on one
+// core's SMT siblings, or a neighbour on our cores, gives less (seen on these hosts:
+// 0.8–2.0 within an hour). Reported next to multi-thread speed-ups so that one can tell a
+// slow run from a crowded host.
+double host_two_core_scaling();
+
 using GroupFn = void (*)(const Options&);
 struct Registrar {
     Registrar(const char* name, const char* what, GroupFn fn);

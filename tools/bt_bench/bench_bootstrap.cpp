@@ -8,7 +8,10 @@
 // at 1 thread, rep 1 at 2 threads, rep 2 …) so that a noisy neighbour hits both alike;
 // medians over --reps runs (default 3, --quick 1). Keys are generated once per slot count
 // (with the largest thread count) and shared by the runs. The 2-thread row carries
-// "speedup" = median(1 thread) / median(2 threads).
+// "speedup" = median(1 thread) / median(2 threads); "speedup_runs" per rep, and
+// "host_scaling"/"host_runs" what a pure compute kernel got from two threads just before
+// each rep (bench.hpp: host_two_core_scaling), to tell a crowded host from poor scaling.
+// sys_s and minor_faults: kernel time and page faults during a run (0 once warm).
 #include "bench.hpp"
 
 #include "bt/os.hpp"
@@ -23,6 +26,8 @@
 #include <fstream>
 #include <random>
 #include <string>
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -40,8 +45,20 @@ double median(std::vector<double> v) {
 
 struct Sample {
     double total = 0, raise = 0, cts = 0, evalmod = 0, stc = 0, bits_mean = 0, bits_max = 0;
+    double sys = 0, faults = 0, user = 0;  // kernel time and minor page faults during the bootstrap
     std::size_t level = 0;
 };
+
+struct Usage {
+    double sys = 0, faults = 0, user = 0;
+};
+Usage usage() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return {static_cast<double>(u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_stime.tv_usec),
+            static_cast<double>(u.ru_minflt),
+            static_cast<double>(u.ru_utime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec)};
+}
 
 Sample run_once(const CkksBootstrapper& bs, const Encoder& enc, Encryptor& e, const Decryptor& dec,
                 std::size_t slots, std::uint64_t seed) {
@@ -51,6 +68,7 @@ Sample run_once(const CkksBootstrapper& bs, const Encoder& enc, Encryptor& e, co
     for (auto& v : z) v = cplx(u(rng), u(rng));
     const Ciphertext c = e.encrypt(enc.encode(z, 0, 0, slots));
     Sample s;
+    const Usage u0 = usage();
     const auto s0 = clk::now();
     const Ciphertext raised = bs.raise(c);
     const auto s1 = clk::now();
@@ -60,6 +78,10 @@ Sample run_once(const CkksBootstrapper& bs, const Encoder& enc, Encryptor& e, co
     const auto s3 = clk::now();
     const Ciphertext r = bs.slots_to_coeffs(parts);
     const auto s4 = clk::now();
+    const Usage u1 = usage();
+    s.sys = u1.sys - u0.sys;
+    s.faults = u1.faults - u0.faults;
+    s.user = u1.user - u0.user;
     const auto got = enc.decode(dec.decrypt(r));
     double mx = 0, sum = 0;
     for (std::size_t i = 0; i < slots; ++i) {
@@ -93,6 +115,7 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
     bt::ThreadPool::set_global_threads(static_cast<unsigned>(top_threads));
     auto P = preset(preset_name);
     const BootstrapConfig cfg = speed ? speed_bootstrap_config(slots) : recommended_bootstrap_config(slots);
+
     const auto t0 = clk::now();
     CkksBootstrapper bs(P, cfg);
     const auto t1 = clk::now();
@@ -117,11 +140,14 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
     }
     run_once(bs, enc, e, dec, slots, 1);  // warm-up (key-switch tables, page faults)
     std::vector<std::vector<Sample>> samples(threads.size());
-    for (int r = 0; r < reps; ++r)
+    std::vector<double> host;  // the host's two-core scaling, measured before each rep
+    for (int r = 0; r < reps; ++r) {
+        if (top_threads > 1) host.push_back(host_two_core_scaling());
         for (std::size_t t = 0; t < threads.size(); ++t) {
             bt::ThreadPool::set_global_threads(static_cast<unsigned>(threads[t]));
             samples[t].push_back(run_once(bs, enc, e, dec, slots, 100 + static_cast<std::uint64_t>(r)));
         }
+    }
     double base = 0;
     for (std::size_t t = 0; t < threads.size(); ++t) {
         auto med = [&](double Sample::*f) {
@@ -142,11 +168,26 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
             .set("secure", P->secure() ? "true" : "false").set("N", P->N())
             .set("logq", P->log_qp()).set("slots", slots).set("threads", threads[t]).set("ns", 1e9 * total)
             .set("reps", static_cast<int>(samples[t].size())).set("runs_s", all)
+            .set("best_s", std::min_element(samples[t].begin(), samples[t].end(),
+                                            [](const Sample& a, const Sample& b) { return a.total < b.total; })->total)
             .set("modraise_s", med(&Sample::raise)).set("coeffs_to_slots_s", med(&Sample::cts))
             .set("evalmod_s", med(&Sample::evalmod)).set("slots_to_coeffs_s", med(&Sample::stc))
             .set("levels_left", samples[t][0].level).set("bits_mean", med(&Sample::bits_mean))
-            .set("bits_max", med(&Sample::bits_max));
-        if (t > 0) row.set("speedup", base / total);
+            .set("bits_max", med(&Sample::bits_max)).set("sys_s", med(&Sample::sys)).set("user_s", med(&Sample::user))
+            .set("minor_faults", med(&Sample::faults));
+        if (t > 0) {
+            // per rep: the 1-thread run over this one, and what the host gave just before
+            std::string per, hs;
+            for (std::size_t r = 0; r < samples[t].size(); ++r) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%s%.2f", per.empty() ? "" : " ", samples[0][r].total / samples[t][r].total);
+                per += buf;
+                std::snprintf(buf, sizeof buf, "%s%.2f", hs.empty() ? "" : " ", host[r]);
+                hs += buf;
+            }
+            row.set("speedup", base / total).set("speedup_runs", per).set("host_scaling", median(host))
+                .set("host_runs", hs);
+        }
         row.set("key_bytes", gk.size_bytes() + rk.key.size_bytes() + ek.size_bytes())
             .set("galois_keys", gk.keys.size()).set("transform_bytes", bs.memory_bytes())
             .set("keygen_s", secs(t1, t2)).set("keygen_threads", top_threads)

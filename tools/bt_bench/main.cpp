@@ -13,10 +13,34 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <thread>
 
 namespace btbench {
 
 namespace {
+
+volatile std::uint64_t g_sink;  // keeps the calibration kernel's result alive
+
+// Eight independent 64-bit multiply-add chains: bound by the multiplier's throughput,
+// nothing from memory.
+void multiply_chains(long iters) {
+    std::uint64_t x[8];
+    for (int c = 0; c < 8; ++c) x[c] = static_cast<std::uint64_t>(c) + 1;
+    for (long i = 0; i < iters; ++i)
+        for (auto& v : x) v = v * 0x9E3779B97F4A7C15ull + 1;
+    std::uint64_t s = 0;
+    for (std::uint64_t v : x) s += v;
+    g_sink = s;
+}
+
+double seconds_on(int threads, long iters) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> th;
+    for (int k = 1; k < threads; ++k) th.emplace_back(multiply_chains, iters);
+    multiply_chains(iters);
+    for (auto& t : th) t.join();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 struct Group {
     std::string what;
@@ -81,6 +105,14 @@ void Row::print(const Options& opt) const {
         std::printf("%s\n", s.c_str());
     }
     std::fflush(stdout);
+}
+
+double host_two_core_scaling() {
+    constexpr long kIters = 10'000'000;  // ~0.05 s per run at 3+ GHz
+    seconds_on(1, kIters / 10);          // wake the core
+    const double one = std::min(seconds_on(1, kIters), seconds_on(1, kIters));
+    const double two = std::min(seconds_on(2, kIters), seconds_on(2, kIters));
+    return 2 * one / two;
 }
 
 Timing measure(const Options& opt, const std::function<void()>& fn) {
