@@ -192,6 +192,40 @@ TEST_CASE("lintrans: sparse-diagonal matrix, BSGS (hoisted, double hoisted, any 
     CHECK(lts[0].rotation_count() <= lts[1].rotation_count());
 }
 
+TEST_CASE("lintrans: encode_qp's limbs of q_0..q_l are Encoder::encode's words, coefficients up to 2^61.8") {
+    // encode_qp reduces 64-bit magnitudes with one multiplication by floor(2^64/q) and
+    // applies the signs without branches (prepared_limb, which compact transforms run at
+    // every evaluation); Encoder::encode reduces the same rounded integers by its own
+    // residue(). Scales from 2^20 to just below the 4e18 cut-off (beyond it encode_qp keeps
+    // wide integers), full and sparse packing, and a zero vector (zero coefficients).
+    Fixture f;
+    const std::size_t level = 3, N = f.P->N();
+    std::size_t compared = 0;
+    for (std::size_t slots : {N / 2, std::size_t{64}})
+        for (double scale : {std::ldexp(1.0, 20), std::ldexp(1.0, 50), std::ldexp(1.0, 60), 0.0}) {
+            std::vector<cplx> z = rnd(slots, 200 + slots);
+            if (scale == 0) {  // the largest scale that keeps every coefficient below 4e18
+                std::vector<cplx> w = z;
+                f.enc.fft_special_inv(w.data(), slots);
+                double mx = 0;
+                for (const cplx& v : w) mx = std::max({mx, std::fabs(v.real()), std::fabs(v.imag())});
+                scale = 3.99e18 / mx;
+            }
+            for (int zero = 0; zero < 2; ++zero) {
+                if (zero) std::fill(z.begin(), z.end(), cplx(0, 0));
+                const Poly qp = encode_qp(f.enc, z, level, scale, slots);
+                const Plaintext pt = f.enc.encode(z, level, scale, slots);
+                REQUIRE(qp.limbs == level + 1 + f.P->p_count());
+                for (std::size_t i = 0; i <= level; ++i) {
+                    CHECK_MESSAGE(std::equal(pt.poly.limb(i), pt.poly.limb(i) + N, qp.limb(i)),
+                                  "limb " << i << ", slots " << slots << ", scale 2^" << std::log2(scale));
+                    ++compared;
+                }
+            }
+        }
+    CHECK(compared == 2 * 4 * 2 * (level + 1));
+}
+
 TEST_CASE("lintrans: compact plaintext storage gives the same ciphertexts with less memory") {
     Fixture& f = fx();
     const std::size_t n = f.P->max_slots(), level = 6;
