@@ -24,6 +24,14 @@ void eltwise_mul_scalar_mod(u64* r, const u64* a, u64 w, std::size_t n, const Mo
 // r = r + a · b (multiply-accumulate)
 void eltwise_mul_acc_mod(u64* r, const u64* a, const u64* b, std::size_t n, const Modulus& m);
 
+// r = (neg[i] ? -mag[i] : mag[i]) mod q for magnitudes mag[i] < 2^62 (any neg byte other
+// than 0 means negative): rounded plaintext coefficients reduced to one limb. r may alias
+// mag.
+void eltwise_reduce_signed(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m);
+void eltwise_reduce_signed_path(SimdPath p, u64* r, const u64* mag, const unsigned char* neg, std::size_t n,
+                                const Modulus& m);
+void eltwise_reduce_signed_ref(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m);
+
 // A given path (tests, bench); throws if this CPU/build lacks it.
 void eltwise_path(SimdPath p, EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::size_t n,
                   const Modulus& m);

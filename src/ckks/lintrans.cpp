@@ -191,20 +191,17 @@ PreparedCoeffs prepare_coeffs(std::vector<ExactInt>&& c) {
 void prepared_limb(const Params& P, const PreparedCoeffs& pc, std::size_t level, std::size_t i, u64* o) {
     const std::size_t N = P.N(), n = pc.size(), gap = N / n;
     const Modulus& m = P.modulus(rns_index(P, level, i));
-    if (gap > 1) std::fill(o, o + N, 0);  // every gap-th word is written below
     if (pc.big.empty()) {
-        // |c_j| < 2^62 mod q by one multiplication with floor(2^64/q) (= ratio_hi): the
-        // estimate is at most one short, so the remainder lies in [0, 2q); then the sign.
-        // Branch-free (masks, not branches): the signs are random and mispredicted
-        // branches made this loop 2x slower than the NTT that follows it.
-        const u64 q = m.value, wp = m.ratio_hi;
-        for (std::size_t j = 0; j < n; ++j) {
-            u64 r = mul_shoup_lazy(pc.mag[j], 1, wp, q);                                  // [0, 2q)
-            r -= q & (0 - static_cast<u64>(r >= q));                                    // [0, q)
-            const u64 flip = (0 - static_cast<u64>(pc.neg[j] != 0)) & (0 - static_cast<u64>(r != 0));
-            o[j * gap] = r ^ ((r ^ (q - r)) & flip);                                      // q - r if negative
-        }
+        // |c_j| < 2^62: reduced into o[0, n) (eltwise_reduce_signed), then spread to the
+        // positions j·gap from the top down (each word is read before it is overwritten).
+        eltwise_reduce_signed(o, pc.mag.data(), pc.neg.data(), n, m);
+        if (gap > 1)
+            for (std::size_t j = n; j-- > 0;) {
+                o[j * gap] = o[j];
+                std::fill(o + j * gap + 1, o + (j + 1) * gap, 0);
+            }
     } else {
+        if (gap > 1) std::fill(o, o + N, 0);  // every gap-th word is written below
         for (std::size_t j = 0; j < n; ++j) o[j * gap] = residue(pc.big[j], m.value);
     }
     ntt_forward(o, P.ntt(rns_index(P, level, i)));

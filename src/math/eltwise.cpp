@@ -22,7 +22,29 @@ void eltwise_ref(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::size_
     }
 }
 
+void eltwise_reduce_signed_ref(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m) {
+    const u64 q = m.value;
+    for (std::size_t i = 0; i < n; ++i) {
+        const u64 x = mag[i] % q;
+        r[i] = neg[i] && x ? q - x : x;
+    }
+}
+
 namespace detail {
+
+// One multiplication by floor(2^64/q) (Modulus::ratio_hi): for x < 2^64 the quotient
+// estimate hi_64(x·floor(2^64/q)) is at most one short (x·(2^64 mod q)/2^64 < q), so
+// x - estimate·q lies in [0, 2q). Masks instead of branches: the signs of rounded
+// coefficients are random, and mispredicted branches cost more than the arithmetic.
+void reduce_signed_scalar(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m) {
+    const u64 q = m.value, wp = m.ratio_hi;
+    for (std::size_t i = 0; i < n; ++i) {
+        u64 x = mul_shoup_lazy(mag[i], 1, wp, q);                                        // [0, 2q)
+        x -= q & (0 - static_cast<u64>(x >= q));                                         // [0, q)
+        const u64 flip = (0 - static_cast<u64>(neg[i] != 0)) & (0 - static_cast<u64>(x != 0));
+        r[i] = x ^ ((x ^ (q - x)) & flip);                                               // q - x if negative
+    }
+}
 
 void eltwise_scalar(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::size_t n, const Modulus& m) {
     const u64 q = m.value;
@@ -68,6 +90,23 @@ void eltwise_path(SimdPath p, EltOp op, u64* r, const u64* a, const u64* b, u64 
 #endif
         default: return detail::eltwise_scalar(op, r, a, b, w, n, m);
     }
+}
+
+void eltwise_reduce_signed_path(SimdPath p, u64* r, const u64* mag, const unsigned char* neg, std::size_t n,
+                                const Modulus& m) {
+    if (!simd_path_supported(p))
+        throw std::invalid_argument(std::string("SIMD path ") + simd_path_name(p) +
+                                    " is not available on this CPU/build (offers: " +
+                                    cpu_features_string() + ")");
+#if defined(__x86_64__)
+    if ((p == SimdPath::AVX512 || p == SimdPath::AVX512IFMA) && m.value > (u64{1} << 32))
+        return detail::reduce_signed_avx512(r, mag, neg, n, m);
+#endif
+    detail::reduce_signed_scalar(r, mag, neg, n, m);
+}
+
+void eltwise_reduce_signed(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m) {
+    eltwise_reduce_signed_path(simd_path(), r, mag, neg, n, m);
 }
 
 void eltwise_add_mod(u64* r, const u64* a, const u64* b, std::size_t n, const Modulus& m) {

@@ -26,6 +26,8 @@
 #endif
 #include <immintrin.h>
 
+#include <cstring>
+
 namespace bt::detail {
 
 namespace {
@@ -248,6 +250,32 @@ void eltwise_avx512(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::si
 
 void eltwise_avx512ifma(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::size_t n, const Modulus& m) {
     dispatch<ArithIfma>(op, r, a, b, w, n, m);
+}
+
+// Signed magnitudes mag < 2^62 mod q, for 2^32 < q < 2^62 (the scalar kernel's method,
+// eight lanes). Then wp = floor(2^64/q) < 2^32, so with mag = a1·2^32 + a0 (a1 < 2^30) the
+// quotient estimate hi_64(mag·wp) = (a1·wp + hi_32(a0·wp)) >> 32 exactly, from two 32×32
+// products and a sum below 2^63; the estimate is below 2^30, so estimate·q < 2^62 is one
+// vpmullq. mag - estimate·q lies in [0, 2q); one subtraction, then q - x where negative
+// and x != 0.
+void reduce_signed_avx512(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m) {
+    const u64 q = m.value;
+    const V vq = bcast(q), wp = bcast(m.ratio_hi), zero = _mm512_setzero_si512();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const V x = _mm512_loadu_si512(mag + i);
+        const V lo = _mm512_srli_epi64(_mm512_mul_epu32(x, wp), 32);  // hi_32(a0·wp)
+        const V hi = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), wp);  // a1·wp
+        const V est = _mm512_srli_epi64(_mm512_add_epi64(hi, lo), 32);
+        V y = _mm512_sub_epi64(x, _mm512_mullo_epi64(est, vq));        // [0, 2q)
+        y = sub_if_ge(y, vq);                                          // [0, q)
+        std::uint64_t bytes;
+        std::memcpy(&bytes, neg + i, 8);
+        const __m512i sg = _mm512_cvtepu8_epi64(_mm_cvtsi64_si128(static_cast<long long>(bytes)));
+        const __mmask8 flip = _mm512_test_epi64_mask(sg, sg) & _mm512_cmpneq_epu64_mask(y, zero);
+        _mm512_storeu_si512(r + i, _mm512_mask_sub_epi64(y, flip, vq, y));
+    }
+    if (i < n) reduce_signed_scalar(r + i, mag + i, neg + i, n - i, m);
 }
 
 }  // namespace bt::detail

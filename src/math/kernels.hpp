@@ -38,6 +38,11 @@ void eltwise_avx512(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::si
 void eltwise_avx512ifma(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::size_t n,
                         const Modulus& m);
 #endif
+// eltwise_reduce_signed's kernels; the AVX-512 one requires q > 2^32.
+void reduce_signed_scalar(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m);
+#if defined(__x86_64__)
+void reduce_signed_avx512(u64* r, const u64* mag, const unsigned char* neg, std::size_t n, const Modulus& m);
+#endif
 
 // ---- sixteen ChaCha20 blocks (src/math/chacha_x16.inc): out[w·16 + b] = word w of block
 // counter + b.

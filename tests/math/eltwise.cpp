@@ -178,4 +178,44 @@ TEST_CASE("eltwise: the dispatched functions agree with the reference") {
     CHECK(r == e);
 }
 
+TEST_CASE("eltwise: signed magnitudes below 2^62 reduced on every path equal the reference") {
+    // mag < 2^62 with every sign byte value class (0, 1, 255), the edges 0, q-1, q, q+1,
+    // k·q, k·q - 1, 2^62 - 1 and 4e18 (the compact transforms' cut-off), random values of
+    // every size; moduli of 30 bits (the AVX-512 kernel's fallback: it needs q > 2^32) up
+    // to 61; lengths that leave vector tails; r aliasing mag.
+    std::mt19937_64 rng(77);
+    std::size_t paths = 0;
+    for (int bits : {30, 33, 40, 49, 50, 55, 60, 61}) {
+        const Modulus m(generate_ntt_primes(bits, 1, 16)[0]);
+        const u64 q = m.value;
+        for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{13}, std::size_t{4099}}) {
+            std::vector<u64> mag(n);
+            std::vector<unsigned char> neg(n);
+            const u64 edges[] = {0, q - 1, q, q + 1, q * ((u64{1} << 62) / q), q * ((u64{1} << 62) / q) - 1,
+                                 (u64{1} << 62) - 1, 4000000000000000000ull};
+            for (std::size_t i = 0; i < n; ++i) {
+                mag[i] = rng() % 3 == 0 ? edges[rng() % 8] : (rng() >> 2) >> (rng() % 60);
+                const unsigned char signs[] = {0, 1, 255};
+                neg[i] = signs[rng() % 3];
+            }
+            std::vector<u64> expect(n);
+            eltwise_reduce_signed_ref(expect.data(), mag.data(), neg.data(), n, m);
+            for (SimdPath p : kPaths) {
+                if (!simd_path_supported(p)) continue;
+                ++paths;
+                std::vector<u64> r(n);
+                eltwise_reduce_signed_path(p, r.data(), mag.data(), neg.data(), n, m);
+                CHECK_MESSAGE(r == expect, simd_path_name(p) << ", " << bits << "-bit q, n = " << n);
+                std::vector<u64> alias = mag;
+                eltwise_reduce_signed_path(p, alias.data(), alias.data(), neg.data(), n, m);
+                CHECK(alias == expect);
+            }
+            std::vector<u64> r(n);
+            eltwise_reduce_signed(r.data(), mag.data(), neg.data(), n, m);
+            CHECK(r == expect);
+        }
+    }
+    CHECK(paths >= 8 * 5);  // the scalar path at least
+}
+
 }  // TEST_SUITE
