@@ -43,15 +43,18 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-struct Sample {
+// Kernel and user CPU seconds and minor page faults of the process (getrusage).
+struct Usage {
+    double sys = 0, faults = 0, user = 0;
+    Usage operator-(const Usage& o) const { return {sys - o.sys, faults - o.faults, user - o.user}; }
+};
+
+// One bootstrap: times, precision, and the process's usage during it.
+struct Sample : Usage {
     double total = 0, raise = 0, cts = 0, evalmod = 0, stc = 0, bits_mean = 0, bits_max = 0;
-    double sys = 0, faults = 0, user = 0;  // kernel time and minor page faults during the bootstrap
     std::size_t level = 0;
 };
 
-struct Usage {
-    double sys = 0, faults = 0, user = 0;
-};
 Usage usage() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -78,10 +81,7 @@ Sample run_once(const CkksBootstrapper& bs, const Encoder& enc, Encryptor& e, co
     const auto s3 = clk::now();
     const Ciphertext r = bs.slots_to_coeffs(parts);
     const auto s4 = clk::now();
-    const Usage u1 = usage();
-    s.sys = u1.sys - u0.sys;
-    s.faults = u1.faults - u0.faults;
-    s.user = u1.user - u0.user;
+    static_cast<Usage&>(s) = usage() - u0;
     const auto got = enc.decode(dec.decrypt(r));
     double mx = 0, sum = 0;
     for (std::size_t i = 0; i < slots; ++i) {
@@ -115,7 +115,6 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
     bt::ThreadPool::set_global_threads(static_cast<unsigned>(top_threads));
     auto P = preset(preset_name);
     const BootstrapConfig cfg = speed ? speed_bootstrap_config(slots) : recommended_bootstrap_config(slots);
-
     const auto t0 = clk::now();
     CkksBootstrapper bs(P, cfg);
     const auto t1 = clk::now();
@@ -177,16 +176,19 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
             .set("minor_faults", med(&Sample::faults));
         if (t > 0) {
             // per rep: the 1-thread run over this one, and what the host gave just before
+            // (not measured for --threads 1, whose second row is 1 thread again)
             std::string per, hs;
             for (std::size_t r = 0; r < samples[t].size(); ++r) {
                 char buf[64];
                 std::snprintf(buf, sizeof buf, "%s%.2f", per.empty() ? "" : " ", samples[0][r].total / samples[t][r].total);
                 per += buf;
-                std::snprintf(buf, sizeof buf, "%s%.2f", hs.empty() ? "" : " ", host[r]);
-                hs += buf;
+                if (r < host.size()) {
+                    std::snprintf(buf, sizeof buf, "%s%.2f", hs.empty() ? "" : " ", host[r]);
+                    hs += buf;
+                }
             }
-            row.set("speedup", base / total).set("speedup_runs", per).set("host_scaling", median(host))
-                .set("host_runs", hs);
+            row.set("speedup", base / total).set("speedup_runs", per);
+            if (!host.empty()) row.set("host_scaling", median(host)).set("host_runs", hs);
         }
         row.set("key_bytes", gk.size_bytes() + rk.key.size_bytes() + ek.size_bytes())
             .set("galois_keys", gk.keys.size()).set("transform_bytes", bs.memory_bytes())
