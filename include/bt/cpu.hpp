@@ -30,6 +30,9 @@ const CpuFeatures& cpu_features();
 std::string cpu_features_string();
 // Whether this build contains kernels for `p` and the CPU can run them.
 bool simd_path_supported(SimdPath p);
+// Throws std::invalid_argument naming the path and what the CPU/build offers unless
+// simd_path_supported(p) (the *_path entry points for tests and benchmarks).
+void require_simd_path(SimdPath p);
 // The best supported path.
 SimdPath best_simd_path();
 // The path in force: BT_SIMD if set, else the best supported one. Chosen once.

@@ -98,6 +98,13 @@ bool simd_path_supported(SimdPath p) {
     return false;
 }
 
+void require_simd_path(SimdPath p) {
+    if (!simd_path_supported(p))
+        throw std::invalid_argument(std::string("SIMD path ") + simd_path_name(p) +
+                                    " is not available on this CPU/build (offers: " +
+                                    cpu_features_string() + ")");
+}
+
 SimdPath best_simd_path() {
     for (SimdPath p : {SimdPath::AVX512IFMA, SimdPath::AVX512, SimdPath::AVX2})
         if (simd_path_supported(p)) return p;

@@ -30,17 +30,6 @@ void eltwise_reduce_signed_ref(u64* r, const u64* mag, const unsigned char* neg,
     }
 }
 
-namespace {
-
-void require_path(SimdPath p) {
-    if (!simd_path_supported(p))
-        throw std::invalid_argument(std::string("SIMD path ") + simd_path_name(p) +
-                                    " is not available on this CPU/build (offers: " +
-                                    cpu_features_string() + ")");
-}
-
-}  // namespace
-
 namespace detail {
 
 // One multiplication by floor(2^64/q) (Modulus::ratio_hi): for x < 2^64 the quotient
@@ -87,7 +76,7 @@ void eltwise_scalar(EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::si
 
 void eltwise_path(SimdPath p, EltOp op, u64* r, const u64* a, const u64* b, u64 w, std::size_t n,
                   const Modulus& m) {
-    require_path(p);
+    require_simd_path(p);
     switch (p) {
 #if defined(__x86_64__)
         case SimdPath::AVX2: return detail::eltwise_avx2(op, r, a, b, w, n, m);
@@ -102,7 +91,7 @@ void eltwise_path(SimdPath p, EltOp op, u64* r, const u64* a, const u64* b, u64 
 
 void eltwise_reduce_signed_path(SimdPath p, u64* r, const u64* mag, const unsigned char* neg, std::size_t n,
                                 const Modulus& m) {
-    require_path(p);
+    require_simd_path(p);
 #if defined(__x86_64__)
     if ((p == SimdPath::AVX512 || p == SimdPath::AVX512IFMA) && m.value > (u64{1} << 32))
         return detail::reduce_signed_avx512(r, mag, neg, n, m);

@@ -201,18 +201,11 @@ void check_factors(const char* what, unsigned in_factor, unsigned out_factor, bo
                                              : " unsupported; expected in in {1,2}, out in {1,2}"));
 }
 
-void require_path(SimdPath p) {
-    if (!simd_path_supported(p))
-        throw std::invalid_argument(std::string("SIMD path ") + simd_path_name(p) +
-                                    " is not available on this CPU/build (offers: " +
-                                    cpu_features_string() + ")");
-}
-
 }  // namespace
 
 void ntt_forward_path(SimdPath p, u64* a, const NTTTables& t, unsigned in_factor, unsigned out_factor) {
     check_factors("ntt_forward", in_factor, out_factor, true);
-    require_path(p);
+    require_simd_path(p);
     switch (p) {
 #if defined(__x86_64__)
         case SimdPath::AVX2: return detail::ntt_forward_avx2(a, t, in_factor, out_factor);
@@ -227,7 +220,7 @@ void ntt_forward_path(SimdPath p, u64* a, const NTTTables& t, unsigned in_factor
 
 void ntt_inverse_path(SimdPath p, u64* a, const NTTTables& t, unsigned in_factor, unsigned out_factor) {
     check_factors("ntt_inverse", in_factor, out_factor, false);
-    require_path(p);
+    require_simd_path(p);
     switch (p) {
 #if defined(__x86_64__)
         case SimdPath::AVX2: return detail::ntt_inverse_avx2(a, t, in_factor, out_factor);
