@@ -62,6 +62,11 @@ void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* o
 // out[w·16 + b] = word w of block counter + b (the kernel behind sample_uniform_public,
 // exposed for tests against chacha20_block).
 enum class SimdPath : int;
+// sample_uniform_public on a given SIMD path (tests and benchmarks; throws
+// std::invalid_argument if this CPU or build lacks it). The AVX-512 paths also do the
+// rejection step eight words at a time.
+void sample_uniform_public_path(const Seed& seed, std::uint64_t stream, u64 q, u64* out, std::size_t n,
+                                SimdPath path);
 void chacha20_x16(const Seed& seed, std::uint64_t counter, std::uint64_t stream, std::uint32_t out[256],
                   SimdPath path);
 

@@ -49,6 +49,11 @@ void reduce_signed_avx512(u64* r, const u64* mag, const unsigned char* neg, std:
 #if defined(__x86_64__)
 void chacha20_x16_avx512(const std::uint32_t key[8], std::uint64_t counter, std::uint64_t stream,
                          std::uint32_t out[256]);
+// sample_uniform_public's rejection step on one chacha20_x16 output: the 128 64-bit words in
+// stream order, each ANDed with mask and kept if below q; writes the first `room` kept
+// words to out and returns how many it wrote.
+std::size_t uniform_accept_x16_avx512(const std::uint32_t buf[256], std::uint64_t mask, std::uint64_t q,
+                                      std::uint64_t* out, std::size_t room);
 #endif
 
 }  // namespace bt::detail

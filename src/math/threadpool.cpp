@@ -2,6 +2,7 @@
 #include "bt/threadpool.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <cstdio>
@@ -25,6 +26,33 @@ std::mutex& global_mu() {
     static std::mutex m;
     return m;
 }
+
+// How long a waiting thread spins before it sleeps. Long enough to cover the serial work
+// between two loops of a key switch or a linear transform (microseconds to a few hundred),
+// short enough that an idle pool costs nothing measurable.
+constexpr long kSpinMicros = 300;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Spins until done() or kSpinMicros have passed; true if done() became true.
+template <class Done>
+bool spin_until(Done done) {
+    using clock = std::chrono::steady_clock;
+    const auto until = clock::now() + std::chrono::microseconds(kSpinMicros);
+    for (;;) {
+        for (int k = 0; k < 64; ++k) {
+            if (done()) return true;
+            cpu_relax();
+        }
+        if (clock::now() >= until) return done();
+    }
+}
 }  // namespace
 
 struct ThreadPool::Job {
@@ -39,6 +67,8 @@ struct ThreadPool::Job {
 ThreadPool::ThreadPool(unsigned threads) {
     detail::memory_tuning_anchor();
     if (threads == 0) threads = 1;
+    const unsigned hw = std::thread::hardware_concurrency();
+    spin_ = hw != 0 && threads <= hw;
     for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -72,11 +102,18 @@ void ThreadPool::worker_loop(unsigned id) {
     unsigned long long seen = 0;
     for (;;) {
         std::shared_ptr<Job> job;
+        if (spin_)
+            spin_until([&] {
+                return stop_.load(std::memory_order_relaxed) ||
+                       generation_.load(std::memory_order_relaxed) != seen;
+            });
         {
+            // generation_ and job_ change together under mu_, and job_ is only reset after
+            // every worker has finished it, so the job read here is the one announced.
             std::unique_lock<std::mutex> lk(mu_);
-            wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
+            wake_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });
+            if (stop_.load()) return;
+            seen = generation_.load();
             job = job_;
         }
         run_indices(*job, id);
@@ -120,6 +157,7 @@ void ThreadPool::parallel_for(std::size_t count, const Task& fn) {
     }
     wake_.notify_all();
     run_indices(*job, 0);
+    if (spin_) spin_until([&] { return job->active.load(std::memory_order_acquire) == 0; });
     {
         std::unique_lock<std::mutex> lk(mu_);
         done_.wait(lk, [&] { return job->active.load(std::memory_order_acquire) == 0; });

@@ -44,19 +44,30 @@ void chacha20_x16(const Seed& seed, std::uint64_t counter, std::uint64_t stream,
     kernel_for(path)(key, counter, stream, out);
 }
 
-void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* out, std::size_t n) {
+void sample_uniform_public_path(const Seed& seed, std::uint64_t stream, u64 q, u64* out, std::size_t n,
+                                SimdPath path) {
     if (q == 0) throw std::invalid_argument("sample_uniform_public: q = 0");
+    require_simd_path(path);
     const int bits = bit_length(q - 1);
     const u64 mask = bits == 64 ? ~u64{0} : (u64{1} << bits) - 1;
     std::uint32_t key[8];
     key_words(seed, key);
-    const Kernel k = kernel_for(simd_path());
+    const Kernel k = kernel_for(path);
+#if defined(__x86_64__)
+    const bool wide = path == SimdPath::AVX512 || path == SimdPath::AVX512IFMA;
+#endif
     alignas(64) std::uint32_t buf[256];
     std::uint64_t counter = 0;
     std::size_t i = 0;
     while (i < n) {
         k(key, counter, stream, buf);
         counter += 16;
+#if defined(__x86_64__)
+        if (wide) {
+            i += detail::uniform_accept_x16_avx512(buf, mask, q, out + i, n - i);
+            continue;
+        }
+#endif
         // Stream order: block b, then its 64-bit words 0..7 (words 2k and 2k+1, little-endian).
         for (std::size_t b = 0; b < 16 && i < n; ++b)
             for (std::size_t w = 0; w < 8; ++w) {
@@ -69,6 +80,10 @@ void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* o
                 }
             }
     }
+}
+
+void sample_uniform_public(const Seed& seed, std::uint64_t stream, u64 q, u64* out, std::size_t n) {
+    sample_uniform_public_path(seed, stream, q, out, n, simd_path());
 }
 
 }  // namespace bt

@@ -4,6 +4,8 @@
 // thresholds stated in each test.
 #include "doctest/doctest.h"
 
+#include <algorithm>
+
 #include "bt/cpu.hpp"
 #include "bt/random.hpp"
 #include "bt/secure.hpp"
@@ -160,17 +162,32 @@ TEST_CASE("chacha20_x16 and sample_uniform_public equal the one-block ChaCha20 a
             CHECK(same);
         }
     }
-    // The sampler: the path in force (BT_SIMD) against the Prng reference, for moduli of every
-    // size the chain uses (rejection rates from ~0 to ~1/2), lengths not a multiple of 128.
+    // The sampler on every path, and the path in force (BT_SIMD), against the Prng
+    // reference, for moduli of every size the chain uses (rejection rates from ~0 to ~1/2,
+    // and 2^64 - 1 where the mask is all ones), lengths that end inside an 8-word group,
+    // inside a 128-word call and on its boundary. The output buffer has guard words after
+    // n: no path may write past the end.
+    const u64 guard = 0x5a5a5a5a5a5a5a5aull;
     for (u64 q : {(u64{1} << 40) + 1, (u64{1} << 41) - 1, (u64{1} << 59) + 37, (u64{1} << 61) - 1,
-                  3 * (u64{1} << 61) + 1, u64{1}, u64{1000003}}) {
-        for (std::size_t n : {std::size_t{1}, std::size_t{127}, std::size_t{4099}}) {
+                  3 * (u64{1} << 61) + 1, ~u64{0}, u64{1}, u64{2}, u64{1000003}}) {
+        CAPTURE(q);
+        for (std::size_t n : {std::size_t{1}, std::size_t{5}, std::size_t{127}, std::size_t{128}, std::size_t{4099}}) {
+            CAPTURE(n);
             for (std::uint64_t stream : {std::uint64_t{0}, std::uint64_t{0x100007}}) {
-                std::vector<u64> a(n), b(n);
+                std::vector<u64> a(n);
                 Prng p(seed, stream);
                 sample_uniform_mod(p, q, a.data(), n);
+                std::vector<u64> b(n + 9, guard);
                 sample_uniform_public(seed, stream, q, b.data(), n);
-                CHECK(a == b);
+                CHECK(std::equal(a.begin(), a.end(), b.begin()));
+                for (SimdPath path : {SimdPath::Scalar, SimdPath::AVX2, SimdPath::AVX512, SimdPath::AVX512IFMA}) {
+                    if (!simd_path_supported(path)) continue;
+                    CAPTURE(simd_path_name(path));
+                    std::vector<u64> c(n + 9, guard);
+                    sample_uniform_public_path(seed, stream, q, c.data(), n, path);
+                    CHECK(std::equal(a.begin(), a.end(), c.begin()));
+                    CHECK(std::all_of(c.begin() + static_cast<long>(n), c.end(), [&](u64 x) { return x == guard; }));
+                }
             }
         }
     }

@@ -4,6 +4,8 @@
 #include "bt/threadpool.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -43,6 +45,29 @@ TEST_CASE("threadpool: nested parallel_for runs inline, exceptions propagate") {
     std::atomic<int> n{0};
     pool.parallel_for(10, [&](std::size_t, unsigned) { n.fetch_add(1); });
     CHECK(n.load() == 10);
+}
+
+TEST_CASE("threadpool: a worker asleep after an idle pause, or still spinning, takes the next loop") {
+    // Two indices that wait for each other (up to 5 s): the loop completes quickly only if
+    // the worker joined it while the caller held the other index. Pauses of 0 (the worker
+    // still spinning), 1 ms and 20 ms (past the spin window: asleep on the condition variable).
+    ThreadPool pool(2);
+    using clock = std::chrono::steady_clock;
+    for (int pause_us : {0, 1000, 20000, 0, 20000}) {
+        CAPTURE(pause_us);
+        std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+        std::atomic<int> arrived{0};
+        std::atomic<unsigned> workers_seen{0};
+        const auto t0 = clock::now();
+        pool.parallel_for(2, [&](std::size_t, unsigned w) {
+            workers_seen.fetch_or(1u << w);
+            arrived.fetch_add(1);
+            const auto give_up = clock::now() + std::chrono::seconds(5);
+            while (arrived.load() < 2 && clock::now() < give_up) std::this_thread::yield();
+        });
+        CHECK(workers_seen.load() == 3u);  // both threads ran an index
+        CHECK(clock::now() - t0 < std::chrono::seconds(4));
+    }
 }
 
 }  // TEST_SUITE
