@@ -93,11 +93,23 @@ private:
     void convert_impl(const u64* in, u64* const* out, std::size_t n, bool centered) const;
     // acc[k] = Σ_i y[i·stride + k] · c[i] (not reduced; < 2^128) for target limb j.
     void accumulate(const u64* y, std::size_t stride, const u64* c, std::size_t j, std::size_t len, u128* acc) const;
+    // Which kernel computes target limb j (the same in convert_impl and convert_target;
+    // every kernel gives the same words): the portable one, IFMA for b_j < 2^50 (sources
+    // below 2^61, at most 7 of them at 2^52 or more), IFMA with Shoup products for
+    // 2^50 <= b_j < 2^62 (sources below 2^62).
+    enum class TargetKernel { Portable, Ifma, WideIfma };
+    TargetKernel target_kernel(std::size_t j) const;
+    // Target limb j for len coefficients with a chosen SIMD kernel; false (nothing written)
+    // for TargetKernel::Portable, which the callers run blockwise.
+    bool target_simd(TargetKernel kind, const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t len,
+                     const u64* v) const;
     std::vector<unsigned> small_rows_, big_rows_;  // source moduli below / above 2^52
     int max_from_bits_ = 0;
     RNSBasis from_, to_;
-    std::vector<u64> qhat_mod_b_;  // [j · |A| + i] = (A/a_i) mod b_j
-    std::vector<u64> a_mod_b_;     // A mod b_j
+    std::vector<u64> qhat_mod_b_;        // [j · |A| + i] = (A/a_i) mod b_j
+    std::vector<u64> qhat_mod_b_shoup_;  // [j · |A| + i] = floor(qhat_mod_b_ · 2^64 / b_j)
+    std::vector<u64> a_mod_b_;           // A mod b_j
+    std::vector<u64> neg_a_mod_b_, neg_a_mod_b_shoup_;  // (-A) mod b_j and its Shoup factor
     std::vector<double> inv_a_;    // 1 / a_i
 };
 

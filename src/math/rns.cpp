@@ -131,14 +131,52 @@ BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(f
         (from[i].value < (u64{1} << 52) ? small_rows_ : big_rows_).push_back(static_cast<unsigned>(i));
         max_from_bits_ = std::max(max_from_bits_, from[i].bits);
     }
-    for (std::size_t j = 0; j < nb; ++j) a_mod_b_.push_back(from.product().mod_word(to[j].value));
+    for (std::size_t j = 0; j < nb; ++j) {
+        const u64 b = to[j].value, am = from.product().mod_word(b), neg = am == 0 ? 0 : b - am;
+        a_mod_b_.push_back(am);
+        neg_a_mod_b_.push_back(neg);
+        neg_a_mod_b_shoup_.push_back(shoup_precompute(neg, b));
+    }
     for (std::size_t i = 0; i < na; ++i) inv_a_.push_back(1.0 / static_cast<double>(from[i].value));
     qhat_mod_b_.resize(na * nb);
+    qhat_mod_b_shoup_.resize(na * nb);
     for (std::size_t i = 0; i < na; ++i) {
         BigUInt qh = from.product();
         qh.divmod_word(from[i].value);
-        for (std::size_t j = 0; j < nb; ++j) qhat_mod_b_[j * na + i] = qh.mod_word(to[j].value);
+        for (std::size_t j = 0; j < nb; ++j) {
+            qhat_mod_b_[j * na + i] = qh.mod_word(to[j].value);
+            qhat_mod_b_shoup_[j * na + i] = shoup_precompute(qhat_mod_b_[j * na + i], to[j].value);
+        }
     }
+}
+
+BaseConverter::TargetKernel BaseConverter::target_kernel(std::size_t j) const {
+    if (simd_path() != SimdPath::AVX512IFMA) return TargetKernel::Portable;
+    const u64 b = to_[j].value;
+    if (b < (u64{1} << 50)) return big_rows_.size() <= 7 && max_from_bits_ <= 61 ? TargetKernel::Ifma : TargetKernel::Portable;
+    return b < (u64{1} << 62) && max_from_bits_ <= 62 ? TargetKernel::WideIfma : TargetKernel::Portable;
+}
+
+bool BaseConverter::target_simd(TargetKernel kind, [[maybe_unused]] const u64* y, [[maybe_unused]] std::size_t stride,
+                                [[maybe_unused]] std::size_t j, [[maybe_unused]] u64* out,
+                                [[maybe_unused]] std::size_t len, [[maybe_unused]] const u64* v) const {
+#if defined(__x86_64__)
+    const std::size_t na = from_.size();
+    const u64 b = to_[j].value;
+    if (kind == TargetKernel::Ifma) {
+        detail::base_conv_target_ifma(y, stride, small_rows_.data(), small_rows_.size(), big_rows_.data(),
+                                      big_rows_.size(), &qhat_mod_b_[j * na], v, a_mod_b_[j], len, b, out);
+        return true;
+    }
+    if (kind == TargetKernel::WideIfma) {
+        detail::base_conv_target_wide_ifma(y, stride, na, &qhat_mod_b_[j * na], &qhat_mod_b_shoup_[j * na], v,
+                                           neg_a_mod_b_[j], neg_a_mod_b_shoup_[j], len, b, out);
+        return true;
+    }
+#else
+    (void)kind;
+#endif
+    return false;
 }
 
 namespace {
@@ -168,15 +206,7 @@ void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t
     const std::size_t na = from_.size();
     const Modulus& b = to_[j];
     const u64* c = &qhat_mod_b_[j * na];
-#if defined(__x86_64__)
-    // The same kernel choice as convert_impl (so the same words come out).
-    if (simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61 &&
-        b.value < (u64{1} << 50)) {
-        detail::base_conv_target_ifma(y, stride, small_rows_.data(), small_rows_.size(), big_rows_.data(),
-                                      big_rows_.size(), c, v, a_mod_b_[j], n, b.value, out);
-        return;
-    }
-#endif
+    if (target_simd(target_kernel(j), y, stride, j, out, n, v)) return;
     constexpr std::size_t kBlock = 256;
     u128 acc[kBlock];
     const u64 am = a_mod_b_[j];
@@ -236,6 +266,8 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
     const std::size_t blocks = (n + kBlock - 1) / kBlock;
     // The IFMA kernel needs sources below 2^61 with at most 7 of them at 2^52 or more.
     [[maybe_unused]] const bool use_ifma = simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61;
+    std::vector<TargetKernel> kernels(nb);
+    for (std::size_t j = 0; j < nb; ++j) kernels[j] = target_kernel(j);
     // Blocks of coefficients are independent: each computes its y_i and every output
     // limb while they are in L1, and blocks run on the thread pool for large n.
     auto block = [&](std::size_t b_idx, unsigned) {
@@ -264,13 +296,7 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
             const Modulus& b = to_[j];
             const u64* c = &qhat_mod_b_[j * na];
             u64* o = out[j] + k0;
-#if defined(__x86_64__)
-            if (use_ifma && b.value < (u64{1} << 50)) {
-                detail::base_conv_target_ifma(y, kBlock, small_rows_.data(), small_rows_.size(), big_rows_.data(),
-                                              big_rows_.size(), c, centered ? v : nullptr, a_mod_b_[j], len, b.value, o);
-                continue;
-            }
-#endif
+            if (target_simd(kernels[j], y, kBlock, j, o, len, centered ? v : nullptr)) continue;
             accumulate(y, kBlock, c, j, len, acc);
             if (centered) {
                 const u64 am = a_mod_b_[j];

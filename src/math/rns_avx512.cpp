@@ -10,6 +10,12 @@
 #if defined(__x86_64__)
 #include "rns_kernels.hpp"
 
+// GCC 12's AVX-512 headers self-initialise their "undefined" pass-through operands
+// (__Y = __Y), which -Wmaybe-uninitialized reports at every use (GCC PR 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 namespace bt::detail {
@@ -82,6 +88,57 @@ void base_conv_target_ifma(const u64* y, std::size_t stride, const unsigned* sma
             t = sub_mod_v(t, mod_small(_mm512_mullo_epi64(vv, amv), bv, inv_b), bv);
         }
         _mm512_mask_storeu_epi64(out + k, m, t);
+    }
+}
+
+// Targets 2^50 <= b < 2^62. For one row: x = y·c mod b by Shoup's method. With
+// y = y0 + y1·2^52 (y0 < 2^52, y1 < 2^10) and cp = p0 + p1·2^52 (p0 < 2^52, p1 < 2^12),
+//   y·cp = lo52(y0·p0) + M·2^52 + T·2^104,  M = hi52(y0·p0) + lo52(y0·p1) + lo52(y1·p0) < 2^54,
+//                                           T = hi52(y0·p1) + hi52(y1·p0) + y1·p1 < 2^23,
+// so qhat = T·2^40 + floor(M / 2^12) is floor(y·cp / 2^64) or one below (the dropped
+// lo52 term is below 2^52). floor(y·cp / 2^64) is floor(y·c / b) or one below (y < 2^62
+// makes the truncation of cp cost less than 1/4), so r = y·c - qhat·b lies in [0, 3b)
+// and is computed modulo 2^64 from two low products (3b < 2^64). The accumulator stays
+// in [0, b): acc + r < 4b, then two subtractions by unsigned minimum.
+namespace {
+struct WideRow {
+    __m512i c, p0, p1;
+};
+inline WideRow wide_row(u64 c, u64 cp) {
+    return {_mm512_set1_epi64(static_cast<long long>(c)), _mm512_set1_epi64(static_cast<long long>(cp & ((u64{1} << 52) - 1))),
+            _mm512_set1_epi64(static_cast<long long>(cp >> 52))};
+}
+// acc in [0, b) -> (acc + y·c) mod b in [0, b).
+inline __m512i wide_mac(__m512i acc, __m512i yv, const WideRow& w, __m512i bv, __m512i b2v) {
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i y0 = _mm512_and_si512(yv, mask52()), y1 = _mm512_srli_epi64(yv, 52);
+    __m512i m = _mm512_madd52hi_epu64(zero, y0, w.p0);
+    m = _mm512_madd52lo_epu64(m, y0, w.p1);
+    m = _mm512_madd52lo_epu64(m, y1, w.p0);
+    __m512i t = _mm512_madd52hi_epu64(zero, y0, w.p1);
+    t = _mm512_madd52hi_epu64(t, y1, w.p0);
+    t = _mm512_madd52lo_epu64(t, y1, w.p1);
+    const __m512i qhat = _mm512_add_epi64(_mm512_slli_epi64(t, 40), _mm512_srli_epi64(m, 12));
+    const __m512i r = _mm512_sub_epi64(_mm512_mullo_epi64(yv, w.c), _mm512_mullo_epi64(qhat, bv));  // [0, 3b)
+    __m512i s = _mm512_add_epi64(acc, r);                                                         // [0, 4b)
+    s = _mm512_min_epu64(s, _mm512_sub_epi64(s, b2v));                                            // [0, 2b)
+    return _mm512_min_epu64(s, _mm512_sub_epi64(s, bv));                                          // [0, b)
+}
+}  // namespace
+
+void base_conv_target_wide_ifma(const u64* y, std::size_t stride, std::size_t rows, const u64* c, const u64* cp,
+                                const u64* v, u64 b_am, u64 b_amp, std::size_t len, u64 b, u64* out) {
+    const __m512i bv = _mm512_set1_epi64(static_cast<long long>(b));
+    const __m512i b2v = _mm512_set1_epi64(static_cast<long long>(2 * b));
+    const WideRow vrow = wide_row(b_am, b_amp);
+    std::size_t k = 0;
+    for (; k < len; k += 8) {
+        const __mmask8 m = len - k >= 8 ? __mmask8(0xff) : static_cast<__mmask8>((1u << (len - k)) - 1);
+        __m512i acc = _mm512_setzero_si512();
+        for (std::size_t i = 0; i < rows; ++i)
+            acc = wide_mac(acc, _mm512_maskz_loadu_epi64(m, y + i * stride + k), wide_row(c[i], cp[i]), bv, b2v);
+        if (v) acc = wide_mac(acc, _mm512_maskz_loadu_epi64(m, v + k), vrow, bv, b2v);
+        _mm512_mask_storeu_epi64(out + k, m, acc);
     }
 }
 

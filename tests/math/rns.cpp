@@ -156,6 +156,72 @@ TEST_CASE("rns: conversion equals its definition: many moduli, mixed 50/60-bit s
     check_conversion_exact(mixed, targets, 300, 7);
 }
 
+namespace {
+// Primes near a bound: `count` of them searching down from `from` (or up, if up).
+std::vector<u64> primes_near(u64 from, std::size_t count, bool up) {
+    std::vector<u64> v;
+    for (u64 x = from | 1; v.size() < count; x = up ? x + 2 : x - 2)
+        if (is_prime(x)) v.push_back(x);
+    return v;
+}
+}  // namespace
+
+TEST_CASE("rns: conversion into 50- to 62-bit targets equals its definition, plain, centred and by target") {
+    // Targets from just above 2^50 to just below 2^62 (on an IFMA machine the Shoup kernel
+    // for wide targets; elsewhere the portable one), sources of 30 to 62 bits, more than 7
+    // of them at 2^52 or more, n not a multiple of 8 or of the block. Inputs include
+    // 0 and A - 1 (every y_i = a_i - 1 then: the largest products).
+    std::vector<u64> targets = primes_near(u64{1} << 50, 2, true);
+    for (int bits : {55, 60, 61}) targets.push_back(generate_ntt_primes(bits, 1, 16)[0]);
+    for (u64 p : primes_near((u64{1} << 62) - 1, 2, false)) targets.push_back(p);
+    std::vector<u64> sources = generate_ntt_primes(30, 2, 16);
+    for (u64 p : generate_ntt_primes(58, 7, 16)) sources.push_back(p);
+    for (u64 p : primes_near((u64{1} << 62) - 1, 4, false)) sources.push_back(p);  // after the targets' two
+    sources.erase(sources.end() - 4, sources.end() - 2);
+    const RNSBasis A(sources), B(targets);
+    const BaseConverter conv(A, B);
+    const std::size_t n = 4096 + 13;
+    std::mt19937_64 rng(11);
+    std::vector<BigUInt> xs;
+    for (std::size_t k = 0; k < n; ++k) xs.push_back(random_below(A.product(), rng));
+    xs[0] = BigUInt(0);
+    xs[1] = A.product() - BigUInt(1);
+    const auto in = to_rns(xs, A);
+    std::vector<u64> out(B.size() * n), outc(B.size() * n);
+    conv.convert(in.data(), out.data(), n);
+    conv.convert_centered(in.data(), outc.data(), n);
+    // The same through scale_source / overflow / convert_target.
+    std::vector<u64> y(A.size() * n), v(n), byt(B.size() * n), bytc(B.size() * n);
+    for (std::size_t i = 0; i < A.size(); ++i) conv.scale_source(i, &in[i * n], &y[i * n], n);
+    conv.overflow(y.data(), n, v.data(), n);
+    for (std::size_t j = 0; j < B.size(); ++j) {
+        conv.convert_target(y.data(), n, j, &byt[j * n], n);
+        conv.convert_target(y.data(), n, j, &bytc[j * n], n, v.data());
+    }
+    CHECK(byt == out);
+    CHECK(bytc == outc);
+    BigUInt halfA = A.product();
+    halfA.shift_right(1);
+    int bad = 0, badc = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        BigUInt s;
+        for (std::size_t i = 0; i < A.size(); ++i) {
+            BigUInt qh = A.product();
+            qh.divmod_word(sources[i]);
+            qh.mul_word(y[i * n + k]);
+            s += qh;
+        }
+        const bool neg = halfA < xs[k];  // centred value x - A
+        for (std::size_t j = 0; j < B.size(); ++j) {
+            bad += out[j * n + k] != s.mod_word(targets[j]);
+            const u64 xm = xs[k].mod_word(targets[j]);
+            badc += outc[j * n + k] != (neg ? sub_mod(xm, A.product().mod_word(targets[j]), targets[j]) : xm);
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(badc == 0);
+}
+
 TEST_CASE("rns: centred conversion and ModDown are exact rounding") {
     const auto pq = generate_ntt_primes(50, 4, 64);
     const auto pp = generate_ntt_primes(60, 3, 64);
