@@ -97,8 +97,12 @@ private:
     // every kernel gives the same words): the portable one, IFMA for b_j < 2^50 (sources
     // below 2^61, at most 7 of them at 2^52 or more), IFMA with Shoup products for
     // 2^50 <= b_j < 2^62 (sources below 2^62).
+    // Chosen once, in the constructor (the SIMD path is fixed for the process).
     enum class TargetKernel { Portable, Ifma, WideIfma };
-    TargetKernel target_kernel(std::size_t j) const;
+    std::vector<TargetKernel> kernel_;  // per target limb
+    // The IFMA kernels' source condition (below 2^61, at most 7 at 2^52 or more), which
+    // also selects the AVX-512 overflow kernel.
+    bool ifma_sources_ = false;
     // Target limb j for len coefficients with a chosen SIMD kernel; false (nothing written)
     // for TargetKernel::Portable, which the callers run blockwise.
     bool target_simd(TargetKernel kind, const u64* y, std::size_t stride, std::size_t j, u64* out, std::size_t len,

@@ -148,14 +148,16 @@ BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(f
             qhat_mod_b_shoup_[j * na + i] = shoup_precompute(qhat_mod_b_[j * na + i], to[j].value);
         }
     }
+    const bool ifma = simd_path() == SimdPath::AVX512IFMA;
+    ifma_sources_ = ifma && big_rows_.size() <= 7 && max_from_bits_ <= 61;
+    for (std::size_t j = 0; j < nb; ++j) {
+        const u64 b = to[j].value;
+        kernel_.push_back(b < (u64{1} << 50) ? (ifma_sources_ ? TargetKernel::Ifma : TargetKernel::Portable)
+                          : ifma && b < (u64{1} << 62) && max_from_bits_ <= 62 ? TargetKernel::WideIfma
+                                                                                 : TargetKernel::Portable);
+    }
 }
 
-BaseConverter::TargetKernel BaseConverter::target_kernel(std::size_t j) const {
-    if (simd_path() != SimdPath::AVX512IFMA) return TargetKernel::Portable;
-    const u64 b = to_[j].value;
-    if (b < (u64{1} << 50)) return big_rows_.size() <= 7 && max_from_bits_ <= 61 ? TargetKernel::Ifma : TargetKernel::Portable;
-    return b < (u64{1} << 62) && max_from_bits_ <= 62 ? TargetKernel::WideIfma : TargetKernel::Portable;
-}
 
 bool BaseConverter::target_simd(TargetKernel kind, [[maybe_unused]] const u64* y, [[maybe_unused]] std::size_t stride,
                                 [[maybe_unused]] std::size_t j, [[maybe_unused]] u64* out,
@@ -206,7 +208,7 @@ void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t
     const std::size_t na = from_.size();
     const Modulus& b = to_[j];
     const u64* c = &qhat_mod_b_[j * na];
-    if (target_simd(target_kernel(j), y, stride, j, out, n, v)) return;
+    if (target_simd(kernel_[j], y, stride, j, out, n, v)) return;
     constexpr std::size_t kBlock = 256;
     u128 acc[kBlock];
     const u64 am = a_mod_b_[j];
@@ -226,7 +228,7 @@ void BaseConverter::convert_target(const u64* y, std::size_t stride, std::size_t
 void BaseConverter::overflow(const u64* y, std::size_t stride, u64* v, std::size_t n) const {
     const std::size_t na = from_.size();
 #if defined(__x86_64__)
-    if (simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61) {
+    if (ifma_sources_) {
         detail::base_conv_overflow_avx512(y, stride, na, inv_a_.data(), n, v);
         return;
     }
@@ -264,10 +266,6 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
     const std::size_t na = from_.size(), nb = to_.size();
     constexpr std::size_t kBlock = 256;
     const std::size_t blocks = (n + kBlock - 1) / kBlock;
-    // The IFMA kernel needs sources below 2^61 with at most 7 of them at 2^52 or more.
-    [[maybe_unused]] const bool use_ifma = simd_path() == SimdPath::AVX512IFMA && big_rows_.size() <= 7 && max_from_bits_ <= 61;
-    std::vector<TargetKernel> kernels(nb);
-    for (std::size_t j = 0; j < nb; ++j) kernels[j] = target_kernel(j);
     // Blocks of coefficients are independent: each computes its y_i and every output
     // limb while they are in L1, and blocks run on the thread pool for large n.
     auto block = [&](std::size_t b_idx, unsigned) {
@@ -280,7 +278,7 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
         u64 v[kBlock];
         if (centered) {
 #if defined(__x86_64__)
-            if (use_ifma)
+            if (ifma_sources_)
                 detail::base_conv_overflow_avx512(y, kBlock, na, inv_a_.data(), len, v);
             else
 #endif
@@ -296,7 +294,7 @@ void BaseConverter::convert_impl(const u64* in, u64* const* out, std::size_t n, 
             const Modulus& b = to_[j];
             const u64* c = &qhat_mod_b_[j * na];
             u64* o = out[j] + k0;
-            if (target_simd(kernels[j], y, kBlock, j, o, len, centered ? v : nullptr)) continue;
+            if (target_simd(kernel_[j], y, kBlock, j, o, len, centered ? v : nullptr)) continue;
             accumulate(y, kBlock, c, j, len, acc);
             if (centered) {
                 const u64 am = a_mod_b_[j];

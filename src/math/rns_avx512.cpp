@@ -131,12 +131,13 @@ void base_conv_target_wide_ifma(const u64* y, std::size_t stride, std::size_t ro
     const __m512i bv = _mm512_set1_epi64(static_cast<long long>(b));
     const __m512i b2v = _mm512_set1_epi64(static_cast<long long>(2 * b));
     const WideRow vrow = wide_row(b_am, b_amp);
-    std::size_t k = 0;
-    for (; k < len; k += 8) {
+    WideRow w[64];  // the rows' broadcast constants, once per call (rows <= 64: BaseConverter)
+    for (std::size_t i = 0; i < rows; ++i) w[i] = wide_row(c[i], cp[i]);
+    for (std::size_t k = 0; k < len; k += 8) {
         const __mmask8 m = len - k >= 8 ? __mmask8(0xff) : static_cast<__mmask8>((1u << (len - k)) - 1);
         __m512i acc = _mm512_setzero_si512();
         for (std::size_t i = 0; i < rows; ++i)
-            acc = wide_mac(acc, _mm512_maskz_loadu_epi64(m, y + i * stride + k), wide_row(c[i], cp[i]), bv, b2v);
+            acc = wide_mac(acc, _mm512_maskz_loadu_epi64(m, y + i * stride + k), w[i], bv, b2v);
         if (v) acc = wide_mac(acc, _mm512_maskz_loadu_epi64(m, v + k), vrow, bv, b2v);
         _mm512_mask_storeu_epi64(out + k, m, acc);
     }

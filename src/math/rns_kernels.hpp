@@ -17,7 +17,7 @@ void base_conv_target_ifma(const u64* y, std::size_t stride, const unsigned* sma
                            const unsigned* big_rows, std::size_t nbig, const u64* c, const u64* v, u64 am,
                            std::size_t len, u64 b, u64* out);
 // The same for targets 2^50 <= b < 2^62 (the 60- and 61-bit primes of bootstrapping and
-// the special primes), any number of rows with y < 2^62: each product is reduced by
+// the special primes), at most 64 rows with y < 2^62: each product is reduced by
 // Shoup's method with cp[i] = floor(c[i]·2^64 / b) (its quotient estimate from six IFMA
 // products, at most 2 low), then accumulated in [0, b). v[k] (if v) enters as one more
 // row with the constant b_am = (b - am) mod b and its factor b_amp. AVX-512 IFMA + DQ.

@@ -40,18 +40,17 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until done() or kSpinMicros have passed; true if done() became true.
+// Spins until done() or kSpinMicros have passed (the caller then checks under the lock).
 template <class Done>
-bool spin_until(Done done) {
+void spin_until(Done done) {
     using clock = std::chrono::steady_clock;
     const auto until = clock::now() + std::chrono::microseconds(kSpinMicros);
-    for (;;) {
+    do {
         for (int k = 0; k < 64; ++k) {
-            if (done()) return true;
+            if (done()) return;
             cpu_relax();
         }
-        if (clock::now() >= until) return done();
-    }
+    } while (clock::now() < until);
 }
 }  // namespace
 
