@@ -47,6 +47,13 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+    // Threads that take part in loops: the caller and workers 1..n-1 (1 <= n <= size(), else
+    // std::invalid_argument; a new pool has all). The others stay parked with their
+    // per-thread scratch memory, so a benchmark compares thread counts on one warm pool
+    // (a resized pool starts new threads, whose first loops fault their scratch in).
+    // Not to be called while a loop runs.
+    void set_active(unsigned n);
+    unsigned active() const { return active_.load(std::memory_order_relaxed); }
     // Runs fn(i, worker) for i in [0, count) on the pool. May be called from any thread:
     // calls from inside a task, and calls from another thread while a job is running, run
     // their loop serially on the calling thread (worker index 0).
@@ -72,6 +79,7 @@ private:
     // Written under mu_; read without it only by the spinning waits.
     std::atomic<unsigned long long> generation_{0};
     std::atomic<bool> stop_{false};
+    std::atomic<unsigned> active_{1};  // set_active
     bool spin_ = false;  // threads <= hardware threads
 };
 

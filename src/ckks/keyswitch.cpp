@@ -76,6 +76,28 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
 
 // ================================================================ inner product
 
+namespace {
+
+// o0 (+)= d·b and o1 (+)= d·a (assigned when `first`), in chunks of 1,024 words so that the
+// second product reads d's chunk from L1: a limb is 512 KiB at N = 2^16, beyond L1, and L2
+// holds only a few, so two whole-limb passes read d twice from L2 or L3.
+void mac_pair(u64* o0, u64* o1, const u64* d, const u64* b, const u64* a, std::size_t n, const Modulus& m,
+              bool first) {
+    constexpr std::size_t kChunk = 1024;  // 8 KiB per operand, 40 KiB for all five (L1: 32-48 KiB)
+    for (std::size_t c = 0; c < n; c += kChunk) {
+        const std::size_t len = std::min(kChunk, n - c);
+        if (first) {
+            eltwise_mul_mod(o0 + c, d + c, b + c, len, m);
+            eltwise_mul_mod(o1 + c, d + c, a + c, len, m);
+        } else {
+            eltwise_mul_acc_mod(o0 + c, d + c, b + c, len, m);
+            eltwise_mul_acc_mod(o1 + c, d + c, a + c, len, m);
+        }
+    }
+}
+
+}  // namespace
+
 void check_switching_key(const SwitchingKey& key, std::size_t level, std::size_t digits) {
     if (level > key.max_level)
         throw std::invalid_argument("key switching at level " + std::to_string(level) +
@@ -109,13 +131,7 @@ void inner_product(const Params& P, const Decomposition& dec, const SwitchingKey
             }
             const u64* bj = key.b_limb(P, j, ri);
             const u64* aj = key.a_limb(P, j, ri, a_buf.data());
-            if (j == 0) {
-                eltwise_mul_mod(o0, dj, bj, N, m);
-                eltwise_mul_mod(o1, dj, aj, N, m);
-            } else {
-                eltwise_mul_acc_mod(o0, dj, bj, N, m);
-                eltwise_mul_acc_mod(o1, dj, aj, N, m);
-            }
+            mac_pair(o0, o1, dj, bj, aj, N, m, j == 0);
         }
     });
 }
@@ -169,13 +185,7 @@ void switch_key_fused(const Params& P, const Poly& d, std::size_t level, const S
             }
             const u64* bj = key.b_limb(P, j, ri);
             const u64* aj = key.a_limb(P, j, ri, a_buf);
-            if (j == 0) {
-                eltwise_mul_mod(o0, dj, bj, N, m);
-                eltwise_mul_mod(o1, dj, aj, N, m);
-            } else {
-                eltwise_mul_acc_mod(o0, dj, bj, N, m);
-                eltwise_mul_acc_mod(o1, dj, aj, N, m);
-            }
+            mac_pair(o0, o1, dj, bj, aj, N, m, j == 0);
         }
     });
 }

@@ -47,6 +47,8 @@ void reduce_signed_avx512(u64* r, const u64* mag, const unsigned char* neg, std:
 // ---- sixteen ChaCha20 blocks (src/math/chacha_x16.inc): out[w·16 + b] = word w of block
 // counter + b.
 #if defined(__x86_64__)
+void chacha20_x16_avx2(const std::uint32_t key[8], std::uint64_t counter, std::uint64_t stream,
+                       std::uint32_t out[256]);
 void chacha20_x16_avx512(const std::uint32_t key[8], std::uint64_t counter, std::uint64_t stream,
                          std::uint32_t out[256]);
 // sample_uniform_public's rejection step on one chacha20_x16 output: the 128 64-bit words in

@@ -59,6 +59,7 @@ struct ThreadPool::Job {
     std::size_t count = 0;
     std::atomic<std::size_t> next{0};
     std::atomic<unsigned> active{0};  // workers that have not yet finished this job
+    unsigned threads = 0;             // threads taking part: the caller and workers 1..threads-1
     std::mutex err_mu;
     std::exception_ptr error;
 };
@@ -68,6 +69,7 @@ ThreadPool::ThreadPool(unsigned threads) {
     if (threads == 0) threads = 1;
     const unsigned hw = std::thread::hardware_concurrency();
     spin_ = hw != 0 && threads <= hw;
+    active_.store(threads, std::memory_order_relaxed);
     for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -101,7 +103,7 @@ void ThreadPool::worker_loop(unsigned id) {
     unsigned long long seen = 0;
     for (;;) {
         std::shared_ptr<Job> job;
-        if (spin_)
+        if (spin_ && id < active_.load(std::memory_order_relaxed))
             spin_until([&] {
                 return stop_.load(std::memory_order_relaxed) ||
                        generation_.load(std::memory_order_relaxed) != seen;
@@ -115,6 +117,8 @@ void ThreadPool::worker_loop(unsigned id) {
             seen = generation_.load();
             job = job_;
         }
+        // A worker set aside by set_active (its loop may be over and job_ reset by now).
+        if (!job || id >= job->threads) continue;
         run_indices(*job, id);
         if (job->active.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             std::lock_guard<std::mutex> lk(mu_);
@@ -125,14 +129,16 @@ void ThreadPool::worker_loop(unsigned id) {
 
 void ThreadPool::parallel_for(std::size_t count, const Task& fn) {
     if (count == 0) return;
-    if (workers_.empty() || count == 1 || t_inside_pool) {
+    const unsigned threads = active_.load(std::memory_order_relaxed);
+    if (threads <= 1 || count == 1 || t_inside_pool) {
         for (std::size_t i = 0; i < count; ++i) fn(i, 0);
         return;
     }
     auto job = std::make_shared<Job>();
     job->fn = &fn;
     job->count = count;
-    job->active.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
+    job->threads = threads;
+    job->active.store(threads - 1, std::memory_order_relaxed);
     bool busy = false;
     {
         std::lock_guard<std::mutex> lk(mu_);
@@ -163,6 +169,13 @@ void ThreadPool::parallel_for(std::size_t count, const Task& fn) {
         job_.reset();
     }
     if (job->error) std::rethrow_exception(job->error);
+}
+
+void ThreadPool::set_active(unsigned n) {
+    if (n < 1 || n > size())
+        throw std::invalid_argument("active thread count " + std::to_string(n) + " outside [1, " +
+                                    std::to_string(size()) + "] (the pool's size)");
+    active_.store(n, std::memory_order_relaxed);
 }
 
 unsigned ThreadPool::default_threads() {

@@ -1,12 +1,13 @@
 // Public uniform polynomials from a seed, fast: the same values as
 // sample_uniform_mod(Prng(seed, stream), q, out, n), word for word, from sixteen ChaCha20
-// blocks at a time (chacha_x16.inc; AVX-512 when the run-time path allows it). For public
+// blocks at a time (chacha_x16.inc; AVX-512 or AVX2 as the run-time path allows). For public
 // data only (the "a" halves of keys and of seed-compressed ciphertexts): nothing is wiped.
 #include "bt/cpu.hpp"
 #include "bt/ct.hpp"
 #include "bt/random.hpp"
 #include "kernels.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 
@@ -22,6 +23,7 @@ using Kernel = void (*)(const std::uint32_t*, std::uint64_t, std::uint64_t, std:
 Kernel kernel_for(SimdPath p) {
 #if defined(__x86_64__)
     if (p == SimdPath::AVX512 || p == SimdPath::AVX512IFMA) return detail::chacha20_x16_avx512;
+    if (p == SimdPath::AVX2) return detail::chacha20_x16_avx2;
 #else
     (void)p;
 #endif
@@ -69,16 +71,22 @@ void sample_uniform_public_path(const Seed& seed, std::uint64_t stream, u64 q, u
         }
 #endif
         // Stream order: block b, then its 64-bit words 0..7 (words 2k and 2k+1, little-endian).
-        for (std::size_t b = 0; b < 16 && i < n; ++b)
+        // Branch-free: each word is written at the next free place of `kept`, which advances
+        // only past a word that is kept (about half are rejected when q is just above a
+        // power of two, and a branch on that would mispredict as often).
+        u64 kept[128];
+        std::size_t nkept = 0;
+        for (std::size_t b = 0; b < 16; ++b)
             for (std::size_t w = 0; w < 8; ++w) {
                 const u64 x = ((static_cast<u64>(buf[(2 * w + 1) * 16 + b]) << 32) | buf[2 * w * 16 + b]) & mask;
                 bool accept = x < q;
                 BT_CT_PUBLIC(&accept, sizeof accept);  // the values are public; rejected ones are never output
-                if (accept) {
-                    out[i++] = x;
-                    if (i == n) break;
-                }
+                kept[nkept] = x;
+                nkept += accept;
             }
+        const std::size_t take = std::min(nkept, n - i);
+        std::copy(kept, kept + take, out + i);
+        i += take;
     }
 }
 

@@ -241,20 +241,46 @@ TEST_CASE("scheme: automorphism permutations (table-driven) equal the defining f
 
 TEST_CASE("scheme: the fused key switch gives the words of decompose + inner product (with and without a permutation)") {
     Fixture& f = fx();
-    const std::size_t n = f.P->max_slots(), N = f.P->N();
+    const Params& P = *f.P;
+    const std::size_t n = P.max_slots(), N = P.N();
     const std::uint64_t g = f.ev.encoder().galois_element(3, n);
     const auto perm = automorphism_permutation(N, g);
     const SwitchingKey& gkey = f.gk.keys.at(g);
-    for (std::size_t level : {f.P->max_level(), std::size_t{2}, std::size_t{0}}) {
+    SwitchingKey seeded = gkey;  // a_j regenerated from the seed inside the switch
+    drop_uniform_halves(seeded);
+    for (std::size_t level : {P.max_level(), std::size_t{2}, std::size_t{0}}) {
+        CAPTURE(level);
         const Ciphertext c = f.encrypt(rnd(n, 20 + level), level);
-        for (const SwitchingKey* key : std::vector<const SwitchingKey*>{&f.rk.key, &gkey})
+        const Decomposition dec = decompose(P, c.parts[1], level);
+        const std::size_t total = level + 1 + P.p_count();
+        for (const SwitchingKey* key : std::vector<const SwitchingKey*>{&f.rk.key, &gkey, &seeded})
             for (const std::vector<std::uint32_t>* pm : {static_cast<const std::vector<std::uint32_t>*>(nullptr), &perm}) {
                 Poly a0, a1, b0, b1;
-                inner_product(*f.P, decompose(*f.P, c.parts[1], level), *key, a0, a1, pm);
-                switch_key_fused(*f.P, c.parts[1], level, *key, b0, b1, pm);
+                inner_product(P, dec, *key, a0, a1, pm);
+                switch_key_fused(P, c.parts[1], level, *key, b0, b1, pm);
                 CHECK(a0.limbs == b0.limbs);
                 CHECK(a0.data == b0.data);
                 CHECK(a1.data == b1.data);
+                // Reference: sum over digits of digit·b_j and digit·a_j, whole limbs, by the
+                // scalar reference kernel (the key switch works in chunks of 1,024 words).
+                REQUIRE(a0.limbs == total);
+                std::size_t bad = 0;
+                std::vector<u64> r0(N), r1(N), d(N), abuf(N);
+                for (std::size_t i = 0; i < total; ++i) {
+                    const std::size_t ri = rns_index(P, level, i);
+                    std::fill(r0.begin(), r0.end(), 0);
+                    std::fill(r1.begin(), r1.end(), 0);
+                    for (std::size_t j = 0; j < dec.digits.size(); ++j) {
+                        const u64* dj = dec.digits[j].limb(i);
+                        for (std::size_t t = 0; t < N; ++t) d[t] = pm ? dj[(*pm)[t]] : dj[t];
+                        eltwise_ref(EltOp::MulAcc, r0.data(), d.data(), key->b_limb(P, j, ri), 0, N, P.modulus(ri));
+                        eltwise_ref(EltOp::MulAcc, r1.data(), d.data(), key->a_limb(P, j, ri, abuf.data()), 0, N,
+                                    P.modulus(ri));
+                    }
+                    bad += static_cast<std::size_t>(!std::equal(r0.begin(), r0.end(), a0.limb(i))) +
+                           static_cast<std::size_t>(!std::equal(r1.begin(), r1.end(), a1.limb(i)));
+                }
+                CHECK(bad == 0);
             }
     }
 }

@@ -70,4 +70,42 @@ TEST_CASE("threadpool: a worker asleep after an idle pause, or still spinning, t
     }
 }
 
+TEST_CASE("threadpool: set_active parks workers and brings them back") {
+    ThreadPool pool(4);
+    CHECK(pool.active() == 4);
+    CHECK_THROWS_AS(pool.set_active(0), std::invalid_argument);
+    CHECK_THROWS_AS(pool.set_active(5), std::invalid_argument);
+    const std::thread::id caller = std::this_thread::get_id();
+    for (unsigned n : {1u, 2u, 3u, 4u, 1u, 4u}) {
+        CAPTURE(n);
+        pool.set_active(n);
+        CHECK(pool.active() == n);
+        CHECK(pool.size() == 4);
+        for (int round = 0; round < 20; ++round) {
+            std::vector<std::atomic<int>> hits(257);
+            std::atomic<unsigned> workers_seen{0};
+            std::atomic<bool> off_caller{false};
+            pool.parallel_for(hits.size(), [&](std::size_t i, unsigned w) {
+                hits[i].fetch_add(1);
+                workers_seen.fetch_or(1u << w);
+                if (std::this_thread::get_id() != caller) off_caller = true;
+            });
+            for (auto& h : hits) CHECK(h.load() == 1);
+            CHECK((workers_seen.load() >> n) == 0u);  // no parked worker ran an index
+            if (n == 1) CHECK_FALSE(off_caller.load());  // one thread: all on the caller
+        }
+        if (n > 1) {
+            // Every active thread takes part: n indices that wait for each other (up to 5 s).
+            std::atomic<unsigned> arrived{0}, workers_seen{0};
+            pool.parallel_for(n, [&](std::size_t, unsigned w) {
+                workers_seen.fetch_or(1u << w);
+                arrived.fetch_add(1);
+                const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+                while (arrived.load() < n && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+            });
+            CHECK(workers_seen.load() == (1u << n) - 1);
+        }
+    }
+}
+
 }  // TEST_SUITE

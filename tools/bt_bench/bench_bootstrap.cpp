@@ -5,7 +5,8 @@
 // values in [-1, 1]), key memory, key-generation time and the process's peak memory.
 //
 // Threads: 1 and 2 by default (--threads N: 1 and N), interleaved in one process (rep 1
-// at 1 thread, rep 1 at 2 threads, rep 2 …) so that a noisy neighbour hits both alike;
+// at 1 thread, rep 1 at 2 threads, rep 2 …) so that a noisy neighbour hits both alike, on
+// one pool whose extra threads are parked for the 1-thread runs (ThreadPool::set_active);
 // medians over --reps runs (default 3, --quick 1). Keys are generated once per slot count
 // (with the largest thread count) and shared by the runs. The 2-thread row carries
 // "speedup" = median(1 thread) / median(2 threads); "speedup_runs" per rep, and
@@ -143,7 +144,9 @@ void run_config(const Options& opt, std::size_t slots, bool speed) {
     for (int r = 0; r < reps; ++r) {
         if (top_threads > 1) host.push_back(host_two_core_scaling());
         for (std::size_t t = 0; t < threads.size(); ++t) {
-            bt::ThreadPool::set_global_threads(static_cast<unsigned>(threads[t]));
+            // One pool of top_threads, the others parked (their scratch stays warm, as in
+            // bt_train's long runs; a resized pool's new threads fault theirs in).
+            bt::ThreadPool::global().set_active(static_cast<unsigned>(threads[t]));
             samples[t].push_back(run_once(bs, enc, e, dec, slots, 100 + static_cast<std::uint64_t>(r)));
         }
     }
