@@ -78,21 +78,19 @@ Decomposition decompose(const Params& P, const Poly& d, std::size_t level) {
 
 namespace {
 
-// o0 (+)= d·b and o1 (+)= d·a (assigned when `first`), in chunks of 1,024 words so that the
-// second product reads d's chunk from L1: a limb is 512 KiB at N = 2^16, beyond L1, and L2
-// holds only a few, so two whole-limb passes read d twice from L2 or L3.
+// o0 (+)= d·b and o1 (+)= d·a (assigned when `first`), whole limbs. Tried: both products in
+// chunks of 1,024 words, so that the second would read d's chunk from L1 (key switching
+// and hoisted rotations at N = 2^16 were unchanged within the host's noise; likely
+// because d is fresh from its NTT and still in L2, while each call recomputes its
+// constants, two 128-bit divisions among them).
 void mac_pair(u64* o0, u64* o1, const u64* d, const u64* b, const u64* a, std::size_t n, const Modulus& m,
               bool first) {
-    constexpr std::size_t kChunk = 1024;  // 8 KiB per operand, 40 KiB for all five (L1: 32-48 KiB)
-    for (std::size_t c = 0; c < n; c += kChunk) {
-        const std::size_t len = std::min(kChunk, n - c);
-        if (first) {
-            eltwise_mul_mod(o0 + c, d + c, b + c, len, m);
-            eltwise_mul_mod(o1 + c, d + c, a + c, len, m);
-        } else {
-            eltwise_mul_acc_mod(o0 + c, d + c, b + c, len, m);
-            eltwise_mul_acc_mod(o1 + c, d + c, a + c, len, m);
-        }
+    if (first) {
+        eltwise_mul_mod(o0, d, b, n, m);
+        eltwise_mul_mod(o1, d, a, n, m);
+    } else {
+        eltwise_mul_acc_mod(o0, d, b, n, m);
+        eltwise_mul_acc_mod(o1, d, a, n, m);
     }
 }
 

@@ -262,7 +262,7 @@ TEST_CASE("scheme: the fused key switch gives the words of decompose + inner pro
                 CHECK(a0.data == b0.data);
                 CHECK(a1.data == b1.data);
                 // Reference: sum over digits of digit·b_j and digit·a_j, whole limbs, by the
-                // scalar reference kernel (the key switch works in chunks of 1,024 words).
+                // scalar reference kernel.
                 REQUIRE(a0.limbs == total);
                 std::size_t bad = 0;
                 std::vector<u64> r0(N), r1(N), d(N), abuf(N);
