@@ -96,7 +96,7 @@ private:
     // Which kernel computes target limb j (the same in convert_impl and convert_target;
     // every kernel gives the same words): the portable one, IFMA for b_j < 2^50 (sources
     // below 2^61, at most 7 of them at 2^52 or more), IFMA with Shoup products for
-    // 2^50 <= b_j < 2^62 (sources below 2^62).
+    // 2^50 <= b_j < 2^62 (sources below 2^62, at most 64 of them).
     // Chosen once, in the constructor (the SIMD path is fixed for the process).
     enum class TargetKernel { Portable, Ifma, WideIfma };
     std::vector<TargetKernel> kernel_;  // per target limb

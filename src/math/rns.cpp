@@ -150,11 +150,13 @@ BaseConverter::BaseConverter(const RNSBasis& from, const RNSBasis& to) : from_(f
     }
     const bool ifma = simd_path() == SimdPath::AVX512IFMA;
     ifma_sources_ = ifma && big_rows_.size() <= 7 && max_from_bits_ <= 61;
+    const bool wide_sources = ifma && max_from_bits_ <= 62 && na <= detail::kWideIfmaMaxRows;
     for (std::size_t j = 0; j < nb; ++j) {
         const u64 b = to[j].value;
-        kernel_.push_back(b < (u64{1} << 50) ? (ifma_sources_ ? TargetKernel::Ifma : TargetKernel::Portable)
-                          : ifma && b < (u64{1} << 62) && max_from_bits_ <= 62 ? TargetKernel::WideIfma
-                                                                                 : TargetKernel::Portable);
+        if (b < (u64{1} << 50))
+            kernel_.push_back(ifma_sources_ ? TargetKernel::Ifma : TargetKernel::Portable);
+        else
+            kernel_.push_back(wide_sources && b < (u64{1} << 62) ? TargetKernel::WideIfma : TargetKernel::Portable);
     }
 }
 

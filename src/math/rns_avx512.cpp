@@ -131,7 +131,7 @@ void base_conv_target_wide_ifma(const u64* y, std::size_t stride, std::size_t ro
     const __m512i bv = _mm512_set1_epi64(static_cast<long long>(b));
     const __m512i b2v = _mm512_set1_epi64(static_cast<long long>(2 * b));
     const WideRow vrow = wide_row(b_am, b_amp);
-    WideRow w[64];  // the rows' broadcast constants, once per call (rows <= 64: BaseConverter)
+    WideRow w[kWideIfmaMaxRows];  // the rows' broadcast constants, once per call (BaseConverter keeps rows within)
     for (std::size_t i = 0; i < rows; ++i) w[i] = wide_row(c[i], cp[i]);
     for (std::size_t k = 0; k < len; k += 8) {
         const __mmask8 m = len - k >= 8 ? __mmask8(0xff) : static_cast<__mmask8>((1u << (len - k)) - 1);

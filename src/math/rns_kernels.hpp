@@ -7,6 +7,8 @@
 
 namespace bt::detail {
 
+constexpr std::size_t kWideIfmaMaxRows = 64;  // the most rows base_conv_target_wide_ifma takes
+
 #if defined(__x86_64__)
 // One target limb of a base conversion, for a block of len coefficients:
 //   out[k] = Σ_i y[i·stride + k] · c[i]  (minus v[k]·am if v) mod b,
